@@ -1,0 +1,101 @@
+/* See testlib.h. */
+#include "testlib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static gm_device *g_dev;
+
+gm_device *gmt_device(void) {
+  if (g_dev) return g_dev;
+  gm_error err = {0};
+  int rc = gm_device_create(&g_dev, NULL, &err);
+  ck_assert_msg(rc == 0, "no device for the tests: %s", err.msg);
+  return g_dev;
+}
+
+void gmt_device_close(void) {
+  gm_device_destroy(g_dev);
+  g_dev = NULL;
+}
+
+void gmt_rng_seed(gmt_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
+
+static uint64_t next_u64(gmt_rng *r) {
+  uint64_t x = r->s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  r->s = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+float gmt_uniform(gmt_rng *r, float lo, float hi) {
+  double u = (double)(next_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+  return (float)(lo + (hi - lo) * u);
+}
+
+float gmt_normal(gmt_rng *r) {
+  double u1 = ((double)(next_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+  double u2 = (double)(next_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void gmt_fill_uniform(gmt_rng *r, float *x, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; i++) x[i] = gmt_uniform(r, lo, hi);
+}
+
+void gmt_assert_close_(const float *got, const float *want, size_t n, double rtol,
+                       double atol, const char *what, const char *file, int line) {
+  for (size_t i = 0; i < n; i++) {
+    double g = got[i], w = want[i];
+    double tol = atol + rtol * fabs(w);
+    if (!(fabs(g - w) <= tol)) {
+      ck_assert_msg(0, "%s:%d: %s: element %zu of %zu: got %.9g, want %.9g (tol %.3g)", file,
+                    line, what, i, n, g, w, tol);
+    }
+  }
+}
+
+gm_tensor *gmt_tensor_from(int ndim, const int64_t *shape, const float *data) {
+  gm_error err = {0};
+  gm_tensor *t = NULL;
+  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, ndim, shape, &err), &err);
+  if (data) gmt_ok(gm_tensor_write(t, data, gm_tensor_bytes(t), &err), &err);
+  return t;
+}
+
+float *gmt_read(const gm_tensor *t) {
+  gm_error err = {0};
+  float *h = malloc(gm_tensor_bytes(t) ? gm_tensor_bytes(t) : 1);
+  ck_assert_ptr_nonnull(h);
+  gmt_ok(gm_tensor_read(t, h, gm_tensor_bytes(t), &err), &err);
+  return h;
+}
+
+int gmt_run(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  /* No fork: an OpenCL context does not survive fork(), and one device per process
+   * keeps PoCL from rebuilding the program for every test. */
+  srunner_set_fork_status(sr, CK_NOFORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  gmt_device_close();
+  return failed == 0 ? 0 : 1;
+}
+
+const char *gmt_tmpdir(void) {
+  static char path[1024];
+  if (path[0]) return path;
+  snprintf(path, sizeof path, "%s/tmp-XXXXXX", GM_TEST_BINARY_DIR);
+  if (!mkdtemp(path)) {
+    snprintf(path, sizeof path, "/tmp/gmtest-%d", (int)getpid());
+    mkdir(path, 0700);
+  }
+  return path;
+}
