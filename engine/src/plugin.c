@@ -1,6 +1,7 @@
 /* The plugin registry: finds *.so modules on the search path, loads them with dlopen,
  * checks each against the ABI and its kind's vtable, and keeps zero-filled copies of the
  * structs it accepted. A module it cannot serve is recorded with the reason, never fatal. */
+#define _GNU_SOURCE /* dladdr */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -361,6 +362,33 @@ static int scan_dir(gm_registry *r, const char *dir, seen_set *seen) {
   return rc;
 }
 
+/* The plugins that belong with this copy of libgenmoji: the build tree's folder when the
+ * library runs from the build tree, else <libdir>/genmoji/plugins beside the library
+ * (so a moved install still finds its own plugins and never a build tree's, and a build
+ * tree never picks up stale installed ones). */
+static const char *own_plugin_dir(void) {
+  static char dir[4096];
+  Dl_info info;
+  if (!dladdr((void *)&gm_registry_create, &info) || !info.dli_fname)
+    return GM_INSTALL_PLUGIN_DIR;
+  char *lib = realpath(info.dli_fname, NULL);
+  char *build = realpath(GM_BUILD_LIB_DIR, NULL);
+  const char *pick = GM_INSTALL_PLUGIN_DIR;
+  if (lib) {
+    char *slash = strrchr(lib, '/');
+    if (slash) *slash = '\0';
+    if (build && strcmp(lib, build) == 0) {
+      pick = GM_BUILD_PLUGIN_DIR;
+    } else {
+      snprintf(dir, sizeof dir, "%s/genmoji/plugins", lib);
+      pick = dir;
+    }
+  }
+  free(lib);
+  free(build);
+  return pick;
+}
+
 int gm_registry_create(gm_registry **out, const char *const *dirs, int n_dirs,
                        gm_error *err) {
   *out = NULL;
@@ -372,8 +400,7 @@ int gm_registry_create(gm_registry **out, const char *const *dirs, int n_dirs,
   int rc = r ? 0 : GM_ENOMEM;
   for (int i = 0; i < n_dirs && !rc; i++) rc = add_dirs(&list, dirs[i]);
   if (!rc) rc = add_dirs(&list, getenv("GM_PLUGIN_PATH"));
-  if (!rc) rc = add_dirs(&list, GM_INSTALL_PLUGIN_DIR);
-  if (!rc) rc = add_dirs(&list, GM_BUILD_PLUGIN_DIR);
+  if (!rc) rc = add_dirs(&list, own_plugin_dir());
   if (!rc && !(r->search_path = join_dirs(&list))) rc = GM_ENOMEM;
   for (int i = 0; i < list.n && !rc; i++) rc = scan_dir(r, list.v[i], &seen);
   strlist_free(&list);
