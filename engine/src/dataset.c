@@ -4,6 +4,7 @@
 #include "genmoji/dataset.h"
 
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
