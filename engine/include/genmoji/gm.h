@@ -32,6 +32,8 @@
 #include "autograd.h"
 #include "plugin.h"
 #include "loader.h"
+#include "image.h"
+#include "emoji.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
