@@ -1,8 +1,10 @@
-# cmake -DOUT=file.c -DFILES="a.cl;b.cl" -P embed.cmake
+# cmake -DOUT=file.c -DDIR=kernels -P embed.cmake
 # Writes each file as a byte array so that any character survives, plus a table.
-set(body "/* Generated from kernels/*.cl by kernels/embed.cmake; do not edit. */\n#include <stddef.h>\n")
+set(body "/* Generated from the .cl files in kernels/ by kernels/embed.cmake; do not edit. */\n#include <stddef.h>\n")
 set(table "")
 set(count 0)
+file(GLOB FILES "${DIR}/*.cl")
+list(SORT FILES)
 # The prelude first.
 set(ordered "")
 foreach(f ${FILES})

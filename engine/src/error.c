@@ -50,10 +50,16 @@ int gm_error_prefix(gm_error *e, const char *fmt, ...) {
   char head[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(head, sizeof head, fmt, ap);
+  int n = vsnprintf(head, sizeof head - 2, fmt, ap);
   va_end(ap);
-  char old[GM_ERROR_MSG_MAX];
-  memcpy(old, e->msg, sizeof old);
-  snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+  if (n < 0) return e->code;
+  size_t hl = strlen(head);
+  head[hl++] = ':';
+  head[hl++] = ' ';
+  size_t old = strnlen(e->msg, sizeof e->msg - 1);
+  if (hl + old > sizeof e->msg - 1) old = sizeof e->msg - 1 - hl;  /* the tail is cut */
+  memmove(e->msg + hl, e->msg, old);
+  memcpy(e->msg, head, hl);
+  e->msg[hl + old] = '\0';
   return e->code;
 }
