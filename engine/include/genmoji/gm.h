@@ -33,6 +33,8 @@
 #include "plugin.h"
 #include "loader.h"
 #include "ops.h"
+#include "image.h"
+#include "emoji.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
