@@ -35,6 +35,8 @@
 #include "ops.h"
 #include "image.h"
 #include "emoji.h"
+#include "host.h"
+#include "dataset.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
