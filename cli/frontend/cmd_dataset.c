@@ -8,26 +8,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
-
+#include "cli.h"
 #include "commands.h"
 #include "dataopts.h"
-#include "genmoji/gm.h"
 
-enum { OPT_EXPORT = 0x2000, OPT_GRID, OPT_JSON, OPT_HELP };
+enum { OPT_EXPORT = 0x2000, OPT_GRID, OPT_JSON };
 
-static const char k_usage[] =
-    "usage: genmoji dataset [--data SRC] [filters] [--export DIR] [--grid FILE.png] [--json]\n"
+static const char usage[] =
+    "Usage: genmoji dataset [--data SRC] [FILTERS] [--export DIR] [--grid FILE.png] [--json]\n"
     "\n"
-    "Loads a dataset, applies the filters and the preprocessing, and shows what is in it.\n"
-    "\n"
-    "%s"
+    "Loads a dataset, filters and preprocesses it as training would, and shows it: the\n"
+    "count, the source, the loader and every image's name with its split.\n"
+    "\n" GM_CLI_DATAOPTS_HELP
     "\n"
     "Output:\n"
-    "  --json              print {count, source, loader, images: [...]} on stdout\n"
-    "  --grid FILE.png     write every image into one grid (upscaled 2x)\n"
-    "  --export DIR        write each preprocessed image as DIR/<codepoints>.png\n"
-    "  --help              this text\n";
+    "      --json               print {count, source, loader, size, skipped, images: [{name,\n"
+    "                           codepoints, group, subgroup, source, split}]}\n"
+    "      --grid FILE.png      write every image into one grid PNG (upscaled 2x)\n"
+    "      --export DIR         write each preprocessed image as a PNG in DIR, named so\n"
+    "                           that '--data DIR' loads it back under the same name\n"
+    "  -h, --help               show this help\n";
 
 static void codepoints_hex(const gm_dataset_item *it, char *buf, size_t n, const char *sep,
                            int upper) {
@@ -55,26 +55,19 @@ static void print_text(const gm_dataset *ds, const char *source, const char *loa
 }
 
 static int print_json(const gm_dataset *ds, const char *source, const char *loader) {
-  cJSON *root = cJSON_CreateObject(), *images = cJSON_CreateArray();
-  if (!root || !images) goto oom;
+  cJSON *root = cJSON_CreateObject();
   cJSON_AddNumberToObject(root, "count", gm_dataset_count(ds));
   cJSON_AddStringToObject(root, "source", source);
   cJSON_AddStringToObject(root, "loader", loader);
   cJSON_AddNumberToObject(root, "size", gm_dataset_size(ds));
   const char *first;
   cJSON_AddNumberToObject(root, "skipped", gm_dataset_skipped(ds, &first));
-  cJSON_AddItemToObject(root, "images", images);
+  cJSON *images = cJSON_AddArrayToObject(root, "images");
   for (int i = 0; i < gm_dataset_count(ds); i++) {
     const gm_dataset_item *it = gm_dataset_get(ds, i);
-    cJSON *o = cJSON_CreateObject(), *cps = cJSON_CreateArray();
-    if (!o || !cps) {
-      cJSON_Delete(o);
-      cJSON_Delete(cps);
-      goto oom;
-    }
-    cJSON_AddItemToArray(images, o);
+    cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", it->name);
-    cJSON_AddItemToObject(o, "codepoints", cps);
+    cJSON *cps = cJSON_AddArrayToObject(o, "codepoints");
     for (int k = 0; k < it->n_codepoints; k++) {
       char hex[16];
       snprintf(hex, sizeof hex, "%04X", (unsigned)it->codepoints[k]);
@@ -84,17 +77,9 @@ static int print_json(const gm_dataset *ds, const char *source, const char *load
     cJSON_AddStringToObject(o, "subgroup", it->subgroup);
     cJSON_AddStringToObject(o, "source", it->source);
     cJSON_AddStringToObject(o, "split", it->heldout ? "heldout" : "train");
+    cJSON_AddItemToArray(images, o);
   }
-  char *text = cJSON_Print(root);
-  cJSON_Delete(root);
-  if (!text) goto oom;
-  printf("%s\n", text);
-  cJSON_free(text);
-  return 0;
-oom:
-  cJSON_Delete(root);
-  fprintf(stderr, "genmoji dataset: out of memory building the JSON output\n");
-  return 1;
+  return gm_cli_print_json(root);
 }
 
 static int write_grid(const gm_dataset *ds, const char *path, gm_error *err) {
@@ -130,28 +115,19 @@ static int make_dirs(const char *path, gm_error *err) {
 }
 
 /* The file stem pngdir reads back under the same name: the codepoints when emoji-test.txt
- * gives them this name (adding FE0F to a lone code point if that is the listed form),
- * else the name itself with '/' and control characters replaced. */
+ * gives them this name, else the name itself with '/' and control characters replaced. */
 static void export_stem(const gm_dataset_item *it, const gm_emoji_names *names, char *stem,
                         size_t n) {
   if (names && it->n_codepoints > 0) {
-    gm_dataset_item alt = *it;
     const gm_emoji_entry *e = gm_emoji_lookup(names, it->codepoints, it->n_codepoints);
-    if ((!e || strcmp(e->name, it->name) != 0) && it->n_codepoints == 1) {
-      alt.codepoints[1] = 0xFE0F;
-      alt.n_codepoints = 2;
-      e = gm_emoji_lookup(names, alt.codepoints, 2);
-    } else {
-      alt.n_codepoints = 0;
-    }
     if (e && strcmp(e->name, it->name) == 0) {
-      codepoints_hex(alt.n_codepoints ? &alt : it, stem, n, "-", 0);
+      gm_emoji_codepoints_str(it->codepoints, it->n_codepoints, '-', stem, n);
       return;
     }
   }
   size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)it->name; *p && k + 1 < n; p++)
-    stem[k++] = (*p == '/' || *p < 0x20 || *p == 0x7f || (k == 0 && *p == '.')) ? '_' : (char)*p;
+  for (const unsigned char *p = (const unsigned char *)it->name; *p && k + 1 < n; p++, k++)
+    stem[k] = (*p == '/' || *p < 0x20 || *p == 0x7f || (k == 0 && *p == '.')) ? '_' : (char)*p;
   if (k == 0) stem[k++] = '_';
   stem[k] = '\0';
 }
@@ -194,7 +170,7 @@ int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
       {"export", required_argument, NULL, OPT_EXPORT},
       {"grid", required_argument, NULL, OPT_GRID},
       {"json", no_argument, NULL, OPT_JSON},
-      {"help", no_argument, NULL, OPT_HELP},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   gm_cli_dataopts d;
@@ -202,47 +178,29 @@ int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
   const char *export_dir = NULL, *grid = NULL;
   int json = 0, c;
   gm_error err = {0};
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
     int r = gm_cli_dataopts_handle(&d, c, optarg, &err);
-    if (r < 0) {
-      fprintf(stderr, "genmoji dataset: %s\n", err.msg);
-      return 2;
-    }
+    if (r < 0) return gm_cli_usage(argv[0], "%s", err.msg);
     if (r > 0) continue;
     switch (c) {
     case OPT_EXPORT: export_dir = optarg; break;
     case OPT_GRID: grid = optarg; break;
     case OPT_JSON: json = 1; break;
-    case OPT_HELP: printf(k_usage, gm_cli_dataopts_help); return 0;
-    case ':':
-      fprintf(stderr, "genmoji dataset: %s needs a value\n", argv[optind - 1]);
-      return 2;
-    default:
-      fprintf(stderr, "genmoji dataset: unknown option %s (see --help)\n", argv[optind - 1]);
-      return 2;
+    case 'h': return gm_cli_help(usage);
+    default: return GM_CLI_USAGE;
     }
   }
-  if (optind < argc) {
-    fprintf(stderr, "genmoji dataset: unexpected argument \"%s\" (see --help)\n", argv[optind]);
-    return 2;
-  }
+  if (gm_cli_no_operands(argc, argv)) return GM_CLI_USAGE;
 
   gm_dataset *ds = NULL;
   const gm_plugin_record *rec = NULL;
-  if (gm_cli_dataopts_load(&d, host, &ds, &rec, &err)) {
-    fprintf(stderr, "genmoji dataset: %s\n", err.msg);
-    return 1;
-  }
+  if (gm_cli_dataopts_load(&d, host, &ds, &rec, &err)) return gm_cli_fail_err(&err);
   const char *first;
   int skipped = gm_dataset_skipped(ds, &first);
-  if (skipped) fprintf(stderr, "genmoji dataset: skipped %d bad records; the first: %s\n", skipped, first);
-  int rc = 0;
-  if (grid && write_grid(ds, grid, &err)) rc = 1;
-  if (!rc && export_dir && export_images(ds, export_dir, &err)) rc = 1;
-  if (rc)
-    fprintf(stderr, "genmoji dataset: %s\n", err.msg);
+  if (skipped) gm_cli_fail("skipped %d malformed record%s; the first: %s", skipped, skipped == 1 ? "" : "s", first);
+  int rc = GM_CLI_OK;
+  if ((grid && write_grid(ds, grid, &err)) || (export_dir && export_images(ds, export_dir, &err)))
+    rc = gm_cli_fail_err(&err);
   else if (json)
     rc = print_json(ds, d.data, rec->name);
   else

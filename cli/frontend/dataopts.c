@@ -6,20 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char gm_cli_dataopts_help[] =
-    "Data:\n"
-    "  --data SRC          noto (the system's Noto Color Emoji, default), a .ttf font,\n"
-    "                      a folder of PNGs, or a Kaggle folder (full_emoji.csv)\n"
-    "  --vendor NAME       Kaggle vendor column (default Apple)\n"
-    "  --skip-bad          skip malformed Kaggle rows instead of failing\n"
-    "  --subset faces      only Unicode subgroups face-*\n"
-    "  --yellow            only images whose opaque pixels are mostly yellow\n"
-    "  --match REGEX       only names matching REGEX (extended, case-insensitive)\n"
-    "  --limit N           the first N images that pass the filters\n"
-    "  --size N            image side after preprocessing (default 32)\n"
-    "  --background RRGGBB composite colour (default 000000, black)\n"
-    "  --heldout F         share of names held out (default 0.1)\n";
-
 void gm_cli_dataopts_init(gm_cli_dataopts *o) {
   memset(o, 0, sizeof *o);
   o->data = "noto";

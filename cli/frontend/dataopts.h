@@ -3,18 +3,18 @@
  *
  *     static const struct option longopts[] = {GM_CLI_DATAOPTS_LONGOPTS, {"json", ...}, {0}};
  *     gm_cli_dataopts d; gm_cli_dataopts_init(&d);
- *     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+ *     while ((c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
  *       int r = gm_cli_dataopts_handle(&d, c, optarg, &err);
- *       if (r < 0) -> usage error (exit 2); if (r > 0) continue; ... the command's own
+ *       if (r < 0) return gm_cli_usage(argv[0], "%s", err.msg);
+ *       if (r > 0) continue;
+ *       ... the command's own options
  *     }
  *     gm_cli_dataopts_load(&d, host, &ds, &rec, &err);
  */
 #ifndef GM_CLI_DATAOPTS_H
 #define GM_CLI_DATAOPTS_H
 
-#include <getopt.h>
-
-#include "genmoji/gm.h"
+#include "cli.h"
 
 typedef struct gm_cli_dataopts {
   const char *data;          /* "noto" unless --data */
@@ -49,8 +49,21 @@ enum {
   {"background", required_argument, NULL, GM_CLI_OPT_BACKGROUND},      \
   {"heldout", required_argument, NULL, GM_CLI_OPT_HELDOUT}
 
-/* The --help lines for the options above. */
-extern const char gm_cli_dataopts_help[];
+/* The --help lines for the options above, to splice into a command's usage text. */
+#define GM_CLI_DATAOPTS_HELP                                                          \
+  "Data:\n"                                                                           \
+  "      --data SRC           noto (the system's Noto Color Emoji, the default), a\n"  \
+  "                           .ttf font, a folder of PNGs, or a Kaggle folder\n"       \
+  "                           (full_emoji.csv or image/<Vendor>/)\n"                   \
+  "      --vendor NAME        the Kaggle vendor column (default Apple)\n"              \
+  "      --skip-bad           skip malformed Kaggle rows instead of failing\n"         \
+  "      --subset faces       only Unicode subgroups face-*\n"                         \
+  "      --yellow             only images whose opaque pixels are mostly yellow\n"     \
+  "      --match REGEX        only names matching REGEX (extended, any case)\n"        \
+  "      --limit N            the first N images that pass the filters\n"              \
+  "      --size N             image side after preprocessing (default 32)\n"           \
+  "      --background RRGGBB  composite colour (default 000000, black)\n"              \
+  "      --heldout F          share of names held out (default 0.1)\n"
 
 void gm_cli_dataopts_init(gm_cli_dataopts *o);
 /* Handles one getopt_long result: 1 when opt is one of the data options (arg taken),

@@ -119,6 +119,7 @@ static int read_all(gm_dataset *d, const gm_loader_vtable *loader, void *state,
       return gm_error_set(err, GM_EPLUGIN, "%s: the loader returned an empty image for \"%s\"",
                           source, img.name);
     }
+    rc = 0;
     if (passes_names(&img, o, re) && (!o->yellow || gm__is_yellow(img.rgba, img.width, img.height)))
       rc = add_item(d, &img, o, err);
     free(img.rgba);

@@ -19,9 +19,10 @@ int gm__resize_area(uint8_t *dst, int d, const uint8_t *src, int s, gm_error *er
 int gm__preprocess(uint8_t *rgb, int size, const uint8_t *rgba, int w, int h,
                    const uint8_t bg[3], gm_error *err);
 
-/* The share of opaque pixels (alpha >= 128) in the yellow band, in [0, 1]; 0 when no
- * pixel is opaque. */
-double gm__yellow_share(const uint8_t *rgba, int w, int h);
+/* The yellow test's two numbers (see dataset_filter.c): the yellow share of the coloured
+ * opaque pixels and of all opaque pixels, each 0 when there are none. */
+void gm__yellow_shares(const uint8_t *rgba, int w, int h, double *of_coloured,
+                       double *of_opaque);
 /* 1 when the image passes the yellow filter. */
 int gm__is_yellow(const uint8_t *rgba, int w, int h);
 

@@ -22,6 +22,7 @@ typedef struct kaggle {
   char path[1024];          /* the CSV file, or the image/<Vendor> folder */
   char vendor[64];          /* as the header or the folder spells it */
   int skip_bad;
+  const char *emoji_test;   /* NULL: the default emoji-test.txt */
   int skipped;
   char first_skip[GM_ERROR_MSG_MAX];
   gm_emoji_names *names;
@@ -96,9 +97,12 @@ static int parse_options(kaggle *k, const gm_kv *opts, int n_opts, gm_error *err
       if (strcmp(v, "0") && strcmp(v, "1"))
         return gm_error_set(err, GM_EINVAL, "kaggle: skip-bad must be 0 or 1, not \"%s\"", v);
       k->skip_bad = v[0] == '1';
+    } else if (strcmp(key, "emoji-test") == 0) {
+      k->emoji_test = v;
     } else {
       return gm_error_set(err, GM_EINVAL,
-                          "kaggle: unknown option \"%s\" (known: vendor, skip-bad)", key);
+                          "kaggle: unknown option \"%s\" (known: vendor, skip-bad, emoji-test)",
+                          key);
     }
   }
   return 0;
@@ -153,24 +157,6 @@ static int open_csv(kaggle *k, gm_error *err) {
   return 0;
 }
 
-/* Names and groups from emoji-test.txt; the CSV's sequences may lack or carry the FE0F
- * variation selector where emoji-test.txt's fully-qualified form differs. */
-static const gm_emoji_entry *lookup(const gm_emoji_names *names, const uint32_t *cps, int n) {
-  const gm_emoji_entry *e = gm_emoji_lookup(names, cps, n);
-  if (e) return e;
-  uint32_t alt[GM_MAX_CODEPOINTS];
-  int m = 0;
-  for (int i = 0; i < n; i++)
-    if (cps[i] != 0xFE0F) alt[m++] = cps[i];
-  if (m != n && (e = gm_emoji_lookup(names, alt, m))) return e;
-  if (n == 1 && n < GM_MAX_CODEPOINTS) {
-    alt[0] = cps[0];
-    alt[1] = 0xFE0F;
-    return gm_emoji_lookup(names, alt, 2);
-  }
-  return NULL;
-}
-
 static void trim_copy(char *dst, size_t n, const char *src) {
   while (*src == ' ' || *src == '\t') src++;
   size_t len = strlen(src);
@@ -210,7 +196,8 @@ static int csv_row(kaggle *k, gm_image *img, gm_error *err) {
 
   memcpy(img->codepoints, cps, (size_t)n_cps * sizeof cps[0]);
   img->n_codepoints = n_cps;
-  const gm_emoji_entry *e = lookup(k->names, cps, n_cps);
+  /* Names and groups from emoji-test.txt; the lookup forgives a missing or extra FE0F. */
+  const gm_emoji_entry *e = gm_emoji_lookup(k->names, cps, n_cps);
   trim_copy(img->name, sizeof img->name, c->fields[k->col_name]);
   if (!img->name[0] && e) snprintf(img->name, sizeof img->name, "%s", e->name);
   if (!img->name[0]) snprintf(img->name, sizeof img->name, "#%s", c->fields[k->col_num]);
@@ -218,7 +205,7 @@ static int csv_row(kaggle *k, gm_image *img, gm_error *err) {
     snprintf(img->group, sizeof img->group, "%s", e->group);
     snprintf(img->subgroup, sizeof img->subgroup, "%s", e->subgroup);
   }
-  snprintf(img->source, sizeof img->source, "%s:%ld#%s", k->path, c->line, k->vendor);
+  snprintf(img->source, sizeof img->source, "%.400s:%ld#%.63s", k->path, c->line, k->vendor);
   return 1;
 }
 
@@ -274,8 +261,11 @@ static int find_vendor_dir(kaggle *k, const char *root, gm_error *err) {
     if (!is_dir(sub)) continue;
     if (!found && strcasecmp(de->d_name, k->vendor) == 0) {
       found = 1;
-      snprintf(k->vendor, sizeof k->vendor, "%s", de->d_name);
-      snprintf(k->path, sizeof k->path, "%s", sub);
+      snprintf(k->vendor, sizeof k->vendor, "%.63s", de->d_name);
+      if (snprintf(k->path, sizeof k->path, "%s", sub) >= (int)sizeof k->path) {
+        closedir(d);
+        return gm_error_set(err, GM_EINVAL, "%s: path too long", sub);
+      }
     }
     if (used < sizeof known)
       used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
@@ -329,7 +319,10 @@ static int next_folder(kaggle *k, gm_image *img, gm_error *err) {
     }
     /* The folders carry no names: the number is the name, as pngdir would call it. */
     snprintf(img->name, sizeof img->name, "%ld", v);
-    snprintf(img->source, sizeof img->source, "%s", file);
+    if (snprintf(img->source, sizeof img->source, "%s", file) >= (int)sizeof img->source) {
+      gm_image_free(img);
+      return gm_error_set(err, GM_EINVAL, "%s: path too long", file);
+    }
     return 1;
   }
   return 0;
@@ -343,15 +336,12 @@ static int kaggle_open(void **state, const char *source, const gm_kv *opts, int 
   kaggle *k = calloc(1, sizeof *k);
   if (!k) return gm_error_set(err, GM_ENOMEM, "kaggle: out of memory");
   int rc = parse_options(k, opts, n_opts, err);
-  if (!rc) rc = gm_emoji_names_load(&k->names, NULL, err);
+  if (!rc) rc = gm_emoji_names_load(&k->names, k->emoji_test, err);
   if (!rc) {
-    char csv[1100];
-    if (is_file(source))
-      snprintf(csv, sizeof csv, "%s", source);
-    else
-      snprintf(csv, sizeof csv, "%s/" CSV_NAME, source);
-    if (is_file(csv)) {
-      snprintf(k->path, sizeof k->path, "%s", csv);
+    const char *fmt = is_file(source) ? "%s" : "%s/" CSV_NAME;
+    if (snprintf(k->path, sizeof k->path, fmt, source) >= (int)sizeof k->path) {
+      rc = gm_error_set(err, GM_EINVAL, "%s: path too long", source);
+    } else if (is_file(k->path)) {
       rc = open_csv(k, err);
     } else if (is_dir(source)) {
       rc = open_folder(k, source, err);
@@ -372,7 +362,7 @@ static int kaggle_next(void *state, gm_image *img, gm_error *err) {
   return k->csv ? next_csv(k, img, err) : next_folder(k, img, err);
 }
 
-static const char *const k_option_keys[] = {"vendor", "skip-bad", NULL};
+static const char *const k_option_keys[] = {"vendor", "skip-bad", "emoji-test", NULL};
 
 static const gm_loader_vtable k_vtable = {
     .size = sizeof(gm_loader_vtable),
