@@ -3,6 +3,7 @@
 #include "dataopts.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,18 @@ int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_erro
     o->ds.subset = "faces";
     break;
   case GM_CLI_OPT_YELLOW: o->ds.yellow = 1; break;
-  case GM_CLI_OPT_MATCH: o->ds.match = arg; break;
+  case GM_CLI_OPT_MATCH: {
+    regex_t re; /* compiled here only to report a bad pattern as a usage error */
+    int e = regcomp(&re, arg, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    if (e) {
+      char msg[256];
+      regerror(e, &re, msg, sizeof msg);
+      return gm_error_set(err, GM_EINVAL, "--match: bad pattern \"%s\": %s", arg, msg);
+    }
+    regfree(&re);
+    o->ds.match = arg;
+    break;
+  }
   case GM_CLI_OPT_LIMIT: rc = parse_int(arg, "limit", 0, 1 << 30, &o->ds.limit, err); break;
   case GM_CLI_OPT_SIZE: rc = parse_int(arg, "size", 1, 1024, &o->ds.size, err); break;
   case GM_CLI_OPT_BACKGROUND: rc = parse_colour(arg, o->ds.background, err); break;
