@@ -72,7 +72,10 @@ int gm_cli_cmd_help(int argc, char **argv, gm_host *host) {
   if (argc - optind > 1) return gm_cli_usage(argv[0], "unexpected argument '%s'", argv[optind + 1]);
   char *name = argv[optind];
   const gm_command *cmd = gm_registry_find_command(reg, name, NULL);
-  if (!cmd) return gm_cli_usage(argv[0], "unknown command '%s'", name);
+  if (!cmd) {
+    fprintf(stderr, "genmoji: help: unknown command '%s' (see 'genmoji --help')\n", name);
+    return GM_CLI_USAGE;
+  }
   char help_opt[] = "--help";
   char *sub_argv[] = {name, help_opt, NULL};
   return cmd->main(2, sub_argv, host);
