@@ -234,7 +234,7 @@ int gm_emoji_names_load(gm_emoji_names **out, const char *path, gm_error *err) {
   if (!path || !*path) {
     const char *env = getenv(GM_EMOJI_TEST_ENV);
     path = env && *env ? env : GM_EMOJI_TEST_DEFAULT;
-    is_default = !(env && *env);
+    is_default = 1;
   }
   char *text;
   size_t len;

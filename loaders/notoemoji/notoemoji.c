@@ -118,7 +118,7 @@ static int noto_open(void **state, const char *source, const gm_kv *opts, int n_
   snprintf(s->path, sizeof s->path, "%s", is_default ? default_font() : source);
   const char *slash = strrchr(s->path, '/');
   copy_field(s->font_name, sizeof s->font_name, slash ? slash + 1 : s->path);
-  int rc = read_font(s, is_default && !getenv(NOTO_FONT_ENV), err);
+  int rc = read_font(s, is_default, err);
   if (!rc) rc = gm__sfnt_open(&s->sfnt, s->font, s->font_len, s->path, err);
   if (!rc) rc = gm_emoji_names_load(&s->names, emoji_test, err);
   if (rc) {

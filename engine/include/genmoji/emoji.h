@@ -27,7 +27,7 @@ typedef struct gm_emoji_entry {
 #define GM_EMOJI_TEST_ENV "GM_EMOJI_TEST"
 
 /* Loads emoji-test.txt from path; NULL means $GM_EMOJI_TEST, else GM_EMOJI_TEST_DEFAULT.
- * A missing file is GM_ENOTFOUND (for the default, the message says to install Debian's
+ * A missing file is GM_ENOTFOUND (when path is NULL, the message says to install Debian's
  * unicode-data package); a malformed data line is GM_EFORMAT naming path:line. */
 GM_API int gm_emoji_names_load(gm_emoji_names **out, const char *path, gm_error *err);
 GM_API void gm_emoji_names_destroy(gm_emoji_names *n);
