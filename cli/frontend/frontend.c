@@ -10,6 +10,8 @@ static const gm_command commands[] = {
      gm_cli_cmd_plugins},
     {"help", "list the commands, or show one command's options", gm_cli_cmd_help},
     {"version", "print the versions of genmoji and its library", gm_cli_cmd_version},
+    {"dataset", "load a dataset, filter and preprocess it; list, draw or export it",
+     gm_cli_cmd_dataset},
     {NULL, NULL, NULL},
 };
 

@@ -32,8 +32,11 @@
 #include "autograd.h"
 #include "plugin.h"
 #include "loader.h"
-#include "host.h"
 #include "ops.h"
+#include "image.h"
+#include "emoji.h"
+#include "host.h"
+#include "dataset.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
