@@ -33,6 +33,9 @@
 #include "plugin.h"
 #include "loader.h"
 #include "ops.h"
+#include "rng.h"
+#include "params.h"
+#include "optim.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
