@@ -419,6 +419,39 @@ START_TEST(fan_in_follows_pytorch_for_linear_conv_and_conv_transpose) {
 }
 END_TEST
 
+START_TEST(init_default_draws_weight_then_bias_with_one_bound) {
+  gm_error err = {0};
+  gm_device *dev = gmt_device();
+  gm_tensor *w, *b;
+  gmt_ok(gm_tensor_create(&w, dev, GM_F32, 4, GM_SHAPE(64, 32, 2, 2), &err), &err);  /* convT */
+  gmt_ok(gm_tensor_create(&b, dev, GM_F32, 1, GM_SHAPE(32), &err), &err);
+  gm_rng r, at;
+  gm_rng_init(&r, 21, 2);
+  at = r;
+  gmt_ok(gm_init_default(w, b, &r, &err), &err);
+  float bound = (float)(1.0 / sqrt(128.0));
+  float *hw = gmt_read(w), *hb = gmt_read(b);
+  for (int64_t i = 0; i < w->numel; i++) {
+    float want = ref_uniform(ref_word(&at, (size_t)i), -bound, bound);
+    ck_assert_mem_eq(&hw[i], &want, 4);
+  }
+  at.offset += (uint64_t)(w->numel + 3) / 4;
+  for (int64_t i = 0; i < b->numel; i++) {
+    float want = ref_uniform(ref_word(&at, (size_t)i), -bound, bound);
+    ck_assert_mem_eq(&hb[i], &want, 4);
+  }
+  ck_assert_uint_eq(r.offset, at.offset + 8);
+  gm_tensor *v;
+  gmt_ok(gm_tensor_create(&v, dev, GM_F32, 1, GM_SHAPE(5), &err), &err);
+  ck_assert_int_eq(gm_init_default(v, NULL, &r, &err), GM_ESHAPE);
+  free(hw);
+  free(hb);
+  gm_tensor_destroy(w);
+  gm_tensor_destroy(b);
+  gm_tensor_destroy(v);
+}
+END_TEST
+
 /* ---- dropout ---- */
 
 typedef struct { size_t n; const float *mask; double scale; } drop_ctx;
@@ -566,6 +599,7 @@ int main(void) {
   tcase_add_test(td, bad_rng_arguments_are_refused);
   tcase_add_test(td, init_uniform_respects_bounds_mean_and_variance);
   tcase_add_test(td, fan_in_follows_pytorch_for_linear_conv_and_conv_transpose);
+  tcase_add_test(td, init_default_draws_weight_then_bias_with_one_bound);
   suite_add_tcase(s, td);
   TCase *tr = tcase_create("dropout");
   tcase_add_test(tr, dropout_mask_statistics_and_scale);

@@ -114,3 +114,16 @@ int64_t gm_fan_in(const gm_tensor *weight) {
   for (int i = 2; i < weight->ndim; i++) fan *= weight->shape[i];
   return fan;
 }
+
+int gm_init_default(gm_tensor *weight, gm_tensor *bias, gm_rng *r, gm_error *err) {
+  int64_t fan = gm_fan_in(weight);
+  if (fan <= 0) {
+    char sh[96];
+    return gm_error_set(err, GM_ESHAPE, "init_default %s: weight %s has no fan-in (2+ nonzero "
+                        "dimensions needed)", weight->name, gm_shape_str(weight, sh, sizeof sh));
+  }
+  float bound = (float)(1.0 / sqrt((double)fan));
+  int rc = gm_init_uniform(weight, bound, r, err);
+  if (rc == 0 && bias) rc = gm_init_uniform(bias, bound, r, err);
+  return rc;
+}

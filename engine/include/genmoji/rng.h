@@ -67,6 +67,11 @@ GM_API int gm_init_uniform(gm_tensor *t, float bound, gm_rng *r, gm_error *err);
  * tensor of fewer than 2 dimensions. */
 GM_API int64_t gm_fan_in(const gm_tensor *weight);
 
+/* PyTorch's reset_parameters() for Conv2d, ConvTranspose2d and Linear: the weight and
+ * then the bias (NULL for none) uniform in +-1/sqrt(gm_fan_in(weight)), drawn from r in
+ * that order. */
+GM_API int gm_init_default(gm_tensor *weight, gm_tensor *bias, gm_rng *r, gm_error *err);
+
 #ifdef __cplusplus
 }
 #endif
