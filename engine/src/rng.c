@@ -1,6 +1,5 @@
 /* Philox4x32-10 streams: the host reference of one block, and the device draws (uniform,
  * normal, categorical, initialisation) that kernels/rng.cl computes. */
-#include <inttypes.h>
 #include <math.h>
 
 #include "ops_internal.h"
