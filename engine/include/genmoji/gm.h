@@ -37,6 +37,9 @@
 #include "emoji.h"
 #include "host.h"
 #include "dataset.h"
+#include "rng.h"
+#include "params.h"
+#include "optim.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
