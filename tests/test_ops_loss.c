@@ -51,7 +51,8 @@ static void ref_softmax(void *ctx, double *const *in, double *out) {
     double m = -INFINITY, s = 0;
     for (int64_t k = 0; k < c->K; k++) m = fmax(m, in[0][at(c, p, k)]);
     for (int64_t k = 0; k < c->K; k++) s += exp((in[0][at(c, p, k)] - m) * c->inv_t);
-    for (int64_t k = 0; k < c->K; k++) out[at(c, p, k)] = exp((in[0][at(c, p, k)] - m) * c->inv_t) / s;
+    for (int64_t k = 0; k < c->K; k++)
+      out[at(c, p, k)] = exp((in[0][at(c, p, k)] - m) * c->inv_t) / s;
   }
 }
 
@@ -174,7 +175,8 @@ static void check_ce(const ce_case *c, int each, uint64_t seed) {
   float *hl = malloc(n * sizeof *hl);
   gmt_fill_uniform(&r, hl, n, -c->range, c->range);
   int32_t *ht = malloc(positions * sizeof *ht);
-  for (size_t p = 0; p < positions; p++) ht[p] = (int32_t)(gmt_uniform(&r, 0, 1) * (float)ctx.K) % (int32_t)ctx.K;
+  for (size_t p = 0; p < positions; p++)  /* every class, including 0 and K - 1 */
+    ht[p] = (int32_t)(gmt_uniform(&r, 0, 1) * (float)ctx.K) % (int32_t)ctx.K;
   ctx.targets = ht;
   double *dl = to_double(hl, n);
   gm_tensor *logits = gmt_tensor_from(c->ndim, c->shape, hl);
@@ -439,7 +441,8 @@ END_TEST
 
 START_TEST(mse_refuses_different_shapes_and_mean_refuses_empty) {
   gm_error err = {0};
-  gm_tensor *a = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL), *b = gmt_tensor_from(2, GM_SHAPE(3, 2), NULL);
+  gm_tensor *a = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL);
+  gm_tensor *b = gmt_tensor_from(2, GM_SHAPE(3, 2), NULL);
   gm_tensor *e = gmt_tensor_from(2, GM_SHAPE(0, 3), NULL);
   gm_tensor *y = NULL;
   ck_assert_int_eq(gm_mse(&y, a, b, &err), GM_ESHAPE);
