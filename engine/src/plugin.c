@@ -13,6 +13,7 @@
 
 #include "genmoji/host.h"
 #include "genmoji/loader.h"
+#include "genmoji/model.h"
 
 /* What this host knows about one plugin kind. Adding a kind is one row in `kinds`. */
 typedef struct kind_spec {
@@ -46,9 +47,31 @@ static const char *loader_missing(const void *vtable, char *buf, size_t n) {
   return NULL;
 }
 
+static const char *model_missing(const void *vtable, char *buf, size_t n) {
+  const gm_model_vtable *vt = vtable;
+  if (!vt->options) return "options";
+  if (!vt->presets) return "presets";
+  if (!vt->presets[0].name) return "presets (at least one)";
+  if (!vt->create) return "create";
+  if (!vt->destroy) return "destroy";
+  if (!vt->params) return "params";
+  if (!vt->forward) return "forward";
+  if (!vt->loss) return "loss";
+  if (!vt->sample) return "sample";
+  if (!vt->samplers || !vt->samplers[0]) return "samplers";
+  for (int i = 0; vt->options[i].name; i++)
+    if (!vt->options[i].default_value || !vt->options[i].help) {
+      snprintf(buf, n, "options[%d].%s (option '%s')", i,
+               vt->options[i].default_value ? "help" : "default_value", vt->options[i].name);
+      return buf;
+    }
+  return NULL;
+}
+
 static const kind_spec kinds[] = {
     {GM_PLUGIN_KIND_FRONTEND, sizeof(gm_frontend_vtable), frontend_missing},
     {GM_PLUGIN_KIND_LOADER, sizeof(gm_loader_vtable), loader_missing},
+    {GM_PLUGIN_KIND_MODEL, sizeof(gm_model_vtable), model_missing},
 };
 
 static const kind_spec *find_kind(const char *kind) {

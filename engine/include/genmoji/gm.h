@@ -40,6 +40,7 @@
 #include "rng.h"
 #include "params.h"
 #include "optim.h"
+#include "model.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
