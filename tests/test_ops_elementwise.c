@@ -30,7 +30,7 @@ struct op_case {
   double rtol, atol;                  /* forward; 0 means 1e-4 and 1e-5 */
   double grad_rtol, grad_atol;        /* backward; 0 means 1e-3 and 1e-6 */
   float p[4];                         /* op parameters */
-  int ip[4];
+  int ip[GM_MAX_DIMS];
 };
 
 static size_t numel_of(int ndim, const int64_t *shape) {
