@@ -47,7 +47,7 @@ static void run_case(const op_case *c, uint64_t seed) {
   size_t n[MAX_IN];
   float *hx[MAX_IN];
   double *dx[MAX_IN];
-  gm_tensor *tx[MAX_IN];
+  gm_tensor *tx[MAX_IN] = {0};
   for (int k = 0; k < c->n_in; k++) {
     n[k] = numel_of(c->ndim[k], c->shape[k]);
     hx[k] = malloc(n[k] * 4 + 4);

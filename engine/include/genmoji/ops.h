@@ -11,5 +11,8 @@
 
 /* One header per op family; add a family's header here. */
 #include "ops_elementwise.h"
+#include "ops_shape.h"
+#include "ops_norm.h"
+#include "ops_embed.h"
 
 #endif
