@@ -32,6 +32,7 @@
 #include "autograd.h"
 #include "plugin.h"
 #include "loader.h"
+#include "host.h"
 #include "ops.h"
 
 #define GM_VERSION_MAJOR 0
