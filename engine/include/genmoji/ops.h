@@ -13,5 +13,8 @@
 #include "ops_elementwise.h"
 #include "ops_loss.h"
 #include "ops_attention.h"
+#include "ops_shape.h"
+#include "ops_norm.h"
+#include "ops_embed.h"
 
 #endif
