@@ -66,9 +66,10 @@ static void request_rgba8(png_structp png, png_infop info) {
   png_read_update_info(png, info);
 }
 
-int gm_png_decode(const void *data, size_t len, const char *what, gm_image *out,
+int gm_png_decode(const void *data, size_t len, const char *what_in, gm_image *out,
                   gm_error *err) {
-  if (!what) what = "PNG data";
+  /* volatile: read after libpng's longjmp, so it must not live only in a register. */
+  const char *volatile what = what_in ? what_in : "PNG data";
   if (!out || (!data && len)) return gm_error_set(err, GM_EINVAL, "%s: no data or no image to fill", what);
   if (len < 8 || png_sig_cmp((png_const_bytep)data, 0, 8))
     return gm_error_set(err, GM_EFORMAT, "%s: not a PNG file (bad signature)", what);
@@ -148,8 +149,8 @@ static int slurp(const char *path, size_t max, uint8_t **data, size_t *len, gm_e
 
 int gm_png_read(const char *path, gm_image *out, gm_error *err) {
   if (!path || !out) return gm_error_set(err, GM_EINVAL, "gm_png_read: no path or no image");
-  uint8_t *data;
-  size_t len;
+  uint8_t *data = NULL;
+  size_t len = 0;
   int rc = slurp(path, MAX_PNG_FILE_BYTES, &data, &len, err);
   if (rc) return rc;
   rc = gm_png_decode(data, len, path, out, err);
