@@ -11,5 +11,7 @@
 
 /* One header per op family; add a family's header here. */
 #include "ops_elementwise.h"
+#include "ops_conv.h"
+#include "ops_linear.h"
 
 #endif
