@@ -74,7 +74,8 @@ static void conv_setup(conv_run *r, const conv_case *c, uint64_t seed, int grads
   gmt_fill_uniform(&rng, hx, nx, -1, 1);
   gmt_fill_uniform(&rng, hw, nw, -0.5f, 0.5f);
   gmt_fill_uniform(&rng, hb, (size_t)c->cout, -0.5f, 0.5f);
-  for (int i = 0; i < 4; i++) r->in[i] = malloc((i == 0 ? nx : i == 2 ? (size_t)c->cout : nw) * sizeof(double));
+  size_t sizes[4] = {nx, nw, (size_t)c->cout, nw};
+  for (int i = 0; i < 4; i++) r->in[i] = malloc(sizes[i] * sizeof(double));
   for (size_t i = 0; i < nx; i++) r->in[0][i] = hx[i];
   for (size_t i = 0; i < nw; i++) r->in[1][i] = hw[i];
   for (int i = 0; i < c->cout; i++) r->in[2][i] = c->bias ? hb[i] : 0;
@@ -157,7 +158,8 @@ static void check_backward(conv_run *r, const conv_case *c, uint64_t seed) {
     gmt_assert_grad(g, fd, n[k], 1e-3, 1e-6, what);
     if (k == 1)
       for (size_t i = 0; i < n[k]; i++)
-        if (r->in[3][i] == 0) ck_assert_msg(g[i] == 0.0f, "%s: masked weight %zu has gradient %g", what, i, g[i]);
+        if (r->in[3][i] == 0)
+          ck_assert_msg(g[i] == 0.0f, "%s: masked weight %zu has gradient %g", what, i, g[i]);
     free(g);
     free(fd);
   }
@@ -180,6 +182,7 @@ static const conv_case fwd_cases[] = {
     {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0},    /* 9x9 stride 2 */
     {3, 64, 8, 8, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0}, /* PixelCNN conv_out, small image */
     {2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0},     /* PixelCNN conv1, small image */
+    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0}, /* PixelCNN conv2, full size */
 };
 
 START_TEST(conv2d_forward_matches_direct_loops) {
@@ -471,7 +474,9 @@ static void check_channel_causality(gm_conv_mask type) {
   gm_tensor_destroy(m);
 }
 
-START_TEST(conv2d_channel_aware_a_hides_same_and_later_groups) { check_channel_causality(GM_MASK_A); }
+START_TEST(conv2d_channel_aware_a_hides_same_and_later_groups) {
+  check_channel_causality(GM_MASK_A);
+}
 END_TEST
 
 START_TEST(conv2d_channel_aware_b_shows_same_group) { check_channel_causality(GM_MASK_B); }
@@ -501,7 +506,8 @@ static void check_t2x2(const t2_case *c, uint64_t seed, int backward) {
   gm_error err = {0};
   gmt_rng rng;
   gmt_rng_seed(&rng, seed);
-  size_t n[3] = {(size_t)c->b * c->cin * c->h * c->w, (size_t)c->cin * c->cout * 4, (size_t)c->cout};
+  size_t n[3] = {(size_t)c->b * c->cin * c->h * c->w, (size_t)c->cin * c->cout * 4,
+                 (size_t)c->cout};
   size_t ny = (size_t)c->b * c->cout * 4 * c->h * c->w;
   float *h[3];
   double *in[3];

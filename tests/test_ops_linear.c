@@ -16,7 +16,8 @@ static void ref_linear(void *ctx, double *const *in, double *out) {
   for (int i = 0; i < c->b; i++)
     for (int o = 0; o < c->out; o++) {
       double acc = in[2][o];
-      for (int k = 0; k < c->in; k++) acc += in[0][(size_t)i * c->in + k] * in[1][(size_t)o * c->in + k];
+      for (int k = 0; k < c->in; k++)
+        acc += in[0][(size_t)i * c->in + k] * in[1][(size_t)o * c->in + k];
       out[(size_t)i * c->out + o] = acc;
     }
 }

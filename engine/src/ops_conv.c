@@ -107,8 +107,9 @@ static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
   gm_shape_str(x, sx, sizeof sx);
   gm_shape_str(w, sw, sizeof sw);
   if (w->shape[1] != x->shape[1])
-    return gm_error_set(err, GM_ESHAPE, "conv2d: x %s has %" PRId64 " channels, w %s expects %" PRId64,
-                        sx, x->shape[1], sw, w->shape[1]);
+    return gm_error_set(err, GM_ESHAPE,
+                        "conv2d: x %s has %" PRId64 " channels, w %s expects %" PRId64, sx,
+                        x->shape[1], sw, w->shape[1]);
   if (w->shape[2] > 9 || w->shape[3] > 9)
     return gm_error_set(err, GM_EUNSUPPORTED, "conv2d: kernel %" PRId64 "x%" PRId64
                         " of w %s is larger than 9x9", w->shape[2], w->shape[3], sw);
@@ -409,7 +410,8 @@ int gm_conv_transpose2x2(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *b
   int64_t nbatch = x->shape[0], cin = x->shape[1], h = x->shape[2], wd = x->shape[3];
   int64_t cout = w->shape[1];
   rc = check_bias(op, bias, cout, err);
-  if (rc == 0) rc = gm__tensor_temp(y, x->dev, GM_F32, 4, GM_SHAPE(nbatch, cout, 2 * h, 2 * wd), err);
+  if (rc == 0)
+    rc = gm__tensor_temp(y, x->dev, GM_F32, 4, GM_SHAPE(nbatch, cout, 2 * h, 2 * wd), err);
   if (rc) return rc;
   gm_tensor *xp = NULL, *t = NULL;
   rc = scratch(&xp, x->dev, cin, nbatch * h * wd, err);

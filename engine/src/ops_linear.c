@@ -50,8 +50,9 @@ static int linear_check(const gm_tensor *x, const gm_tensor *w, const gm_tensor 
   if (x->shape[0] < 1 || x->shape[1] < 1 || w->shape[0] < 1)
     return gm_error_set(err, GM_ESHAPE, "linear: empty x %s or w %s", sx, sw);
   if (w->shape[1] != x->shape[1])
-    return gm_error_set(err, GM_ESHAPE, "linear: x %s has %" PRId64 " features, w %s expects %" PRId64,
-                        sx, x->shape[1], sw, w->shape[1]);
+    return gm_error_set(err, GM_ESHAPE,
+                        "linear: x %s has %" PRId64 " features, w %s expects %" PRId64, sx,
+                        x->shape[1], sw, w->shape[1]);
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
     return gm_error_set(err, GM_ESHAPE, "linear: bias %s must be (%" PRId64 ") for w %s",
                         gm_shape_str(b, sb, sizeof sb), w->shape[0], sw);
