@@ -15,24 +15,29 @@ __kernel void conv_mul_acc(GM_T(float, y), GM_T(float, a), GM_T(float, b), const
 }
 
 /* col (Cin*kh*kw, nb*Ho*Wo) from images b0..b0+nb of x (B, Cin, H, W), zero outside the
- * image. Global id 0 runs over the columns (n = b*Ho*Wo + oy*Wo + ox), id 1 over rows
- * (k = (ci*kh + ky)*kw + kx). */
+ * image. Column n = b*Ho*Wo + oy*Wo + ox, row k = (ci*kh + ky)*kw + kx. One work-item per
+ * output row segment: id 0 runs over (b, oy), id 1 over k, and each loops over ox (on
+ * PoCL a work-item per element spends more on scheduling than on copying). */
 __kernel void conv_im2col(GM_T(float, col), GM_T(float, x), const int b0, const int nb,
                           const int cin, const int h, const int w, const int kh,
                           const int kw, const int stride, const int ph, const int pw,
                           const int ho, const int wo) {
-  int n = get_global_id(0), k = get_global_id(1);
-  int p_img = ho * wo, ncols = nb * p_img;
-  if (n >= ncols || k >= cin * kh * kw) return;
-  int b = n / p_img, p = n - b * p_img;
-  int oy = p / wo, ox = p - oy * wo;
+  int r = get_global_id(0), k = get_global_id(1);
+  if (r >= nb * ho || k >= cin * kh * kw) return;
+  int b = r / ho, oy = r - b * ho;
   int kx = k % kw, t = k / kw;
   int ky = t % kh, ci = t / kh;
-  int iy = oy * stride - ph + ky, ix = ox * stride - pw + kx;
-  float v = 0.0f;
-  if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-    v = GM_AT(x)[(((b0 + b) * cin + ci) * h + iy) * w + ix];
-  GM_AT(col)[k * ncols + n] = v;
+  int iy = oy * stride - ph + ky;
+  __global float *dst = GM_AT(col) + k * (nb * ho * wo) + r * wo;
+  if (iy < 0 || iy >= h) {
+    for (int ox = 0; ox < wo; ox++) dst[ox] = 0.0f;
+    return;
+  }
+  __global const float *src = GM_AT(x) + (((b0 + b) * cin + ci) * h + iy) * w;
+  for (int ox = 0; ox < wo; ox++) {
+    int ix = ox * stride - pw + kx;
+    dst[ox] = ix >= 0 && ix < w ? src[ix] : 0.0f;
+  }
 }
 
 /* dx (B, Cin, H, W) += col2im(dcol) for images b0..b0+nb: each input element gathers

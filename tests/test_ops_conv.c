@@ -319,6 +319,7 @@ START_TEST(conv_mask_matches_models_md_for_3x3_and_7x7) {
   m = read_mask(2, 2, 3, 3, GM_MASK_NONE, 1);
   assert_every_slice(m, 2, 2, 3, 3, ones, "no mask");
   free(m);
+  gm_tape_reset(gmt_device());
 }
 END_TEST
 
@@ -341,6 +342,7 @@ START_TEST(conv_mask_channel_aware_centre_follows_rgb_groups) {
       }
     free(m);
   }
+  gm_tape_reset(gmt_device());
 }
 END_TEST
 

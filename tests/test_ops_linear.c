@@ -126,6 +126,7 @@ START_TEST(linear_refuses_bad_shapes) {
   ck_assert_int_eq(gm_linear(&y, x3, wok, NULL, &err), GM_ESHAPE);
   gm_tensor *all[] = {x, w, wok, b, x3};
   for (size_t i = 0; i < GM__COUNT(all); i++) gm_tensor_destroy(all[i]);
+  gm_tape_reset(gmt_device());
 }
 END_TEST
 

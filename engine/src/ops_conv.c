@@ -154,7 +154,7 @@ static int chunk_images(gm_device *dev, const conv_geom *g, int64_t *nb, gm_erro
 
 static int launch_im2col(const conv_geom *g, gm_tensor *col, const gm_tensor *x, int64_t b0,
                          int64_t n, gm_error *err) {
-  return GM__LAUNCH2D(x->dev, "conv_im2col", (size_t)(n * g->p), (size_t)g->k, err,
+  return GM__LAUNCH2D(x->dev, "conv_im2col", (size_t)(n * g->ho), (size_t)g->k, err,
                       GMK_T(col), GMK_T(x), GMK_I(b0), GMK_I(n), GMK_I(g->cin), GMK_I(g->h),
                       GMK_I(g->w), GMK_I(g->kh), GMK_I(g->kw), GMK_I(g->stride), GMK_I(g->ph),
                       GMK_I(g->pw), GMK_I(g->ho), GMK_I(g->wo));
