@@ -83,7 +83,8 @@ GM_API int gm_dataset_is_heldout(const char *name, double heldout);
 typedef enum gm_pixel_map {
   GM_PIXELS_UNIT,    /* v / 255, in [0, 1] */
   GM_PIXELS_SIGNED,  /* v / 127.5 - 1, in [-1, 1] */
-  GM_PIXELS_Q16      /* v >> 4 as a float, 0..15 (the study's 16 levels) */
+  GM_PIXELS_Q16,     /* v >> 4 as a float, 0..15 (the study's 16 levels) */
+  GM_PIXELS_RAW      /* v as a float, 0..255: the model boundary (model.h) */
 } gm_pixel_map;
 
 /* Writes images idx[0..n) into out (n, 3, S, S) F32, mirrored left-right where flip[i]
