@@ -350,8 +350,8 @@ static int check_identity(gm_trainer *t, gm_checkpoint *c, const char *path, gm_
 }
 
 static int restore_counters(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
-  uint64_t seed, offset;
-  int64_t osteps;
+  uint64_t seed = 0, offset = 0;
+  int64_t osteps = 0;
   int rc = meta_u64(c, path, "seed", &seed, err);
   if (!rc) rc = meta_u64(c, path, "rng_offset", &offset, err);
   if (!rc) rc = meta_i64(c, path, "optim_steps", &osteps, err);
