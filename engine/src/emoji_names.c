@@ -236,8 +236,8 @@ int gm_emoji_names_load(gm_emoji_names **out, const char *path, gm_error *err) {
     path = env && *env ? env : GM_EMOJI_TEST_DEFAULT;
     is_default = 1;
   }
-  char *text;
-  size_t len;
+  char *text = NULL;
+  size_t len = 0;
   int rc = read_text(path, is_default, &text, &len, err);
   if (rc) return rc;
   gm_emoji_names *n = calloc(1, sizeof *n);
