@@ -227,6 +227,12 @@ START_TEST(truncated_files_are_errors_naming_the_file) {
     write_all(cut, data, at[i]);
     assert_refused(cut, GM_EFORMAT, label);
   }
+  /* After IHDR, a text chunk that claims 160 MB and stops: refused, not allocated. */
+  uint8_t claim[33 + 12];
+  memcpy(claim, data, 33);
+  memcpy(claim + 33, "\x0a\x00\x00\x08zTXtabcd", 12);
+  write_all(cut, claim, sizeof claim);
+  assert_refused(cut, GM_EFORMAT, "huge zTXt claim");
   free(data);
 }
 END_TEST
