@@ -88,8 +88,9 @@ static void encode_fixture(const char *path, const fixture *fx, png_bytep *rows,
 
 /* Writes fx as a FW x FH PNG with libpng and fills want (FW * FH * 4) with its RGBA8. */
 static void write_fixture(const char *path, const fixture *fx, uint8_t *want) {
-  int ch = channels_of(fx->ctype), palette_size = fx->ctype == PNG_COLOR_TYPE_PALETTE ? (1 << fx->depth) : 0;
-  if (palette_size > 20) palette_size = 20;
+  int ch = channels_of(fx->ctype);
+  const int palette_size =
+      fx->ctype == PNG_COLOR_TYPE_PALETTE ? (fx->depth >= 5 ? 20 : (1 << fx->depth)) : 0;
   png_color pal[20];
   png_byte pal_alpha[20];
   for (int i = 0; i < 20; i++) {

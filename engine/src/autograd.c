@@ -75,6 +75,23 @@ int gm_tensor_zero_grad(gm_tensor *t, gm_error *err) {
   return gm__grad(t, &g, err);
 }
 
+int gm__backward_seeded(gm_tensor *out, gm_error *err) {
+  gm__tape *tp = &out->dev->tape;
+  int prev = gm_grad_enable(out->dev, 0);  /* backward ops are not recorded */
+  int rc = 0;
+  for (size_t i = tp->n_nodes; i-- > 0;) {
+    gm__node *n = &tp->nodes[i];
+    if (!n->out->grad) continue;  /* nothing flowed into this node */
+    rc = n->backward(n, err);
+    if (rc) {
+      gm_error_prefix(err, "backward of %s", n->op);
+      break;
+    }
+  }
+  gm_grad_enable(out->dev, prev);
+  return rc;
+}
+
 int gm_backward(gm_tensor *loss, gm_error *err) {
   if (loss->numel != 1)
     return gm_error_set(err, GM_ESHAPE, "gm_backward: the loss must have one element, has %lld",
@@ -87,19 +104,7 @@ int gm_backward(gm_tensor *loss, gm_error *err) {
   if (rc) return rc;
   rc = gm_tensor_fill(g, 1.0, err);
   if (rc) return rc;
-  gm__tape *tp = &loss->dev->tape;
-  int prev = gm_grad_enable(loss->dev, 0);  /* backward ops are not recorded */
-  for (size_t i = tp->n_nodes; i-- > 0;) {
-    gm__node *n = &tp->nodes[i];
-    if (!n->out->grad) continue;  /* nothing flowed into this node */
-    rc = n->backward(n, err);
-    if (rc) {
-      gm_error_prefix(err, "backward of %s", n->op);
-      break;
-    }
-  }
-  gm_grad_enable(loss->dev, prev);
-  return rc;
+  return gm__backward_seeded(loss, err);
 }
 
 void gm_tape_reset(gm_device *dev) {

@@ -89,6 +89,9 @@ int gm__tape_wants(gm_device *dev, gm_tensor *const *in, int n_in);
 gm__node *gm__tape_record(gm_device *dev, const char *op, gm__backward_fn backward,
                           gm_tensor *out, gm_tensor *const *in, int n_in, int *rc,
                           gm_error *err);
+/* Runs the tape in reverse from an output whose grad the caller has already set (tests
+ * seed a random upstream gradient this way; gm_backward seeds 1 for a scalar loss). */
+int gm__backward_seeded(gm_tensor *out, gm_error *err);
 /* t->grad, created zero-filled (in the arena when t is an arena tensor) if missing. */
 int gm__grad(gm_tensor *t, gm_tensor **grad, gm_error *err);
 

@@ -1,5 +1,6 @@
 /* See testlib.h. */
 #include "testlib.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -98,4 +99,46 @@ const char *gmt_tmpdir(void) {
     mkdir(path, 0700);
   }
   return path;
+}
+
+void gmt_fd_grad(gmt_ref_fn f, void *ctx, double *const *inputs, int which, size_t n_in,
+                 size_t n_out, const double *r, double eps, double *grad) {
+  double *out = malloc(n_out * sizeof *out);
+  ck_assert_ptr_nonnull(out);
+  double *x = inputs[which];
+  for (size_t i = 0; i < n_in; i++) {
+    double keep = x[i];
+    x[i] = keep + eps;
+    f(ctx, inputs, out);
+    double lp = 0;
+    for (size_t j = 0; j < n_out; j++) lp += r[j] * out[j];
+    x[i] = keep - eps;
+    f(ctx, inputs, out);
+    double lm = 0;
+    for (size_t j = 0; j < n_out; j++) lm += r[j] * out[j];
+    x[i] = keep;
+    grad[i] = (lp - lm) / (2 * eps);
+  }
+  free(out);
+}
+
+void gmt_backward_from(gm_tensor *y, const float *r) {
+  gm_error err = {0};
+  gm_tensor *g;
+  gmt_ok(gm__grad(y, &g, &err), &err);
+  gmt_ok(gm_tensor_write(g, r, gm_tensor_bytes(g), &err), &err);
+  gmt_ok(gm__backward_seeded(y, &err), &err);
+}
+
+void gmt_assert_grad_(const float *got, const double *want, size_t n, double rtol, double atol,
+                      const char *what, const char *file, int line) {
+  double scale = 0;
+  for (size_t i = 0; i < n; i++)
+    if (fabs(want[i]) > scale) scale = fabs(want[i]);
+  for (size_t i = 0; i < n; i++) {
+    double tol = atol + rtol * scale;
+    if (!(fabs(got[i] - want[i]) <= tol))
+      ck_assert_msg(0, "%s:%d: %s: gradient element %zu of %zu: got %.9g, finite differences %.9g "
+                    "(tol %.3g)", file, line, what, i, n, (double)got[i], want[i], tol);
+  }
 }

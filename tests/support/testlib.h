@@ -41,6 +41,22 @@ gm_tensor *gmt_tensor_from(int ndim, const int64_t *shape, const float *data);
 /* Reads a tensor into a malloc'd host array (caller frees). */
 float *gmt_read(const gm_tensor *t);
 
+/* Gradient checks. A reference computes out[0..n_out) from inputs in double. The check
+ * seeds a random upstream gradient r, so L = sum_i r_i out_i, and compares the engine's
+ * input gradients with central finite differences of L on the reference. */
+typedef void (*gmt_ref_fn)(void *ctx, double *const *inputs, double *out);
+/* Fills grad[0..n_in) with dL/d(inputs[which]) by central differences (step eps). */
+void gmt_fd_grad(gmt_ref_fn f, void *ctx, double *const *inputs, int which, size_t n_in,
+                 size_t n_out, const double *r, double eps, double *grad);
+/* Seeds y->grad with r (n = y->numel floats) and runs the tape backwards from y. */
+void gmt_backward_from(gm_tensor *y, const float *r);
+/* Asserts that got (float) matches want (double) within rtol relative to the largest
+ * |want| (plus atol), naming the first bad index. */
+void gmt_assert_grad_(const float *got, const double *want, size_t n, double rtol, double atol,
+                      const char *what, const char *file, int line);
+#define gmt_assert_grad(got, want, n, rtol, atol, what) \
+  gmt_assert_grad_((got), (want), (n), (rtol), (atol), (what), __FILE__, __LINE__)
+
 /* Runs a suite built by make_suite; returns the process exit code. */
 int gmt_run(Suite *s);
 

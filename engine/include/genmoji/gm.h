@@ -32,8 +32,15 @@
 #include "autograd.h"
 #include "plugin.h"
 #include "loader.h"
+#include "ops.h"
 #include "image.h"
 #include "emoji.h"
+#include "host.h"
+#include "dataset.h"
+#include "rng.h"
+#include "params.h"
+#include "optim.h"
+#include "model.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1

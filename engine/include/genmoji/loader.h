@@ -47,6 +47,10 @@ typedef struct gm_loader_vtable {
 
   /* optional: the option keys this loader accepts, NULL-terminated, for --help. */
   const char *const *option_keys;
+  /* optional: how many malformed records the loader has skipped so far (a loader that
+   * can skip them, e.g. kaggle with skip-bad=1) and, if msg is non-NULL, the message of
+   * the first one. */
+  int (*skipped)(void *state, char *msg, size_t msg_size);
 } gm_loader_vtable;
 
 #ifdef __cplusplus

@@ -1,0 +1,49 @@
+/* Shared pieces of the command-line front-end: exit codes, error and usage messages in
+ * the house format, getopt_long with those messages, JSON output and number formatting.
+ * Every command (cmd_<name>.c) uses these so that all commands behave alike. */
+#ifndef GM_CLI_H
+#define GM_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "genmoji/gm.h"
+
+/* Process exit codes of every command. */
+enum { GM_CLI_OK = 0, GM_CLI_FAIL = 1, GM_CLI_USAGE = 2 };
+
+/* Returned by gm_cli_getopt after it printed a usage error: the command returns 2. */
+#define GM_CLI_BADOPT (-2)
+
+/* "genmoji: <message>" on stderr. Returns GM_CLI_FAIL. */
+int gm_cli_fail(const char *fmt, ...) GM_PRINTF(1, 2);
+/* The engine's message of a failed call, "genmoji: <err->msg>". Returns GM_CLI_FAIL. */
+int gm_cli_fail_err(const gm_error *err);
+/* "genmoji: CMD: <message> (see 'genmoji CMD --help')" on stderr, one line.
+ * Returns GM_CLI_USAGE. */
+int gm_cli_usage(const char *cmd, const char *fmt, ...) GM_PRINTF(2, 3);
+
+/* getopt_long over a command's argv (argv[0] is the command name), restarted from the
+ * first argument on its first call for that argv. Returns the option's value, -1 after
+ * the last option (operands start at optind), or GM_CLI_BADOPT once it has printed a
+ * usage error for an unknown option, a missing argument or an unwanted one. */
+int gm_cli_getopt(int argc, char **argv, const char *shortopts,
+                  const struct option *longopts);
+/* A usage error for the first operand left after the options, if any: for commands that
+ * take none. Returns 0 or GM_CLI_USAGE. */
+int gm_cli_no_operands(int argc, char **argv);
+
+/* Prints a command's help text on stdout. Returns GM_CLI_OK. */
+int gm_cli_help(const char *text);
+
+/* Prints root as indented JSON and a newline on stdout, then deletes root.
+ * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1. */
+int gm_cli_print_json(cJSON *root);
+
+/* "512 B", "256.0 KiB", "15.6 GiB" into buf. Returns buf. */
+const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
+
+#endif

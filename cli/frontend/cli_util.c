@@ -1,0 +1,116 @@
+/* Shared pieces of the command-line front-end: messages in the house format, getopt_long
+ * with those messages, JSON output, byte counts. See cli.h. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gm_cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("genmoji: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return GM_CLI_FAIL;
+}
+
+int gm_cli_fail_err(const gm_error *err) {
+  if (!err || !err->msg[0]) return gm_cli_fail("%s", gm_strerror(err ? err->code : 0));
+  return gm_cli_fail("%s", err->msg);
+}
+
+int gm_cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "genmoji: %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see 'genmoji %s --help')\n", cmd);
+  va_end(ap);
+  return GM_CLI_USAGE;
+}
+
+/* The long option the failing argument spells, if it is one and its value is val. */
+static const struct option *long_option_of(const char *arg, int val,
+                                           const struct option *longopts) {
+  if (strncmp(arg, "--", 2) != 0) return NULL;
+  size_t len = strcspn(arg + 2, "=");
+  for (const struct option *o = longopts; o && o->name; o++)
+    if (o->val == val && strlen(o->name) == len && strncmp(o->name, arg + 2, len) == 0)
+      return o;
+  return NULL;
+}
+
+static int bad_option(int c, int argc, char **argv, const struct option *longopts) {
+  const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+  if (optopt == 0) {
+    size_t len = strcspn(arg, "=");
+    return gm_cli_usage(argv[0], "unknown option '%.*s'", (int)len, arg);
+  }
+  const struct option *o = long_option_of(arg, optopt, longopts);
+  if (c == ':')
+    return o ? gm_cli_usage(argv[0], "option '--%s' needs a value", o->name)
+             : gm_cli_usage(argv[0], "option '-%c' needs a value", optopt);
+  if (o) return gm_cli_usage(argv[0], "option '--%s' takes no value", o->name);
+  return gm_cli_usage(argv[0], "unknown option '-%c'", optopt);
+}
+
+/* getopt keeps its position in globals: restart whenever a new argv comes in or the
+ * previous parse ran to its end. */
+static char **parsing;
+
+int gm_cli_getopt(int argc, char **argv, const char *shortopts,
+                  const struct option *longopts) {
+  if (argv != parsing) {
+    optind = 0; /* 0, not 1: makes glibc and musl reinitialise fully */
+    parsing = argv;
+  }
+  char opts[64];
+  snprintf(opts, sizeof opts, ":%s", shortopts); /* ':' reports a missing value apart */
+  opterr = 0;
+  int c = getopt_long(argc, argv, opts, longopts, NULL);
+  if (c == '?' || c == ':') {
+    parsing = NULL;
+    bad_option(c, argc, argv, longopts);
+    return GM_CLI_BADOPT;
+  }
+  if (c == -1) parsing = NULL;
+  return c;
+}
+
+int gm_cli_no_operands(int argc, char **argv) {
+  if (optind < argc) return gm_cli_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+  return 0;
+}
+
+int gm_cli_help(const char *text) {
+  fputs(text, stdout);
+  return GM_CLI_OK;
+}
+
+int gm_cli_print_json(cJSON *root) {
+  char *text = root ? cJSON_Print(root) : NULL;
+  cJSON_Delete(root);
+  if (!text) return gm_cli_fail("out of memory while writing JSON");
+  puts(text);
+  cJSON_free(text);
+  return GM_CLI_OK;
+}
+
+const char *gm_cli_bytes(uint64_t n, char *buf, size_t size) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  if (n < 1024) {
+    snprintf(buf, size, "%llu B", (unsigned long long)n);
+    return buf;
+  }
+  double v = (double)n;
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    u++;
+  }
+  snprintf(buf, size, "%.1f %s", v, units[u]);
+  return buf;
+}

@@ -1,0 +1,210 @@
+/* `genmoji dataset`: loads a dataset with the shared data options and shows it: names and
+ * split as text or JSON, a grid PNG of every image, or the preprocessed images exported
+ * as PNGs that the pngdir loader reads back under the same names. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "dataopts.h"
+
+enum { OPT_EXPORT = 0x2000, OPT_GRID, OPT_JSON };
+
+static const char usage[] =
+    "Usage: genmoji dataset [--data SRC] [FILTERS] [--export DIR] [--grid FILE.png] [--json]\n"
+    "\n"
+    "Loads a dataset, filters and preprocesses it as training would, and shows it: the\n"
+    "count, the source, the loader and every image's name with its split.\n"
+    "\n" GM_CLI_DATAOPTS_HELP
+    "\n"
+    "Output:\n"
+    "      --json               print {count, source, loader, size, skipped, images: [{name,\n"
+    "                           codepoints, group, subgroup, source, split}]}\n"
+    "      --grid FILE.png      write every image into one grid PNG (upscaled 2x)\n"
+    "      --export DIR         write each preprocessed image as a PNG in DIR, named so\n"
+    "                           that '--data DIR' loads it back under the same name\n"
+    "  -h, --help               show this help\n";
+
+static void codepoints_hex(const gm_dataset_item *it, char *buf, size_t n, const char *sep,
+                           int upper) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < it->n_codepoints && used < n; i++)
+    used += (size_t)snprintf(buf + used, n - used, upper ? "%s%04X" : "%s%04x", i ? sep : "",
+                             (unsigned)it->codepoints[i]);
+}
+
+static void print_text(const gm_dataset *ds, const char *source, const char *loader) {
+  int n = gm_dataset_count(ds), held = gm_dataset_split(ds, 1, NULL, 0);
+  printf("count:  %d\nsource: %s\nloader: %s\nsize:   %dx%d\nsplit:  %d train, %d heldout\n", n,
+         source, loader, gm_dataset_size(ds), gm_dataset_size(ds), n - held, held);
+  const char *first;
+  int skipped = gm_dataset_skipped(ds, &first);
+  if (skipped) printf("skipped: %d bad records (first: %s)\n", skipped, first);
+  printf("\n");
+  for (int i = 0; i < n; i++) {
+    const gm_dataset_item *it = gm_dataset_get(ds, i);
+    char cps[GM_MAX_CODEPOINTS * 9 + 1];
+    codepoints_hex(it, cps, sizeof cps, " ", 1);
+    printf("%-8s %-24s %s\n", it->heldout ? "heldout" : "train", cps[0] ? cps : "-", it->name);
+  }
+}
+
+static int print_json(const gm_dataset *ds, const char *source, const char *loader) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddNumberToObject(root, "count", gm_dataset_count(ds));
+  cJSON_AddStringToObject(root, "source", source);
+  cJSON_AddStringToObject(root, "loader", loader);
+  cJSON_AddNumberToObject(root, "size", gm_dataset_size(ds));
+  const char *first;
+  cJSON_AddNumberToObject(root, "skipped", gm_dataset_skipped(ds, &first));
+  cJSON *images = cJSON_AddArrayToObject(root, "images");
+  for (int i = 0; i < gm_dataset_count(ds); i++) {
+    const gm_dataset_item *it = gm_dataset_get(ds, i);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", it->name);
+    cJSON *cps = cJSON_AddArrayToObject(o, "codepoints");
+    for (int k = 0; k < it->n_codepoints; k++) {
+      char hex[16];
+      snprintf(hex, sizeof hex, "%04X", (unsigned)it->codepoints[k]);
+      cJSON_AddItemToArray(cps, cJSON_CreateString(hex));
+    }
+    cJSON_AddStringToObject(o, "group", it->group);
+    cJSON_AddStringToObject(o, "subgroup", it->subgroup);
+    cJSON_AddStringToObject(o, "source", it->source);
+    cJSON_AddStringToObject(o, "split", it->heldout ? "heldout" : "train");
+    cJSON_AddItemToArray(images, o);
+  }
+  return gm_cli_print_json(root);
+}
+
+static int write_grid(const gm_dataset *ds, const char *path, gm_error *err) {
+  int n = gm_dataset_count(ds), s = gm_dataset_size(ds);
+  if (n == 0) return gm_error_set(err, GM_EINVAL, "%s: no images to draw", path);
+  const uint8_t **imgs = malloc(sizeof *imgs * (size_t)n);
+  if (!imgs) return gm_error_set(err, GM_ENOMEM, "%s: out of memory", path);
+  for (int i = 0; i < n; i++) imgs[i] = gm_dataset_get(ds, i)->rgb;
+  int cols = (int)ceil(sqrt((double)n));
+  int rc = gm_png_write_grid(path, imgs, n, s, s, 3, cols, 2, err);
+  free(imgs);
+  return rc;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, gm_error *err) {
+  char p[4096];
+  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
+  for (char *q = p + 1;; q++) {
+    if (*q != '/' && *q != '\0') continue;
+    char c = *q;
+    *q = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
+    *q = c;
+    if (!c) break;
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
+  return 0;
+}
+
+/* The file stem pngdir reads back under the same name: the codepoints when emoji-test.txt
+ * gives them this name, else the name itself with '/' and control characters replaced. */
+static void export_stem(const gm_dataset_item *it, const gm_emoji_names *names, char *stem,
+                        size_t n) {
+  if (names && it->n_codepoints > 0) {
+    const gm_emoji_entry *e = gm_emoji_lookup(names, it->codepoints, it->n_codepoints);
+    if (e && strcmp(e->name, it->name) == 0) {
+      gm_emoji_codepoints_str(it->codepoints, it->n_codepoints, '-', stem, n);
+      return;
+    }
+  }
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)it->name; *p && k + 1 < n; p++, k++)
+    stem[k] = (*p == '/' || *p < 0x20 || *p == 0x7f || (k == 0 && *p == '.')) ? '_' : (char)*p;
+  if (k == 0) stem[k++] = '_';
+  stem[k] = '\0';
+}
+
+static int stem_taken(char (*stems)[256], int i) {
+  for (int j = 0; j < i; j++)
+    if (strcmp(stems[j], stems[i]) == 0) return 1;
+  return 0;
+}
+
+static int export_images(const gm_dataset *ds, const char *dir, gm_error *err) {
+  int rc = make_dirs(dir, err);
+  if (rc) return rc;
+  gm_emoji_names *names = NULL;
+  gm_error ignored = {0};
+  if (gm_emoji_names_load(&names, NULL, &ignored)) names = NULL; /* names as stems then */
+  int n = gm_dataset_count(ds), s = gm_dataset_size(ds);
+  char(*stems)[256] = calloc((size_t)n + 1, sizeof *stems);
+  if (!stems) rc = gm_error_set(err, GM_ENOMEM, "%s: out of memory", dir);
+  for (int i = 0; !rc && i < n; i++) {
+    const gm_dataset_item *it = gm_dataset_get(ds, i);
+    export_stem(it, names, stems[i], 200);
+    /* Two images with one stem (a name listed twice): the later ones get ~2, ~3, ... */
+    char base[256];
+    snprintf(base, sizeof base, "%s", stems[i]);
+    for (int dup = 2; stem_taken(stems, i); dup++)
+      snprintf(stems[i], sizeof stems[i], "%.200s~%d", base, dup);
+    char path[4096 + 512];
+    snprintf(path, sizeof path, "%s/%s.png", dir, stems[i]);
+    rc = gm_png_write(path, it->rgb, s, s, 3, err);
+  }
+  free(stems);
+  gm_emoji_names_destroy(names);
+  return rc;
+}
+
+int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
+  static const struct option longopts[] = {
+      GM_CLI_DATAOPTS_LONGOPTS,
+      {"export", required_argument, NULL, OPT_EXPORT},
+      {"grid", required_argument, NULL, OPT_GRID},
+      {"json", no_argument, NULL, OPT_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  gm_cli_dataopts d;
+  gm_cli_dataopts_init(&d);
+  const char *export_dir = NULL, *grid = NULL;
+  int json = 0, c;
+  gm_error err = {0};
+  while ((c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
+    int r = gm_cli_dataopts_handle(&d, c, optarg, &err);
+    if (r < 0) return gm_cli_usage(argv[0], "%s", err.msg);
+    if (r > 0) continue;
+    switch (c) {
+    case OPT_EXPORT: export_dir = optarg; break;
+    case OPT_GRID: grid = optarg; break;
+    case OPT_JSON: json = 1; break;
+    case 'h': return gm_cli_help(usage);
+    default: return GM_CLI_USAGE;
+    }
+  }
+  if (gm_cli_no_operands(argc, argv)) return GM_CLI_USAGE;
+
+  gm_dataset *ds = NULL;
+  const gm_plugin_record *rec = NULL;
+  if (gm_cli_dataopts_load(&d, host, &ds, &rec, &err)) return gm_cli_fail_err(&err);
+  const char *first;
+  int skipped = gm_dataset_skipped(ds, &first);
+  if (skipped) gm_cli_fail("skipped %d malformed record%s; the first: %s", skipped, skipped == 1 ? "" : "s", first);
+  int rc = GM_CLI_OK;
+  if ((grid && write_grid(ds, grid, &err)) || (export_dir && export_images(ds, export_dir, &err)))
+    rc = gm_cli_fail_err(&err);
+  else if (json)
+    rc = print_json(ds, d.data, rec->name);
+  else
+    print_text(ds, d.data, rec->name);
+  gm_dataset_destroy(ds);
+  return rc;
+}

@@ -1,0 +1,99 @@
+/* The shared data options: parsing (one getopt_long result at a time) and building the
+ * dataset through the host's loader plugins. */
+#include "dataopts.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gm_cli_dataopts_init(gm_cli_dataopts *o) {
+  memset(o, 0, sizeof *o);
+  o->data = "noto";
+  gm_dataset_options_init(&o->ds);
+}
+
+static int parse_int(const char *arg, const char *opt, int lo, int hi, int *out, gm_error *err) {
+  char *end;
+  errno = 0;
+  long v = strtol(arg, &end, 10);
+  if (errno || end == arg || *end || v < lo || v > hi)
+    return gm_error_set(err, GM_EINVAL, "--%s: \"%s\" is not an integer in %d..%d", opt, arg,
+                        lo, hi);
+  *out = (int)v;
+  return 0;
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static int parse_colour(const char *arg, uint8_t rgb[3], gm_error *err) {
+  const char *p = arg[0] == '#' ? arg + 1 : arg;
+  if (strlen(p) != 6)
+    return gm_error_set(err, GM_EINVAL, "--background: \"%s\" is not RRGGBB", arg);
+  for (int i = 0; i < 3; i++) {
+    int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return gm_error_set(err, GM_EINVAL, "--background: \"%s\" is not RRGGBB", arg);
+    rgb[i] = (uint8_t)(hi * 16 + lo);
+  }
+  return 0;
+}
+
+int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_error *err) {
+  int rc = 0;
+  switch (opt) {
+  case GM_CLI_OPT_DATA: o->data = arg; break;
+  case GM_CLI_OPT_VENDOR: o->vendor = arg; break;
+  case GM_CLI_OPT_SKIP_BAD: o->skip_bad = 1; break;
+  case GM_CLI_OPT_SUBSET:
+    if (strcmp(arg, "faces") != 0)
+      return gm_error_set(err, GM_EINVAL, "--subset: unknown subset \"%s\" (known: faces)", arg);
+    o->ds.subset = "faces";
+    break;
+  case GM_CLI_OPT_YELLOW: o->ds.yellow = 1; break;
+  case GM_CLI_OPT_MATCH: {
+    regex_t re; /* compiled here only to report a bad pattern as a usage error */
+    int e = regcomp(&re, arg, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    if (e) {
+      char msg[256];
+      regerror(e, &re, msg, sizeof msg);
+      return gm_error_set(err, GM_EINVAL, "--match: bad pattern \"%s\": %s", arg, msg);
+    }
+    regfree(&re);
+    o->ds.match = arg;
+    break;
+  }
+  case GM_CLI_OPT_LIMIT: rc = parse_int(arg, "limit", 0, 1 << 30, &o->ds.limit, err); break;
+  case GM_CLI_OPT_SIZE: rc = parse_int(arg, "size", 1, 1024, &o->ds.size, err); break;
+  case GM_CLI_OPT_BACKGROUND: rc = parse_colour(arg, o->ds.background, err); break;
+  case GM_CLI_OPT_HELDOUT: {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0.0 && v <= 1.0))
+      return gm_error_set(err, GM_EINVAL, "--heldout: \"%s\" is not a number in [0, 1]", arg);
+    o->ds.heldout = v;
+    break;
+  }
+  default: return 0;
+  }
+  return rc ? rc : 1;
+}
+
+int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **out,
+                         const gm_plugin_record **loader, gm_error *err) {
+  const gm_plugin_record *rec = NULL;
+  int rc = gm_dataset_find_loader(gm_host_registry(host), o->data, &rec, err);
+  if (rc) return rc;
+  if (loader) *loader = rec;
+  gm_kv kv[2];
+  int n = 0;
+  if (o->vendor) kv[n++] = (gm_kv){"vendor", o->vendor};
+  if (o->skip_bad) kv[n++] = (gm_kv){"skip-bad", "1"};
+  return gm_dataset_load(out, rec->vtable, o->data, kv, n, &o->ds, err);
+}

@@ -1,0 +1,151 @@
+/* The model plugin kind. A model plugin is one shared module whose gm_plugin has kind
+ * "model" and a gm_model_vtable. The engine and the CLI drive every model the same way:
+ * create it from resolved options, list its named parameters (the checkpoint keys), run
+ * its network (forward), its training loss, its sampler and optionally its likelihood.
+ *
+ * Pixel convention at this boundary: images are float tensors (B, 3, S, S) holding
+ * 0..255 RGB values (composited, resized); each model maps them to its own data scaling
+ * (PixelCNN: q = v >> 4; DDPM: v / 127.5 - 1). Samples come back the same way. */
+#ifndef GENMOJI_MODEL_H
+#define GENMOJI_MODEL_H
+
+#include <stdint.h>
+
+#include "device.h"
+#include "error.h"
+#include "loader.h"
+#include "params.h"
+#include "rng.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gm_option_type {
+  GM_OPTION_INT = 0,
+  GM_OPTION_FLOAT = 1,
+  GM_OPTION_BOOL = 2,    /* "0"/"1"/"true"/"false" */
+  GM_OPTION_CHOICE = 3,  /* one of `choices`, '|'-separated */
+  GM_OPTION_STRING = 4
+} gm_option_type;
+
+/* One model option, as `genmoji train --model NAME --help` shows it. */
+typedef struct gm_model_option {
+  const char *name;           /* "width"; [a-z0-9_]+ */
+  gm_option_type type;
+  const char *default_value;  /* "64" */
+  double min, max;            /* inclusive range for INT/FLOAT; min > max means unbounded */
+  const char *choices;        /* CHOICE: "linear|cosine" */
+  const char *help;           /* one line */
+} gm_model_option;
+
+/* A named set of option values: "key=value" pairs separated by spaces. Presets may also
+ * set the training keys every model shares (see GM_TRAIN_KEYS below). */
+typedef struct gm_model_preset {
+  const char *name;           /* "seed" */
+  const char *summary;        /* one line */
+  const char *settings;       /* "layers=4 mask=plain lr=1e-3 batch=8" */
+} gm_model_preset;
+
+/* Training keys the host understands in presets and --set, for every model:
+ *   lr (float), batch (int), optimizer (adam|adamw), weight_decay (float),
+ *   clip (float, 0 = off), ema (float decay, 0 = off), hflip (bool: random horizontal
+ *   flips of training images). */
+#define GM_TRAIN_KEYS "lr batch optimizer weight_decay clip ema hflip"
+
+typedef struct gm_model gm_model;  /* the plugin's own state */
+
+/* Named tensors for forward(): inputs and outputs by name ("x", "t", "logits", "eps"). */
+typedef struct gm_named_tensor {
+  const char *name;
+  gm_tensor *tensor;
+} gm_named_tensor;
+
+typedef struct gm_sample_options {
+  int n;                      /* images to draw */
+  const char *sampler;        /* NULL = the model's default (its first in `samplers`) */
+  float temperature;          /* 0 = the model's default */
+  int steps;                  /* 0 = the sampler's default (DDIM: number of steps) */
+  float eta;                  /* DDIM eta */
+  int stretch;                /* DDPM: min-max stretch each sample as the study did */
+  gm_tensor *noise;           /* optional starting noise (DDPM x_T, (n, 3, S, S)) */
+  gm_tensor *noise_out;       /* optional caller tensor (n, 3, S, S) that receives the noise drawn */
+  /* optional progress callback: done of total units (pixels, steps) */
+  void (*progress)(void *ctx, int64_t done, int64_t total);
+  void *progress_ctx;
+  /* out: network evaluations per image that the sampler ran (a full-image pass counts 1;
+   * a cached PixelCNN step counts the fraction of positions it recomputed) */
+  double evaluations_per_image;
+} gm_sample_options;
+
+typedef struct gm_nll_options {
+  int t_samples;              /* DDPM bound: 0 = exact over every t, K > 0 = unbiased estimate from K t's */
+} gm_nll_options;
+
+typedef struct gm_model_vtable {
+  uint32_t size;  /* required: sizeof(gm_model_vtable) as built */
+
+  /* required: every option, terminated by an entry with name == NULL */
+  const gm_model_option *options;
+  /* required: presets, terminated by name == NULL; the first is the default */
+  const gm_model_preset *presets;
+  /* required: a model from a complete, validated option list (every option present, as
+   * gm_model_options_resolve produces), with parameters initialised from rng. */
+  int (*create)(gm_model **out, gm_device *dev, const gm_kv *opts, int n_opts, gm_rng *rng,
+                gm_error *err);
+  /* required */
+  void (*destroy)(gm_model *m);
+  /* required: the parameters and buffers; their names are the checkpoint keys. */
+  gm_params *(*params)(gm_model *m);
+  /* required: the network alone on named inputs; outputs are arena tensors. */
+  int (*forward)(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_tensor *out,
+                 int max_out, int *n_out, gm_error *err);
+  /* required: the scalar training loss of a batch (B, 3, S, S) of 0..255 images, recorded
+   * on the tape; rng draws what the loss needs (DDPM: t and noise). */
+  int (*loss)(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss, gm_error *err);
+  /* required: o->n images (n, 3, S, S), 0..255, as an arena tensor; recording is off. */
+  int (*sample)(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+                gm_error *err);
+  /* required: sampler names, NULL-terminated; the first is the default. */
+  const char *const *samplers;
+
+  /* optional: negative log-likelihood (or its bound) of a batch in bits per dimension
+   * (3 * S * S subpixels, 16 levels per subpixel). */
+  int (*nll)(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *rng,
+             double *bits_per_dim, gm_error *err);
+  /* optional: training (1) or evaluation (0) behaviour (batch norm, dropout). */
+  void (*train_mode)(gm_model *m, int training);
+  /* optional: names of forward's inputs and outputs, NULL-terminated, for messages. */
+  const char *const *forward_inputs;
+  const char *const *forward_outputs;
+} gm_model_vtable;
+
+/* ---- helpers the host and plugins share ---- */
+
+/* A complete option list for `preset` (NULL = the first) with `sets` ("key=value" strings
+ * from --set) applied on top: every option of the table appears once, values checked
+ * against type, range and choices. Training keys from the preset or sets go to *train.
+ * The returned arrays and strings are owned by *out; free with gm_model_options_free. */
+typedef struct gm_resolved_options {
+  gm_kv *model;  int n_model;
+  gm_kv *train;  int n_train;
+  const gm_model_preset *preset;
+  char *storage_;  /* private */
+} gm_resolved_options;
+
+GM_API int gm_model_options_resolve(const gm_model_vtable *vt, const char *preset,
+                                    const char *const *sets, int n_sets,
+                                    gm_resolved_options *out, gm_error *err);
+GM_API void gm_model_options_free(gm_resolved_options *o);
+
+/* Typed lookups in a key/value list; a missing key or a bad value is an error naming it. */
+GM_API const char *gm_kv_get(const gm_kv *kv, int n, const char *key);
+GM_API int gm_kv_int(const gm_kv *kv, int n, const char *key, int64_t *out, gm_error *err);
+GM_API int gm_kv_float(const gm_kv *kv, int n, const char *key, double *out, gm_error *err);
+GM_API int gm_kv_bool(const gm_kv *kv, int n, const char *key, int *out, gm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,241 @@
+/* What the host and model plugins share about options: resolving a preset plus --set
+ * values into a complete, checked option list, and typed key/value lookups. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "genmoji/model.h"
+
+const char *gm_kv_get(const gm_kv *kv, int n, const char *key) {
+  for (int i = n - 1; i >= 0; i--)  /* the last setting wins */
+    if (strcmp(kv[i].key, key) == 0) return kv[i].value;
+  return NULL;
+}
+
+static int parse_int(const char *s, int64_t *out) {
+  if (!s || !*s) return -1;
+  errno = 0;
+  char *end = NULL;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_float(const char *s, double *out) {
+  if (!s || !*s) return -1;
+  errno = 0;
+  char *end = NULL;
+  double v = strtod(s, &end);
+  if (errno || *end || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_bool(const char *s, int *out) {
+  if (!s) return -1;
+  if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+    *out = 1;
+    return 0;
+  }
+  if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+    *out = 0;
+    return 0;
+  }
+  return -1;
+}
+
+int gm_kv_int(const gm_kv *kv, int n, const char *key, int64_t *out, gm_error *err) {
+  const char *v = gm_kv_get(kv, n, key);
+  if (!v) return gm_error_set(err, GM_ENOTFOUND, "option '%s' is not set", key);
+  if (parse_int(v, out)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not an integer", key, v);
+  return 0;
+}
+
+int gm_kv_float(const gm_kv *kv, int n, const char *key, double *out, gm_error *err) {
+  const char *v = gm_kv_get(kv, n, key);
+  if (!v) return gm_error_set(err, GM_ENOTFOUND, "option '%s' is not set", key);
+  if (parse_float(v, out)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not a number", key, v);
+  return 0;
+}
+
+int gm_kv_bool(const gm_kv *kv, int n, const char *key, int *out, gm_error *err) {
+  const char *v = gm_kv_get(kv, n, key);
+  if (!v) return gm_error_set(err, GM_ENOTFOUND, "option '%s' is not set", key);
+  if (parse_bool(v, out))
+    return gm_error_set(err, GM_EINVAL, "option %s=%s: not a boolean (0/1/true/false)", key, v);
+  return 0;
+}
+
+/* ---- resolving presets and --set values ---- */
+
+typedef struct train_key {
+  const char *name;
+  gm_option_type type;
+  const char *choices;
+} train_key;
+
+static const train_key train_keys[] = {
+    {"lr", GM_OPTION_FLOAT, NULL},          {"batch", GM_OPTION_INT, NULL},
+    {"optimizer", GM_OPTION_CHOICE, "adam|adamw"}, {"weight_decay", GM_OPTION_FLOAT, NULL},
+    {"clip", GM_OPTION_FLOAT, NULL},        {"ema", GM_OPTION_FLOAT, NULL},
+    {"hflip", GM_OPTION_BOOL, NULL},
+};
+
+static int in_choices(const char *choices, const char *v) {
+  size_t n = strlen(v);
+  const char *p = choices;
+  while (p && *p) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && strncmp(p, v, n) == 0) return 1;
+    p = bar ? bar + 1 : NULL;
+  }
+  return 0;
+}
+
+static int check_value(const char *key, gm_option_type type, const char *choices, double min,
+                       double max, const char *v, gm_error *err) {
+  int64_t i;
+  double f;
+  int b;
+  switch (type) {
+  case GM_OPTION_INT:
+    if (parse_int(v, &i)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not an integer", key, v);
+    f = (double)i;
+    break;
+  case GM_OPTION_FLOAT:
+    if (parse_float(v, &f)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not a number", key, v);
+    break;
+  case GM_OPTION_BOOL:
+    if (parse_bool(v, &b))
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: not a boolean (0/1/true/false)", key, v);
+    return 0;
+  case GM_OPTION_CHOICE:
+    if (!in_choices(choices, v))
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: must be one of %s", key, v, choices);
+    return 0;
+  default:
+    return 0;
+  }
+  if (min <= max && (f < min || f > max))
+    return gm_error_set(err, GM_ERANGE, "option %s=%s: outside %g..%g", key, v, min, max);
+  return 0;
+}
+
+/* Grows a kv array; strings live in one arena of copies owned by the result. */
+typedef struct kvbuf {
+  gm_kv *v;
+  int n, cap;
+} kvbuf;
+
+static int kv_set(kvbuf *b, const char *key, const char *value) {
+  for (int i = 0; i < b->n; i++)
+    if (strcmp(b->v[i].key, key) == 0) {
+      b->v[i].value = value;
+      return 0;
+    }
+  if (b->n == b->cap) {
+    int cap = b->cap ? b->cap * 2 : 16;
+    gm_kv *v = realloc(b->v, (size_t)cap * sizeof *v);
+    if (!v) return GM_ENOMEM;
+    b->v = v;
+    b->cap = cap;
+  }
+  b->v[b->n].key = key;
+  b->v[b->n].value = value;
+  b->n++;
+  return 0;
+}
+
+/* Applies one "key=value" (text is a private, writable copy). */
+static int apply(const gm_model_vtable *vt, char *text, const char *from, kvbuf *model,
+                 kvbuf *train, gm_error *err) {
+  char *eq = strchr(text, '=');
+  if (!eq || eq == text)
+    return gm_error_set(err, GM_EINVAL, "%s: '%s' is not key=value", from, text);
+  *eq = '\0';
+  const char *key = text, *value = eq + 1;
+  for (int i = 0; vt->options[i].name; i++) {
+    const gm_model_option *o = &vt->options[i];
+    if (strcmp(o->name, key) == 0) {
+      int rc = check_value(key, o->type, o->choices, o->min, o->max, value, err);
+      if (rc) return gm_error_prefix(err, "%s", from);
+      return kv_set(model, o->name, value);
+    }
+  }
+  for (size_t i = 0; i < sizeof train_keys / sizeof train_keys[0]; i++) {
+    const train_key *t = &train_keys[i];
+    if (strcmp(t->name, key) == 0) {
+      double lo = t->type == GM_OPTION_FLOAT ? 0 : 1, hi = 1e30;
+      int rc = check_value(key, t->type, t->choices, lo, hi, value, err);
+      if (rc) return gm_error_prefix(err, "%s", from);
+      return kv_set(train, t->name, value);
+    }
+  }
+  return gm_error_set(err, GM_EINVAL, "%s: unknown option '%s' (see train --model NAME --help)",
+                      from, key);
+}
+
+int gm_model_options_resolve(const gm_model_vtable *vt, const char *preset,
+                             const char *const *sets, int n_sets, gm_resolved_options *out,
+                             gm_error *err) {
+  memset(out, 0, sizeof *out);
+  const gm_model_preset *p = &vt->presets[0];
+  if (preset && *preset) {
+    p = NULL;
+    char names[512] = "";
+    for (int i = 0; vt->presets[i].name; i++) {
+      if (strcmp(vt->presets[i].name, preset) == 0) p = &vt->presets[i];
+      size_t used = strlen(names);
+      snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", vt->presets[i].name);
+    }
+    if (!p) return gm_error_set(err, GM_ENOTFOUND, "no preset '%s' (presets: %s)", preset, names);
+  }
+  /* One writable copy of the preset's settings and of every --set string. */
+  size_t total = strlen(p->settings ? p->settings : "") + 1;
+  for (int i = 0; i < n_sets; i++) total += strlen(sets[i]) + 1;
+  char *store = malloc(total);
+  if (!store) return gm_error_set(err, GM_ENOMEM, "options: out of memory");
+  kvbuf model = {0}, train = {0};
+  int rc = 0;
+  for (int i = 0; vt->options[i].name && !rc; i++)
+    rc = kv_set(&model, vt->options[i].name, vt->options[i].default_value);
+  char *w = store;
+  strcpy(w, p->settings ? p->settings : "");
+  char from[160];
+  snprintf(from, sizeof from, "preset '%s'", p->name);
+  for (char *tok = strtok(w, " \t\n"); tok && !rc; tok = strtok(NULL, " \t\n"))
+    rc = apply(vt, tok, from, &model, &train, err);
+  w += strlen(w) + 1;
+  for (int i = 0; i < n_sets && !rc; i++) {
+    strcpy(w, sets[i]);
+    rc = apply(vt, w, "--set", &model, &train, err);
+    w += strlen(w) + 1;
+  }
+  if (rc) {
+    if (rc == GM_ENOMEM) gm_error_set(err, rc, "options: out of memory");
+    free(model.v);
+    free(train.v);
+    free(store);
+    return rc;
+  }
+  out->model = model.v;
+  out->n_model = model.n;
+  out->train = train.v;
+  out->n_train = train.n;
+  out->preset = p;
+  out->storage_ = store;
+  return 0;
+}
+
+void gm_model_options_free(gm_resolved_options *o) {
+  if (!o) return;
+  free(o->model);
+  free(o->train);
+  free(o->storage_);
+  memset(o, 0, sizeof *o);
+}

@@ -1,0 +1,367 @@
+/* The genmoji executable end to end: it is run as a child process with the build tree's
+ * plugins, and its exit codes, stdout and stderr are checked (JSON parsed with cJSON). */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "testlib.h"
+
+extern char **environ;
+
+/* The executable sits beside the build tree's plugins/ folder. */
+#define GENMOJI_EXE GM_BUILD_PLUGIN_DIR "/../genmoji"
+
+typedef struct run_result {
+  int status;   /* exit code, or -1 when it did not exit normally */
+  char *out;    /* stdout, NUL-terminated */
+  char *err;    /* stderr */
+} run_result;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot read %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  ck_assert_ptr_nonnull(s);
+  ck_assert_int_eq(fread(s, 1, (size_t)n, f), n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* Runs genmoji with args (NULL-terminated) and the test's environment plus the
+ * "NAME=value" entries of extra_env (NULL-terminated, may be NULL). */
+static run_result run_env(const char *const *args, const char *const *extra_env) {
+  char out_path[1100], err_path[1100];
+  snprintf(out_path, sizeof out_path, "%s/cli.out", gmt_tmpdir());
+  snprintf(err_path, sizeof err_path, "%s/cli.err", gmt_tmpdir());
+
+  const char *argv[32] = {GENMOJI_EXE};
+  int argc = 1;
+  for (; args[argc - 1]; argc++) {
+    ck_assert_int_lt(argc, 31);
+    argv[argc] = args[argc - 1];
+  }
+  argv[argc] = NULL;
+
+  int n_env = 0, n_extra = 0;
+  while (environ[n_env]) n_env++;
+  while (extra_env && extra_env[n_extra]) n_extra++;
+  char **envp = calloc((size_t)(n_env + n_extra + 1), sizeof *envp);
+  ck_assert_ptr_nonnull(envp);
+  int k = 0;
+  for (int i = 0; i < n_extra; i++) envp[k++] = (char *)extra_env[i];
+  for (int i = 0; i < n_env; i++) {
+    int overridden = 0;
+    for (int j = 0; j < n_extra; j++) {
+      size_t len = strcspn(extra_env[j], "=") + 1;
+      overridden |= strncmp(environ[i], extra_env[j], len) == 0;
+    }
+    if (!overridden) envp[k++] = environ[i];
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid;
+  int rc = posix_spawn(&pid, GENMOJI_EXE, &fa, NULL, (char *const *)argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  free(envp);
+  ck_assert_msg(rc == 0, "cannot run %s: %s", GENMOJI_EXE, strerror(rc));
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+
+  run_result r;
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+static run_result run(const char *const *args) { return run_env(args, NULL); }
+
+static void result_free(run_result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+
+#define ASSERT_EXIT(r, code)                                                              \
+  ck_assert_msg((r).status == (code), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s",      \
+                (r).status, (code), (r).out, (r).err)
+
+/* A usage or failure message: one line on stderr in the house format, nothing on stdout. */
+static void assert_one_line_error(const run_result *r) {
+  ck_assert_msg(strncmp(r->err, "genmoji: ", 9) == 0, "stderr: %s", r->err);
+  const char *nl = strchr(r->err, '\n');
+  ck_assert_msg(nl && nl[1] == '\0', "not one line: %s", r->err);
+  ck_assert_str_eq(r->out, "");
+}
+
+START_TEST(version_prints_both_versions) {
+  run_result r = RUN("--version");
+  ASSERT_EXIT(r, 0);
+  char want[64];
+  snprintf(want, sizeof want, "genmoji %d.%d.%d\n", GM_VERSION_MAJOR, GM_VERSION_MINOR,
+           GM_VERSION_PATCH);
+  ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "stdout: %s", r.out);
+  ck_assert_ptr_nonnull(strstr(r.out, gm_version()));
+  ck_assert_str_eq(r.err, "");
+  result_free(&r);
+  r = RUN("version");
+  ASSERT_EXIT(r, 0);
+  ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "stdout: %s", r.out);
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(help_lists_every_command_with_its_summary) {
+  const char *const variants[][2] = {{"--help", NULL}, {"-h", NULL}, {"help", NULL}};
+  for (int i = 0; i < 3; i++) {
+    run_result r = run(variants[i]);
+    ASSERT_EXIT(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Usage: genmoji"));
+    ck_assert_ptr_nonnull(strstr(r.out, "  devices "));
+    ck_assert_ptr_nonnull(strstr(r.out, "list OpenCL platforms and devices"));
+    ck_assert_ptr_nonnull(strstr(r.out, "  plugins "));
+    ck_assert_ptr_nonnull(strstr(r.out, "  version "));
+    result_free(&r);
+  }
+}
+END_TEST
+
+START_TEST(no_command_shows_the_help) {
+  run_result r = run((const char *const[]){NULL});
+  ASSERT_EXIT(r, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "  devices "));
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(every_command_answers_help_with_exit_0) {
+  static const char *const commands[] = {"devices", "plugins", "help", "version"};
+  for (int i = 0; i < 4; i++) {
+    run_result r = RUN(commands[i], "--help");
+    ASSERT_EXIT(r, 0);
+    char want[64];
+    snprintf(want, sizeof want, "Usage: genmoji %s", commands[i]);
+    ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "stdout: %s", r.out);
+    result_free(&r);
+    r = RUN("help", commands[i]);
+    ASSERT_EXIT(r, 0);
+    ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "help %s: %s", commands[i], r.out);
+    result_free(&r);
+  }
+}
+END_TEST
+
+START_TEST(unknown_command_exits_2_with_a_hint) {
+  run_result r = RUN("frobnicate");
+  ASSERT_EXIT(r, 2);
+  assert_one_line_error(&r);
+  ck_assert_ptr_nonnull(strstr(r.err, "'frobnicate'"));
+  ck_assert_ptr_nonnull(strstr(r.err, "genmoji --help"));
+  result_free(&r);
+  r = RUN("help", "frobnicate");
+  ASSERT_EXIT(r, 2);
+  assert_one_line_error(&r);
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(bad_usage_exits_2_with_one_line_and_a_hint) {
+  const char *const cases[][3] = {
+      {"devices", "--frobnicate", NULL}, {"devices", "-x", NULL},
+      {"devices", "--json=yes", NULL},   {"devices", "--device", NULL},
+      {"devices", "extra", NULL},        {"plugins", "--frobnicate", NULL},
+      {"version", "extra", NULL},        {"--plugin-path", NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    run_result r = run(cases[i]);
+    ASSERT_EXIT(r, 2);
+    assert_one_line_error(&r);
+    ck_assert_msg(strstr(r.err, "--help") != NULL, "no hint: %s", r.err);
+    result_free(&r);
+  }
+}
+END_TEST
+
+/* Parses `devices --json` output; returns the devices array's owner. */
+static cJSON *devices_json(const char *const *args, int *n_devices, int *n_selected,
+                           int *selected) {
+  run_result r = run(args);
+  ASSERT_EXIT(r, 0);
+  cJSON *root = cJSON_Parse(r.out);
+  ck_assert_msg(root != NULL, "not JSON: %s", r.out);
+  result_free(&r);
+  cJSON *devices = cJSON_GetObjectItemCaseSensitive(root, "devices");
+  ck_assert(cJSON_IsArray(devices));
+  *n_devices = cJSON_GetArraySize(devices);
+  *n_selected = 0;
+  for (int i = 0; i < *n_devices; i++) {
+    cJSON *d = cJSON_GetArrayItem(devices, i);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "name")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "platform")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "compute_units")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "global_mem_bytes")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "max_work_group_size")));
+    cJSON *sel = cJSON_GetObjectItemCaseSensitive(d, "selected");
+    ck_assert(cJSON_IsBool(sel));
+    if (cJSON_IsTrue(sel)) {
+      (*n_selected)++;
+      *selected = i;
+    }
+  }
+  return root;
+}
+
+START_TEST(devices_json_lists_devices_with_exactly_one_selected) {
+  int n = 0, n_sel = 0, sel = -1;
+  cJSON *root = devices_json((const char *const[]){"devices", "--json", NULL}, &n, &n_sel,
+                             &sel);
+  ck_assert_int_ge(n, 1);
+  ck_assert_int_eq(n_sel, 1);
+  cJSON_Delete(root);
+
+  /* --device by index moves the mark to that device. */
+  char last[16];
+  snprintf(last, sizeof last, "%d", n - 1);
+  root = devices_json((const char *const[]){"devices", "--json", "--device", last, NULL}, &n,
+                      &n_sel, &sel);
+  ck_assert_int_eq(n_sel, 1);
+  ck_assert_int_eq(sel, n - 1);
+  cJSON_Delete(root);
+}
+END_TEST
+
+START_TEST(devices_text_marks_the_selected_device) {
+  run_result r = RUN("devices");
+  ASSERT_EXIT(r, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "platform 0: "));
+  ck_assert_ptr_nonnull(strstr(r.out, "\n* ["));
+  ck_assert_ptr_nonnull(strstr(r.out, "compute units"));
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(devices_bad_index_exits_1_naming_what_was_found) {
+  gm_error err = {0};
+  gm_device_info *list = NULL;
+  int n = 0;
+  gmt_ok(gm_device_list(&list, &n, &err), &err);
+  run_result r = RUN("devices", "--device", "99");
+  ASSERT_EXIT(r, 1);
+  assert_one_line_error(&r);
+  ck_assert_msg(strstr(r.err, list[0].name) != NULL, "does not name %s: %s", list[0].name,
+                r.err);
+  result_free(&r);
+  r = RUN("devices", "--device", "nosuchthing");
+  ASSERT_EXIT(r, 1);
+  assert_one_line_error(&r);
+  ck_assert_ptr_nonnull(strstr(r.err, "nosuchthing"));
+  ck_assert_ptr_nonnull(strstr(r.err, list[0].name));
+  result_free(&r);
+  free(list);
+}
+END_TEST
+
+START_TEST(devices_without_any_platform_exits_1_with_the_engines_message) {
+  char empty[1100], env[1200];
+  snprintf(empty, sizeof empty, "%s/no-icds", gmt_tmpdir());
+  mkdir(empty, 0700);
+  snprintf(env, sizeof env, "OCL_ICD_VENDORS=%s", empty);
+  run_result r = run_env((const char *const[]){"devices", NULL},
+                         (const char *const[]){env, NULL});
+  ASSERT_EXIT(r, 1);
+  ck_assert_msg(strncmp(r.err, "genmoji: ", 9) == 0, "stderr: %s", r.err);
+  ck_assert_msg(strstr(r.err, "pocl") != NULL, "no install hint: %s", r.err);
+  ck_assert_str_eq(r.out, "");
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(plugins_json_lists_the_cli_frontend) {
+  run_result r = RUN("plugins", "--json");
+  ASSERT_EXIT(r, 0);
+  cJSON *root = cJSON_Parse(r.out);
+  ck_assert_msg(root != NULL, "not JSON: %s", r.out);
+  cJSON *plugins = cJSON_GetObjectItemCaseSensitive(root, "plugins");
+  ck_assert(cJSON_IsArray(plugins));
+  ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "refused")));
+  ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "search_path")));
+  int found = 0;
+  cJSON *p;
+  cJSON_ArrayForEach(p, plugins) {
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "kind"));
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+    const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "path"));
+    if (kind && name && strcmp(kind, "frontend") == 0 && strcmp(name, "cli") == 0) {
+      found++;
+      ck_assert_ptr_nonnull(path);
+      ck_assert_ptr_nonnull(strstr(path, "gm_cli.so"));
+    }
+  }
+  ck_assert_int_eq(found, 1);
+  cJSON_Delete(root);
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(plugins_shows_refused_modules_with_the_reason) {
+  run_result r = RUN("--plugin-path", GM_TEST_MODULE_DIR, "plugins");
+  ASSERT_EXIT(r, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "refused:"));
+  ck_assert_ptr_nonnull(strstr(r.out, GM_TEST_MODULE_DIR "/other_abi.so"));
+  ck_assert_ptr_nonnull(strstr(r.out, "built for plugin ABI 99"));
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(plugin_path_adds_frontends_and_their_commands) {
+  run_result r = RUN("--plugin-path", GM_TEST_MODULE_DIR, "gmt-hello");
+  ASSERT_EXIT(r, 7);
+  result_free(&r);
+  r = RUN("--plugin-path=" GM_TEST_MODULE_DIR, "--help");
+  ASSERT_EXIT(r, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "  gmt-hello "));
+  ck_assert_ptr_nonnull(strstr(r.out, "  devices "));
+  result_free(&r);
+}
+END_TEST
+
+static Suite *make_suite(void) {
+  Suite *s = suite_create("cli");
+  TCase *host = tcase_create("host");
+  tcase_add_test(host, version_prints_both_versions);
+  tcase_add_test(host, help_lists_every_command_with_its_summary);
+  tcase_add_test(host, no_command_shows_the_help);
+  tcase_add_test(host, every_command_answers_help_with_exit_0);
+  tcase_add_test(host, unknown_command_exits_2_with_a_hint);
+  tcase_add_test(host, bad_usage_exits_2_with_one_line_and_a_hint);
+  tcase_add_test(host, plugin_path_adds_frontends_and_their_commands);
+  suite_add_tcase(s, host);
+  TCase *devices = tcase_create("devices");
+  tcase_add_test(devices, devices_json_lists_devices_with_exactly_one_selected);
+  tcase_add_test(devices, devices_text_marks_the_selected_device);
+  tcase_add_test(devices, devices_bad_index_exits_1_naming_what_was_found);
+  tcase_add_test(devices, devices_without_any_platform_exits_1_with_the_engines_message);
+  suite_add_tcase(s, devices);
+  TCase *plugins = tcase_create("plugins");
+  tcase_add_test(plugins, plugins_json_lists_the_cli_frontend);
+  tcase_add_test(plugins, plugins_shows_refused_modules_with_the_reason);
+  suite_add_tcase(s, plugins);
+  return s;
+}
+
+int main(void) { return gmt_run(make_suite()); }
