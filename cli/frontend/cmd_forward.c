@@ -55,8 +55,14 @@ static int run_forward(gm_cli_model *m, const char *in_path, const char *out_pat
   if (!code) {
     gm_grad_enable(m->dev, 0);
     if (train && m->vt->train_mode) m->vt->train_mode(m->model, 1);
-    if (m->vt->forward(m->model, in, n_in, out, MAX_OUT, &n_out, &err))
-      code = gm_cli_fail("model '%s' forward: %s", m->rec->name, err.msg);
+    if (m->vt->forward(m->model, in, n_in, out, MAX_OUT, &n_out, &err)) {
+      char names[256] = "";
+      size_t used = 0;
+      for (const char *const *s = m->vt->forward_inputs; s && *s && used < sizeof names; s++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", *s);
+      code = gm_cli_fail("model '%s' forward on %s: %s%s%s%s", m->rec->name, in_path, err.msg,
+                         names[0] ? " (its inputs: " : "", names, names[0] ? ")" : "");
+    }
     else if (n_out <= 0 || n_out > MAX_OUT)
       code = gm_cli_fail("model '%s' forward: %d outputs", m->rec->name, n_out);
   }

@@ -77,7 +77,9 @@ static const char *type_name(gm_option_type t) {
 static void print_option(const gm_model_option *o) {
   char range[128] = "";
   if (o->type == GM_OPTION_CHOICE && o->choices) snprintf(range, sizeof range, "%s", o->choices);
-  else if ((o->type == GM_OPTION_INT || o->type == GM_OPTION_FLOAT) && o->min <= o->max)
+  else if (o->type == GM_OPTION_INT && o->min <= o->max)
+    snprintf(range, sizeof range, "%.0f..%.0f", o->min, o->max);
+  else if (o->type == GM_OPTION_FLOAT && o->min <= o->max)
     snprintf(range, sizeof range, "%g..%g", o->min, o->max);
   else if (o->type == GM_OPTION_BOOL) snprintf(range, sizeof range, "0|1");
   printf("  %-16s %-7s %-10s %-16s %s\n", o->name, type_name(o->type),
