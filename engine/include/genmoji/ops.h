@@ -16,5 +16,7 @@
 #include "ops_shape.h"
 #include "ops_norm.h"
 #include "ops_embed.h"
+#include "ops_conv.h"
+#include "ops_linear.h"
 
 #endif
