@@ -180,6 +180,8 @@ static void train_and_sample(const model_case *m, const char *tag) {
   ck_assert(num(o, "seconds_per_image") > 0);
   ck_assert(num(o, "evaluations_per_image") > 0);
   ck_assert_str_eq(str(o, "model"), m->name);
+  /* the DDPM's default preset keeps an EMA, which sampling then uses by default */
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "use_ema")) == m->diffusion);
   cJSON_Delete(o);
   free_result(&r);
   int w, h;
