@@ -74,8 +74,9 @@ GM_API int gm_dataset_skipped(const gm_dataset *d, const char **first);
  * images, -1 all. Writes at most max of them; returns how many there are. */
 GM_API int gm_dataset_split(const gm_dataset *d, int heldout, int *idx, int max);
 
-/* Whether a name falls in the held-out share: FNV-1a 64 of the name's bytes, as a
- * fraction of 2^64, below heldout. The same on every run and machine. */
+/* Whether a name falls in the held-out share: FNV-1a 64 of the name's bytes, mixed by
+ * splitmix64's finaliser, as a fraction of 2^64, below heldout. The same on every run
+ * and machine. */
 GM_API uint64_t gm_dataset_name_hash(const char *name);
 GM_API int gm_dataset_is_heldout(const char *name, double heldout);
 
