@@ -288,8 +288,8 @@ static void data_json(cJSON *root, const gm_cmp_job *j) {
   cJSON *d = j->data_desc ? cJSON_Parse(j->data_desc) : NULL;
   if (!d) d = cJSON_CreateObject();
   cJSON_AddNumberToObject(d, "images", j->ds ? gm_dataset_count(j->ds) : 0);
-  cJSON_AddNumberToObject(d, "train", j->n_train);
-  cJSON_AddNumberToObject(d, "heldout", j->n_held);
+  cJSON_AddNumberToObject(d, "train_images", j->n_train);
+  cJSON_AddNumberToObject(d, "heldout_images", j->n_held);
   cJSON *names = cJSON_AddArrayToObject(d, "heldout_names");
   for (int i = 0; i < j->n_held; i++)
     cJSON_AddItemToArray(names, cJSON_CreateString(gm_dataset_get(j->ds, j->held_idx[i])->name));

@@ -724,14 +724,25 @@ static void repeat_section(doc *d, const gm_cmp_job *j) {
        "ddpm/last.safetensors --t-samples %d --seed %llu` plus this run's data options. "
        "Training times differ between runs, so a time budget gives a different step count "
        "on a busier machine; `--steps` fixes it.", j->n, j->seed, j->t_samples, j->seed);
-  if (d->html)
-    fputs("<p>Files: <a href=\"metrics.json\">metrics.json</a> (every number), "
-          "<a href=\"report.md\">report.md</a>, <a href=\"pixelcnn/metrics.jsonl\">"
-          "pixelcnn/metrics.jsonl</a>, <a href=\"ddpm/metrics.jsonl\">ddpm/metrics.jsonl"
-          "</a>; checkpoints in <code>pixelcnn/</code> and <code>ddpm/</code>.</p>\n", d->f);
-  else
-    para(d, NULL, "Files: `metrics.json` (every number), `index.html`, "
-         "`pixelcnn/metrics.jsonl`, `ddpm/metrics.jsonl`; checkpoints in `pixelcnn/` and `ddpm/`.");
+  /* links only to what exists: a stopped run may not have reached a model */
+  static const char *const files[] = {"metrics.json", "report.md", "index.html",
+                                      "pixelcnn/metrics.jsonl", "ddpm/metrics.jsonl",
+                                      "pixelcnn/last.safetensors", "ddpm/last.safetensors"};
+  para_begin(d, NULL);
+  text(d, "Files: ", 0);
+  int k = 0;
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", j->out, files[i]);
+    if (strcmp(files[i], d->html ? "index.html" : "report.md") == 0 ||
+        (i >= 3 && access(path, F_OK) != 0))
+      continue;
+    if (k++) text(d, ", ", 0);
+    if (d->html) fprintf(d->f, "<a href=\"%s\">%s</a>", files[i], files[i]);
+    else fprintf(d->f, "`%s`", files[i]);
+  }
+  text(d, " (metrics.json holds every number).", 0);
+  para_end(d);
 }
 
 static const char STYLE[] =
