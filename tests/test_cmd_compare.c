@@ -27,11 +27,31 @@
 extern char **environ;
 
 /* Both models at test size, on 16x16 images (so that the naive PixelCNN runs in seconds). */
-static const char *const TINY[] = {
-    "--size", "16", "--heldout", "0.25", "--t-samples", "2", "--timing-n", "1",
-    "--set-pixelcnn", "width=6", "--set-pixelcnn", "layers=2", "--set-pixelcnn", "kernel=3",
-    "--set-ddpm", "ch=8", "--set-ddpm", "mult=1,2", "--set-ddpm", "blocks=1",
-    "--set-ddpm", "attn=none", "--set-ddpm", "timesteps=20", NULL};
+static const char *const TINY[] = {"--size",
+                                   "16",
+                                   "--heldout",
+                                   "0.25",
+                                   "--t-samples",
+                                   "2",
+                                   "--timing-n",
+                                   "1",
+                                   "--set-pixelcnn",
+                                   "width=6",
+                                   "--set-pixelcnn",
+                                   "layers=2",
+                                   "--set-pixelcnn",
+                                   "kernel=3",
+                                   "--set-ddpm",
+                                   "ch=8",
+                                   "--set-ddpm",
+                                   "mult=1,2",
+                                   "--set-ddpm",
+                                   "blocks=1",
+                                   "--set-ddpm",
+                                   "attn=none",
+                                   "--set-ddpm",
+                                   "timesteps=20",
+                                   NULL};
 
 static char g_data[1100];
 
@@ -60,8 +80,8 @@ static const char *path_in(const char *name) {
  * --heldout 0.25. */
 static const char *data_dir(void) {
   if (g_data[0]) return g_data;
-  static const char *const names[] = {"apple", "banana", "cherry", "damson", "elder", "fig",
-                                      "grape", "hazel", "iris", "juniper", "kiwi", "lemon"};
+  static const char *const names[] = {"apple", "banana", "cherry", "damson",  "elder", "fig",
+                                      "grape", "hazel",  "iris",   "juniper", "kiwi",  "lemon"};
   snprintf(g_data, sizeof g_data, "%s/data", gmt_tmpdir());
   ck_assert_int_eq(mkdir(g_data, 0777), 0);
   gm_error err = {0};
@@ -262,17 +282,16 @@ static const cJSON *reference_cost(const cJSON *root, const char *name) {
   const cJSON *slow = cJSON_GetArrayItem(list, 1);
   ck_assert(slow != NULL);
   ck_assert_msg(num(slow, "evaluations_per_image") == num(slow, "estimate_evaluations_per_image"),
-                "%s %s: %g evaluations per image, the estimate said %g", name,
-                str(slow, "sampler"), num(slow, "evaluations_per_image"),
-                num(slow, "estimate_evaluations_per_image"));
+                "%s %s: %g evaluations per image, the estimate said %g", name, str(slow, "sampler"),
+                num(slow, "evaluations_per_image"), num(slow, "estimate_evaluations_per_image"));
   return slow;
 }
 
 START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   char out[1200];
   snprintf(out, sizeof out, "%s", path_in("full"));
-  const char *args[] = {"compare", "--data", data_dir(), "--out", out, "--steps", "3", "--n",
-                        "4", "--timing-limit", "10m", NULL};
+  const char *args[] = {"compare", "--data", data_dir(), "--out",          out,   "--steps",
+                        "3",       "--n",    "4",        "--timing-limit", "10m", NULL};
   char *so, *se;
   int code = run("full", args, NULL, &so, &se);
   ck_assert_msg(code == 0, "exit %d: %s", code, se);
@@ -280,10 +299,20 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   ck_assert_msg(strstr(se, "[8/8 timing samplers of ddpm"), "no progress for every phase: %s", se);
   free(so);
   free(se);
-  const char *files[] = {"index.html", "report.md", "metrics.json", "loss.svg", "train.png",
-                         "pixelcnn/samples.png", "pixelcnn/nearest.png", "pixelcnn/last.safetensors",
-                         "pixelcnn/metrics.jsonl", "ddpm/samples.png", "ddpm/nearest.png",
-                         "ddpm/last.safetensors", "ddpm/metrics.jsonl", NULL};
+  const char *files[] = {"index.html",
+                         "report.md",
+                         "metrics.json",
+                         "loss.svg",
+                         "train.png",
+                         "pixelcnn/samples.png",
+                         "pixelcnn/nearest.png",
+                         "pixelcnn/last.safetensors",
+                         "pixelcnn/metrics.jsonl",
+                         "ddpm/samples.png",
+                         "ddpm/nearest.png",
+                         "ddpm/last.safetensors",
+                         "ddpm/metrics.jsonl",
+                         NULL};
   for (int i = 0; files[i]; i++) assert_file(out, files[i]);
   cJSON *root = read_metrics(out);
   ck_assert_str_eq(str(root, "status"), "complete");
@@ -327,8 +356,8 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
     snprintf(ckpt, sizeof ckpt, "%s/%s/last.safetensors", out, names[i]);
     snprintf(grid, sizeof grid, "%s/%s/samples.png", out, names[i]);
     snprintf(again, sizeof again, "%s/again-%s.png", gmt_tmpdir(), names[i]);
-    const char *sargs[] = {"sample", "--checkpoint", ckpt, "--n", "4", "--seed", "0", "--out",
-                           again, "--quiet", NULL};
+    const char *sargs[] = {"sample", "--checkpoint", ckpt,  "--n",     "4", "--seed",
+                           "0",      "--out",        again, "--quiet", NULL};
     child c = start("sample", sargs, NULL, NULL);
     char *o, *e;
     code = finish(&c, &o, &e);
@@ -343,8 +372,8 @@ END_TEST
 START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_json) {
   char out[1200];
   snprintf(out, sizeof out, "%s", path_in("extrapolated"));
-  const char *args[] = {"compare", "--data", data_dir(), "--out", out, "--steps", "2", "--n",
-                        "2", "--timing-limit", "0", "--json", "--quiet", NULL};
+  const char *args[] = {"compare", "--data", data_dir(),       "--out", out,      "--steps", "2",
+                        "--n",     "2",      "--timing-limit", "0",     "--json", "--quiet", NULL};
   char *so, *se;
   int code = run("extrapolated", args, NULL, &so, &se);
   ck_assert_msg(code == 0, "exit %d: %s", code, se);
@@ -360,8 +389,7 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
   for (int i = 0; i < 2; i++) {
     const cJSON *slow = reference_cost(root, names[i]);
     ck_assert(cJSON_IsFalse(get(slow, "measured")));
-    ck_assert_msg(strncmp(str(slow, "method"), "extrapolated", 12) == 0, "%s",
-                  str(slow, "method"));
+    ck_assert_msg(strncmp(str(slow, "method"), "extrapolated", 12) == 0, "%s", str(slow, "method"));
     ck_assert(num(slow, "seconds_per_image") > 0);
     ck_assert(!cJSON_GetObjectItemCaseSensitive(slow, "identical_to_first"));
   }
@@ -385,8 +413,8 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   char out[1200], jsonl[1300];
   snprintf(out, sizeof out, "%s", path_in("stopped"));
   snprintf(jsonl, sizeof jsonl, "%s/pixelcnn/metrics.jsonl", out);
-  const char *args[] = {"compare", "--data", data_dir(), "--out", out, "--time", "10m", "--n",
-                        "2", NULL};
+  const char *args[] = {"compare", "--data", data_dir(), "--out", out,
+                        "--time",  "10m",    "--n",      "2",     NULL};
   child c = start("stopped", args, TINY, NULL);
   /* wait for a logged step (the kernels may need compiling first) */
   double t0 = now_s();
@@ -420,7 +448,8 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   snprintf(path, sizeof path, "%s/report.md", out);
   char *md = slurp(path);
   ck_assert_msg(strstr(md, "Stopped by Ctrl-C during training PixelCNN") &&
-                    strstr(md, "Not sampled (not run)"), "%s", md);
+                    strstr(md, "Not sampled (not run)"),
+                "%s", md);
   free(md);
 }
 END_TEST

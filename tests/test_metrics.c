@@ -37,7 +37,7 @@ START_TEST(histogram_baseline_matches_add_one_smoothing_by_hand) {
   /* training: R all level 0, G all level 1, B all level 15 */
   uint8_t train[LEN], same[LEN], other[LEN];
   fill(train, 0, 16, 255);
-  fill(same, 5, 20, 250);    /* the same levels */
+  fill(same, 5, 20, 250);     /* the same levels */
   fill(other, 100, 100, 100); /* level 6 everywhere: unseen in every channel */
   const uint8_t *tr[] = {train};
   const uint8_t *te[] = {same};
@@ -180,7 +180,7 @@ START_TEST(nearest_finds_the_closest_reference_and_can_leave_one_out) {
   fill(r0, 0, 0, 0);
   fill(r1, 100, 100, 100);
   fill(r2, 200, 200, 200);
-  fill(q0, 90, 90, 90);   /* 10 from r1 */
+  fill(q0, 90, 90, 90);    /* 10 from r1 */
   fill(q1, 250, 250, 250); /* 50 from r2 */
   const uint8_t *refs[] = {r0, r1, r2}, *qs[] = {q0, q1};
   double dist[3];
@@ -212,7 +212,8 @@ START_TEST(diversity_of_identical_images_is_zero_and_of_spread_ones_their_mean_g
     set[k] = imgs[k];
   }
   assert_near(gm_metrics_mean_pairwise(set, 4, LEN), 0, 0, "identical");
-  for (int k = 0; k < 3; k++) fill(imgs[k], (uint8_t)(10 * k), (uint8_t)(10 * k), (uint8_t)(10 * k));
+  for (int k = 0; k < 3; k++)
+    fill(imgs[k], (uint8_t)(10 * k), (uint8_t)(10 * k), (uint8_t)(10 * k));
   /* pairs 10, 20, 10 */
   assert_near(gm_metrics_mean_pairwise(set, 3, LEN), 40.0 / 3.0, 1e-12, "0, 10, 20");
   ck_assert(isnan(gm_metrics_mean_pairwise(set, 1, LEN)));

@@ -49,8 +49,9 @@ static const char usage[] =
     "SIGTERM ends the phase in progress cleanly (training saves its checkpoint; a sampler\n"
     "call runs to its end) and leaves a report of what finished; a second one quits at once.\n"
     "\n"
-    "Data (without --data: noto --subset faces --yellow, the system's yellow emoji faces):\n"
     GM_CLI_DATAOPTS_HELP
+    "                           without --data: noto --subset faces --yellow, the\n"
+    "                           system's yellow emoji faces\n"
     "\n"
     "Models:\n"
     "      --preset-pixelcnn P  the PixelCNN's preset (default: its first, gated; seed is\n"
@@ -120,16 +121,17 @@ static int parse_long(const char *arg, long long lo, long long hi, long long *ou
 }
 
 typedef struct cmd_state {
-  gm_cmp_job j;
-  const char **sets[GM_CMP_MODELS];
-  int n_sets[GM_CMP_MODELS];
+  gm_cli_cmp_job j;
+  const char **sets[GM_CLI_CMP_MODELS];
+  int n_sets[GM_CLI_CMP_MODELS];
   int budgets, help;
-  char size_set[GM_CMP_MODELS][64];
+  char size_set[GM_CLI_CMP_MODELS][64];
 } cmd_state;
 
 static int add_set(cmd_state *s, int model, const char *arg, const char *cmd) {
   if (!strchr(arg, '=') || arg[0] == '=')
-    return gm_cli_usage(cmd, "--set-%s: \"%s\" is not KEY=VALUE", gm_cmp_specs[model].name, arg);
+    return gm_cli_usage(cmd, "--set-%s: \"%s\" is not KEY=VALUE", gm_cli_cmp_specs[model].name,
+                        arg);
   const char **grown = realloc(s->sets[model], sizeof *grown * (size_t)(s->n_sets[model] + 2));
   if (!grown) return gm_cli_fail("out of memory");
   s->sets[model] = grown;
@@ -139,7 +141,7 @@ static int add_set(cmd_state *s, int model, const char *arg, const char *cmd) {
 
 /* Returns 1 handled, 0 not ours, or 10 + an exit code after a message. */
 static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
-  gm_cmp_job *j = &s->j;
+  gm_cli_cmp_job *j = &s->j;
   long long v;
   switch (c) {
   case OPT_TIME:
@@ -200,36 +202,37 @@ static const struct {
 } PHASES[] = {{PH_TRAIN, 0}, {PH_TRAIN, 1}, {PH_SAMPLE, 0}, {PH_SAMPLE, 1},
               {PH_EVAL, 0},  {PH_EVAL, 1},  {PH_COSTS, 0},  {PH_COSTS, 1}};
 #define N_PHASES ((int)(sizeof PHASES / sizeof PHASES[0]))
-static const char *const KIND_NAMES[] = {"training", "sampling", "evaluating", "timing samplers of"};
+static const char *const KIND_NAMES[] = {"training", "sampling", "evaluating",
+                                         "timing samplers of"};
 
-double gm_cmp_now(void) {
+double gm_cli_cmp_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Training images per second of model i: measured, or live while it trains; 0 unknown. */
-static double model_ips(const gm_cmp_job *j, int i) {
-  const gm_cmp_model *m = &j->model[i];
+static double model_ips(const gm_cli_cmp_job *j, int i) {
+  const gm_cli_cmp_model *m = &j->model[i];
   return m->tr.images_per_s > 0 ? m->tr.images_per_s : m->ips_live;
 }
 
 /* A phase's expected seconds, or -1 when nothing tells yet. Work after training is counted
  * in full-image network passes at a third of a training image's time (forward only). */
-static double estimate(const gm_cmp_job *j, int k) {
-  const gm_cmp_model *m = &j->model[PHASES[k].model];
+static double estimate(const gm_cli_cmp_job *j, int k) {
+  const gm_cli_cmp_model *m = &j->model[PHASES[k].model];
   double ips = model_ips(j, PHASES[k].model);
   if (PHASES[k].kind == PH_TRAIN) return j->steps > 0 ? -1 : j->time_s;
   if (!(ips > 0)) return -1;
   double pass = 1 / (3 * ips), b = j->timing_n;
   switch (PHASES[k].kind) {
-  case PH_SAMPLE: return j->n * gm_cmp_guess_passes(m, j->size, 1) * pass;
+  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, j->size, 1) * pass;
   case PH_EVAL:
     if (!m->vt->nll) return 0;
     return j->n_held * (strcmp(m->spec->likelihood, "bound") == 0 ? j->t_samples + 2 : 1) * pass;
   default: {
-    double slow = b * gm_cmp_guess_slow_passes(m, j->size) * pass;
-    return b * gm_cmp_guess_passes(m, j->size, 0) * pass + 4 * b * pass +
+    double slow = b * gm_cli_cmp_guess_slow_passes(m, j->size) * pass;
+    return b * gm_cli_cmp_guess_passes(m, j->size, 0) * pass + 4 * b * pass +
            (slow < j->timing_limit_s ? slow : j->timing_limit_s);
   }
   }
@@ -237,11 +240,11 @@ static double estimate(const gm_cmp_job *j, int k) {
 
 /* "[3/8 sampling pixelcnn | job ~12m left]": the phase's own remaining time comes from
  * its progress where it has one (phase_left >= 0), else from its estimate. */
-static void update_label(gm_cmp_job *j, double phase_left) {
+static void update_label(gm_cli_cmp_job *j, double phase_left) {
   int k = j->phase, unknown = 0;
   double left = 0;
   if (phase_left < 0) {
-    double e = estimate(j, k), spent = gm_cmp_now() - j->phase_start;
+    double e = estimate(j, k), spent = gm_cli_cmp_now() - j->phase_start;
     if (e < 0) unknown = 1;
     else left += e > spent ? e - spent : 0;
   } else {
@@ -258,14 +261,14 @@ static void update_label(gm_cmp_job *j, double phase_left) {
            gm_cli_duration(left, eta, sizeof eta), unknown ? "+" : "");
 }
 
-void gm_cmp_bar_reset(gm_cmp_job *j) {
+void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j) {
   gm_cli_progress_init(&j->bar, j->label, j->quiet);
   update_label(j, -1);
 }
 
-void gm_cmp_progress_train(void *ctx, const gm_train_progress *p) {
-  gm_cmp_job *j = ctx;
-  gm_cmp_model *m = j->current;
+void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
+  gm_cli_cmp_job *j = ctx;
+  gm_cli_cmp_model *m = j->current;
   m->loss_smooth = 0.9 * m->loss_smooth + 0.1 * p->loss;
   m->loss_weight = 0.9 * m->loss_weight + 0.1;
   m->ips_live = p->images_per_s;
@@ -274,11 +277,11 @@ void gm_cmp_progress_train(void *ctx, const gm_train_progress *p) {
   gm_cli_progress_train(&j->bar, p);
 }
 
-void gm_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
-  gm_cmp_job *j = ctx;
-  double f = total > 0 ? (double)done / (double)total : 0, spent = gm_cmp_now() - j->unit_start;
+void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
+  gm_cli_cmp_job *j = ctx;
+  double f = total > 0 ? (double)done / (double)total : 0, spent = gm_cli_cmp_now() - j->unit_start;
   int own = PHASES[j->phase].kind != PH_COSTS && f > 0;
-  if (done <= 1) j->unit_start = gm_cmp_now();
+  if (done <= 1) j->unit_start = gm_cli_cmp_now();
   update_label(j, own ? spent * (1 - f) / f : -1);
   gm_cli_progress_units(&j->bar, done, total);
 }
@@ -288,8 +291,9 @@ void gm_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig) {
-  static const char msg[] = "\ngenmoji: compare: stopping after the current step; the report "
-                            "keeps what finished (signal again to quit at once)\n";
+  static const char msg[] =
+      "\ngenmoji: compare: stopping after the current step; the report "
+      "keeps what finished (signal again to quit at once)\n";
   stop_flag = sig;
   if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig;
 }
@@ -331,11 +335,11 @@ static char *data_desc(const gm_cli_dataopts *d, const char *loader) {
 /* The models' plugins and options: the image size first (when the model takes one), then
  * the user's --set values. Returns an exit code, 0 when all is well. */
 static int resolve_models(cmd_state *s, gm_host *host, const char *cmd) {
-  gm_cmp_job *j = &s->j;
+  gm_cli_cmp_job *j = &s->j;
   gm_error err = {0};
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    gm_cmp_model *m = &j->model[i];
-    m->spec = &gm_cmp_specs[i];
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    gm_cli_cmp_model *m = &j->model[i];
+    m->spec = &gm_cli_cmp_specs[i];
     if (gm_cli_find_model(host, m->spec->name, &m->rec, &err))
       return gm_cli_fail("compare needs the model plugin '%s': %s", m->spec->name, err.msg);
     m->vt = m->rec->vtable;
@@ -368,7 +372,7 @@ static int dir_is_empty(const char *path) {
   return empty;
 }
 
-static int make_out(gm_cmp_job *j, char *buf, size_t n) {
+static int make_out(gm_cli_cmp_job *j, char *buf, size_t n) {
   gm_error err = {0};
   time_t now = time(NULL);
   struct tm tm;
@@ -382,16 +386,16 @@ static int make_out(gm_cmp_job *j, char *buf, size_t n) {
   }
   if (!dir_is_empty(j->out))
     return gm_cli_fail("compare: %s already exists and is not empty; give a new --out", j->out);
-  if (gm_cmp_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    gm_cmp_model *m = &j->model[i];
+  if (gm_cli_cmp_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    gm_cli_cmp_model *m = &j->model[i];
     snprintf(m->dir, sizeof m->dir, "%s/%s", j->out, m->spec->name);
-    if (gm_cmp_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
+    if (gm_cli_cmp_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
   }
   return 0;
 }
 
-static int load_data(gm_cmp_job *j, gm_host *host) {
+static int load_data(gm_cli_cmp_job *j, gm_host *host) {
   gm_error err = {0};
   if (gm_cli_dataopts_load(&j->data, host, &j->ds, &j->loader, &err)) return gm_cli_fail_err(&err);
   j->data_desc = data_desc(&j->data, j->loader->name);
@@ -409,8 +413,10 @@ static int load_data(gm_cmp_job *j, gm_host *host) {
   j->n_train = gm_dataset_split(j->ds, 0, j->train_idx, total);
   j->n_held = gm_dataset_split(j->ds, 1, j->held_idx, total);
   if (j->n_train == 0)
-    return gm_cli_fail("compare: no training images in %s (%d images after the filters, all "
-                       "held out)", j->data.data, total);
+    return gm_cli_fail(
+        "compare: no training images in %s (%d images after the filters, all "
+        "held out)",
+        j->data.data, total);
   for (int i = 0; i < j->n_train; i++) {
     j->train_rgb[i] = gm_dataset_get(j->ds, j->train_idx[i])->rgb;
     gm_metrics_quantize16(j->train_q + j->len * (size_t)i, j->train_rgb[i], j->len);
@@ -419,24 +425,24 @@ static int load_data(gm_cmp_job *j, gm_host *host) {
   return 0;
 }
 
-static void describe_device(gm_cmp_job *j) {
+static void describe_device(gm_cli_cmp_job *j) {
   const gm_device_info *d = gm_device_get_info(j->dev);
   char mem[32];
-  snprintf(j->device_desc, sizeof j->device_desc, "%s (%s, %s; %s, %u compute units, %s)",
-           d->name, d->vendor, d->version, gm_device_type_name(d->type), d->compute_units,
+  snprintf(j->device_desc, sizeof j->device_desc, "%s (%s, %s; %s, %u compute units, %s)", d->name,
+           d->vendor, d->version, gm_device_type_name(d->type), d->compute_units,
            gm_cli_bytes(d->global_mem_bytes, mem, sizeof mem));
 }
 
 /* ---- the phases ---- */
 
-static void phase_name(const gm_cmp_job *j, int k, char *buf, size_t n) {
+static void phase_name(const gm_cli_cmp_job *j, int k, char *buf, size_t n) {
   snprintf(buf, n, "%s %s", KIND_NAMES[PHASES[k].kind], j->model[PHASES[k].model].spec->title);
 }
 
-static void announce(gm_cmp_job *j, int k) {
+static void announce(gm_cli_cmp_job *j, int k) {
   if (j->quiet) return;
   char what[256] = "", eta[32];
-  const gm_cmp_model *m = &j->model[PHASES[k].model];
+  const gm_cli_cmp_model *m = &j->model[PHASES[k].model];
   switch (PHASES[k].kind) {
   case PH_TRAIN:
     if (j->steps > 0) snprintf(what, sizeof what, "%lld steps", j->steps);
@@ -444,13 +450,16 @@ static void announce(gm_cmp_job *j, int k) {
     snprintf(what + strlen(what), sizeof what - strlen(what), ", preset %s, into %s",
              m->opts.preset->name, m->dir);
     break;
-  case PH_SAMPLE: snprintf(what, sizeof what, "%d images, default sampler, seed %llu", j->n, j->seed); break;
+  case PH_SAMPLE:
+    snprintf(what, sizeof what, "%d images, default sampler, seed %llu", j->n, j->seed);
+    break;
   case PH_EVAL:
     snprintf(what, sizeof what, "%d held-out images%s", j->n_held,
              strcmp(m->spec->likelihood, "bound") == 0 ? ", bound" : "");
     break;
   default:
-    snprintf(what, sizeof what, "%s and %s on %d images", m->spec->fast, m->spec->slow, j->timing_n);
+    snprintf(what, sizeof what, "%s and %s on %d images", m->spec->fast, m->spec->slow,
+             j->timing_n);
   }
   update_label(j, -1);
   fprintf(stderr, "compare: %s: %s\n", j->label, what);
@@ -458,76 +467,74 @@ static void announce(gm_cmp_job *j, int k) {
 }
 
 /* Runs phase k; returns non-zero only for a failure that ends the job. */
-static int run_phase(gm_cmp_job *j, int k) {
-  gm_cmp_model *m = &j->model[PHASES[k].model];
+static int run_phase(gm_cli_cmp_job *j, int k) {
+  gm_cli_cmp_model *m = &j->model[PHASES[k].model];
   j->phase = k;
   j->current = m;
-  j->phase_start = j->unit_start = gm_cmp_now();
+  j->phase_start = j->unit_start = gm_cli_cmp_now();
   announce(j, k);
-  gm_cmp_bar_reset(j);
+  gm_cli_cmp_bar_reset(j);
   gm_error err = {0};
   int rc;
   switch (PHASES[k].kind) {
-  case PH_TRAIN: rc = gm_cmp_train(j, m); break;
+  case PH_TRAIN: rc = gm_cli_cmp_train(j, m); break;
   case PH_SAMPLE:
-    rc = gm_cmp_sample(j, m);
-    if (!rc && m->sample.status == GM_CMP_DONE) {
-      if (gm_cmp_metrics_samples(j, m)) return gm_cli_fail("out of memory");
-      if (gm_cmp_write_model_grids(j, m, &err)) return gm_cli_fail_err(&err);
+    rc = gm_cli_cmp_sample(j, m);
+    if (!rc && m->sample.status == GM_CLI_CMP_DONE) {
+      if (gm_cli_cmp_metrics_samples(j, m)) return gm_cli_fail("out of memory");
+      if (gm_cli_cmp_write_model_grids(j, m, &err)) return gm_cli_fail_err(&err);
     }
     break;
-  case PH_EVAL: rc = gm_cmp_eval(j, m); break;
-  default: rc = gm_cmp_costs(j, m);
+  case PH_EVAL: rc = gm_cli_cmp_eval(j, m); break;
+  default: rc = gm_cli_cmp_costs(j, m);
   }
-  if (PHASES[k].kind == PH_TRAIN && m->train.status == GM_CMP_DONE && !j->quiet)
+  if (PHASES[k].kind == PH_TRAIN && m->train.status == GM_CLI_CMP_DONE && !j->quiet)
     fprintf(stderr, "compare: %s trained: %lld steps, %.1f images/s, loss %.4f\n", m->spec->name,
             (long long)m->tr.step, m->tr.images_per_s,
             m->loss_weight > 0 ? m->loss_smooth / m->loss_weight : NAN);
-  const gm_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
-  if (ps[PHASES[k].kind]->status == GM_CMP_FAILED)
+  const gm_cli_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
+  if (ps[PHASES[k].kind]->status == GM_CLI_CMP_FAILED)
     gm_cli_fail("compare: %s %s failed: %s", KIND_NAMES[PHASES[k].kind], m->spec->name,
                 ps[PHASES[k].kind]->note);
   return rc;
 }
 
-static void print_summary(const gm_cmp_job *j) {
+static void print_summary(const gm_cli_cmp_job *j) {
   char a[2][64];
   printf("report: %s/index.html (report.md and metrics.json beside it)\n", j->out);
   printf("%-34s %-22s %-22s\n", "", j->model[0].spec->title, j->model[1].spec->title);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    if (m->eval.status == GM_CMP_DONE)
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    if (m->eval.status == GM_CLI_CMP_DONE)
       snprintf(a[i], sizeof a[i], "%.4f (%s)", m->bits_per_dim, m->spec->likelihood);
-    else
-      snprintf(a[i], sizeof a[i], "(%s)", gm_cmp_status_name(m->eval.status));
+    else snprintf(a[i], sizeof a[i], "(%s)", gm_cli_cmp_status_name(m->eval.status));
   }
   printf("%-34s %-22s %-22s uniform %.2f, histogram %.4f\n", "held-out bits/dim", a[0], a[1],
          j->uniform_bpd, j->histogram_bpd);
-  for (int i = 0; i < GM_CMP_MODELS; i++)
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++)
     snprintf(a[i], sizeof a[i], "%lld (%.2f img/s)", (long long)j->model[i].tr.step,
              j->model[i].tr.images_per_s);
   printf("%-34s %-22s %-22s\n", "training steps", a[0], a[1]);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    if (m->sample.status == GM_CMP_DONE)
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    if (m->sample.status == GM_CLI_CMP_DONE)
       snprintf(a[i], sizeof a[i], "%.3g (%.4g evals)", m->sample_seconds / m->n,
                m->evaluations_per_image);
-    else
-      snprintf(a[i], sizeof a[i], "(%s)", gm_cmp_status_name(m->sample.status));
+    else snprintf(a[i], sizeof a[i], "(%s)", gm_cli_cmp_status_name(m->sample.status));
   }
   printf("%-34s %-22s %-22s\n", "seconds per sample", a[0], a[1]);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_sample_metrics *s = &j->model[i].metrics;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_sample_metrics *s = &j->model[i].metrics;
     snprintf(a[i], sizeof a[i], s->valid ? "%.4f" : "n/a", s->js_bits);
   }
   printf("%-34s %-22s %-22s\n", "colour JS divergence (bits)", a[0], a[1]);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_sample_metrics *s = &j->model[i].metrics;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_sample_metrics *s = &j->model[i].metrics;
     snprintf(a[i], sizeof a[i], s->valid ? "%.1f%%" : "n/a", 100 * s->near_copy_share);
   }
   printf("%-34s %-22s %-22s\n", "near copies", a[0], a[1]);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_sample_metrics *s = &j->model[i].metrics;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_sample_metrics *s = &j->model[i].metrics;
     snprintf(a[i], sizeof a[i], s->valid ? "%.1f" : "n/a", s->diversity);
   }
   printf("%-34s %-22s %-22s training set %.1f\n", "diversity (mean pairwise RMS)", a[0], a[1],
@@ -535,7 +542,7 @@ static void print_summary(const gm_cmp_job *j) {
 }
 
 static int run_job(cmd_state *s, gm_host *host) {
-  gm_cmp_job *j = &s->j;
+  gm_cli_cmp_job *j = &s->j;
   gm_error err = {0};
   char out[64];
   int code = make_out(j, out, sizeof out);
@@ -543,13 +550,14 @@ static int run_job(cmd_state *s, gm_host *host) {
   if (gm_device_create(&j->dev, j->device, &err)) return gm_cli_fail_err(&err);
   describe_device(j);
   if ((code = load_data(j, host))) return code;
-  gm_cmp_metrics_data(j);
+  gm_cli_cmp_metrics_data(j);
   j->n_phases = N_PHASES;
   j->stop = &stop_flag;
-  if (gm_cmp_write_train_grid(j, &err) || gm_cmp_write_report(j, &err)) return gm_cli_fail_err(&err);
+  if (gm_cli_cmp_write_train_grid(j, &err) || gm_cli_cmp_write_report(j, &err))
+    return gm_cli_fail_err(&err);
   if (!j->quiet)
-    fprintf(stderr, "compare: %d training and %d held-out images on %s; report in %s\n",
-            j->n_train, j->n_held, j->device_desc, j->out);
+    fprintf(stderr, "compare: %d training and %d held-out images on %s; report in %s\n", j->n_train,
+            j->n_held, j->device_desc, j->out);
   struct sigaction old_int, old_term;
   catch_signals(&old_int, &old_term);
   int k = 0;
@@ -560,24 +568,24 @@ static int run_job(cmd_state *s, gm_host *host) {
       j->stop_signal = stop_flag;
       phase_name(j, k, j->stopped_in, sizeof j->stopped_in);
     }
-    if (gm_cmp_write_report(j, &err) && !code) code = gm_cli_fail_err(&err);
+    if (gm_cli_cmp_write_report(j, &err) && !code) code = gm_cli_fail_err(&err);
   }
   j->phase = k;
-  if (!code && gm_cmp_write_report(j, &err)) code = gm_cli_fail_err(&err);
+  if (!code && gm_cli_cmp_write_report(j, &err)) code = gm_cli_fail_err(&err);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   if (code) return code;
   int failed = 0;
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    failed |= m->train.status == GM_CMP_FAILED || m->sample.status == GM_CMP_FAILED ||
-              m->eval.status == GM_CMP_FAILED || m->costs.status == GM_CMP_FAILED;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    failed |= m->train.status == GM_CLI_CMP_FAILED || m->sample.status == GM_CLI_CMP_FAILED ||
+              m->eval.status == GM_CLI_CMP_FAILED || m->costs.status == GM_CLI_CMP_FAILED;
   }
   if (j->stopped_in[0])
     gm_cli_fail("compare: stopped by %s during %s; the report in %s shows what finished",
                 j->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", j->stopped_in, j->out);
   if (j->json) {
-    code = gm_cli_print_json(gm_cmp_metrics_json(j));
+    code = gm_cli_print_json(gm_cli_cmp_metrics_json(j));
   } else {
     print_summary(j);
   }
@@ -585,12 +593,12 @@ static int run_job(cmd_state *s, gm_host *host) {
 }
 
 static void free_job(cmd_state *s) {
-  gm_cmp_job *j = &s->j;
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    gm_cmp_model *m = &j->model[i];
+  gm_cli_cmp_job *j = &s->j;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    gm_cli_cmp_model *m = &j->model[i];
     if (m->trainer) gm_trainer_destroy(m->trainer);
     free(m->samples);
-    gm_cmp_metrics_free(&m->metrics);
+    gm_cli_cmp_metrics_free(&m->metrics);
     gm_model_options_free(&m->opts);
     free(m->sets);
     free(s->sets[i]);
@@ -631,7 +639,7 @@ int gm_cli_cmd_compare(int argc, char **argv, gm_host *host) {
   };
   cmd_state *s = calloc(1, sizeof *s);
   if (!s) return gm_cli_fail("out of memory");
-  gm_cmp_job *j = &s->j;
+  gm_cli_cmp_job *j = &s->j;
   gm_cli_dataopts_init(&j->data);
   j->default_data = 1;
   j->time_s = 300;
@@ -641,7 +649,7 @@ int gm_cli_cmd_compare(int argc, char **argv, gm_host *host) {
   j->timing_limit_s = 60;
   j->argc = argc;
   j->argv = argv;
-  j->t0 = gm_cmp_now();
+  j->t0 = gm_cli_cmp_now();
   gm_error err = {0};
   int c, code = -1;
   while (code < 0 && (c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
@@ -657,7 +665,8 @@ int gm_cli_cmd_compare(int argc, char **argv, gm_host *host) {
   }
   if (code < 0 && s->help) code = gm_cli_help(usage);
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
-  if (code < 0 && s->budgets > 1) code = gm_cli_usage(argv[0], "give one budget: --time or --steps");
+  if (code < 0 && s->budgets > 1)
+    code = gm_cli_usage(argv[0], "give one budget: --time or --steps");
   if (code < 0 && j->default_data) {
     j->data.ds.subset = "faces";
     j->data.ds.yellow = 1;

@@ -20,7 +20,7 @@ static double median(const double *v, int n) {
   return m;
 }
 
-void gm_cmp_metrics_data(gm_cmp_job *j) {
+void gm_cli_cmp_metrics_data(gm_cli_cmp_job *j) {
   const uint8_t **held = malloc(sizeof *held * (size_t)(j->n_held + 1));
   double *loo = malloc(sizeof *loo * (size_t)(j->n_train + 1));
   int *loo_idx = malloc(sizeof *loo_idx * (size_t)(j->n_train + 1));
@@ -33,7 +33,7 @@ void gm_cmp_metrics_data(gm_cmp_job *j) {
   gm_colour_stats *cs = malloc(sizeof *cs);
   if (cs) {
     gm_colour_stats_compute(cs, j->train_qp, j->n_train, j->len, j->data.ds.background,
-                            GM_CMP_BG_LEVELS);
+                            GM_CLI_CMP_BG_LEVELS);
     memcpy(j->colour_hist_train, cs->hist, sizeof j->colour_hist_train);
     memcpy(j->train_mean, cs->mean, sizeof j->train_mean);
     memcpy(j->train_std, cs->std, sizeof j->train_std);
@@ -52,7 +52,7 @@ done:
   free(loo_idx);
 }
 
-void gm_cmp_metrics_free(gm_cmp_sample_metrics *s) {
+void gm_cli_cmp_metrics_free(gm_cli_cmp_sample_metrics *s) {
   free(s->nearest);
   free(s->nearest_idx);
   s->nearest = NULL;
@@ -60,9 +60,9 @@ void gm_cmp_metrics_free(gm_cmp_sample_metrics *s) {
   s->valid = 0;
 }
 
-int gm_cmp_metrics_samples(gm_cmp_job *j, gm_cmp_model *m) {
-  gm_cmp_sample_metrics *s = &m->metrics;
-  gm_cmp_metrics_free(s);
+int gm_cli_cmp_metrics_samples(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
+  gm_cli_cmp_sample_metrics *s = &m->metrics;
+  gm_cli_cmp_metrics_free(s);
   int n = m->n;
   if (n <= 0 || !m->samples) return 0;
   uint8_t *q = malloc(j->len * (size_t)n);
@@ -74,12 +74,12 @@ int gm_cmp_metrics_samples(gm_cmp_job *j, gm_cmp_model *m) {
   int rc = 0;
   if (!q || !qp || !cs || !order || !s->nearest || !s->nearest_idx) {
     rc = GM_ENOMEM;
-    gm_cmp_metrics_free(s);
+    gm_cli_cmp_metrics_free(s);
     goto done;
   }
   gm_metrics_quantize16(q, m->samples, j->len * (size_t)n);
   for (int i = 0; i < n; i++) qp[i] = q + j->len * (size_t)i;
-  gm_colour_stats_compute(cs, qp, n, j->len, j->data.ds.background, GM_CMP_BG_LEVELS);
+  gm_colour_stats_compute(cs, qp, n, j->len, j->data.ds.background, GM_CLI_CMP_BG_LEVELS);
   s->js_bits = gm_metrics_js_bits(cs->hist, j->colour_hist_train, GM_COLOUR_BINS);
   s->tv = gm_metrics_tv(cs->hist, j->colour_hist_train, GM_COLOUR_BINS);
   memcpy(s->mean, cs->mean, sizeof s->mean);
@@ -94,10 +94,10 @@ int gm_cmp_metrics_samples(gm_cmp_job *j, gm_cmp_model *m) {
   }
   s->nearest_mean = sum / n;
   s->nearest_median = median(s->nearest, n);
-  s->near_copy_share = gm_metrics_share_below(s->nearest, n, GM_CMP_NEAR_COPY_RMS);
+  s->near_copy_share = gm_metrics_share_below(s->nearest, n, GM_CLI_CMP_NEAR_COPY_RMS);
   s->diversity = gm_metrics_mean_pairwise(qp, n, j->len);
   gm_metrics_argsort(s->nearest, n, order);
-  s->n_pairs = n < GM_CMP_PAIRS ? n : GM_CMP_PAIRS;
+  s->n_pairs = n < GM_CLI_CMP_PAIRS ? n : GM_CLI_CMP_PAIRS;
   if (j->n_train == 0) s->n_pairs = 0;
   for (int i = 0; i < s->n_pairs; i++) s->pairs[i] = order[i];
   s->valid = 1;
@@ -111,12 +111,12 @@ done:
 
 /* ---- metrics.json ---- */
 
-const char *gm_cmp_status_name(gm_cmp_status s) {
+const char *gm_cli_cmp_status_name(gm_cli_cmp_status s) {
   switch (s) {
-  case GM_CMP_DONE: return "done";
-  case GM_CMP_STOPPED: return "stopped";
-  case GM_CMP_FAILED: return "failed";
-  case GM_CMP_SKIPPED: return "skipped";
+  case GM_CLI_CMP_DONE: return "done";
+  case GM_CLI_CMP_STOPPED: return "stopped";
+  case GM_CLI_CMP_FAILED: return "failed";
+  case GM_CLI_CMP_SKIPPED: return "skipped";
   default: return "not run";
   }
 }
@@ -134,9 +134,9 @@ static cJSON *triple(const double *v) {
   return a;
 }
 
-static cJSON *phase(cJSON *parent, const char *key, const gm_cmp_phase *p) {
+static cJSON *phase(cJSON *parent, const char *key, const gm_cli_cmp_phase *p) {
   cJSON *o = cJSON_AddObjectToObject(parent, key);
-  cJSON_AddStringToObject(o, "status", gm_cmp_status_name(p->status));
+  cJSON_AddStringToObject(o, "status", gm_cli_cmp_status_name(p->status));
   if (p->note[0]) cJSON_AddStringToObject(o, "note", p->note);
   num(o, "seconds", p->seconds);
   return o;
@@ -148,9 +148,9 @@ static cJSON *kv_object(const gm_kv *kv, int n) {
   return o;
 }
 
-static void training_json(cJSON *mo, const gm_cmp_model *m) {
+static void training_json(cJSON *mo, const gm_cli_cmp_model *m) {
   cJSON *t = phase(mo, "training", &m->train);
-  if (m->train.status != GM_CMP_DONE && m->train.status != GM_CMP_STOPPED) return;
+  if (m->train.status != GM_CLI_CMP_DONE && m->train.status != GM_CLI_CMP_STOPPED) return;
   cJSON_AddNumberToObject(t, "steps", (double)m->tr.step);
   cJSON_AddNumberToObject(t, "epochs", (double)m->tr.epoch);
   cJSON_AddNumberToObject(t, "images_seen", (double)m->tr.images_seen);
@@ -166,9 +166,9 @@ static void training_json(cJSON *mo, const gm_cmp_model *m) {
   cJSON_AddStringToObject(t, "metrics", path);
 }
 
-static void sampling_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_model *m) {
+static void sampling_json(cJSON *mo, const gm_cli_cmp_job *j, const gm_cli_cmp_model *m) {
   cJSON *s = phase(mo, "sampling", &m->sample);
-  if (m->sample.status != GM_CMP_DONE) return;
+  if (m->sample.status != GM_CLI_CMP_DONE) return;
   cJSON_AddStringToObject(s, "sampler", m->sampler);
   cJSON_AddNumberToObject(s, "n", m->n);
   cJSON_AddNumberToObject(s, "seed", (double)j->seed);
@@ -180,22 +180,22 @@ static void sampling_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_model *m)
   cJSON_AddStringToObject(s, "grid", path);
 }
 
-static void likelihood_json(cJSON *mo, const gm_cmp_model *m) {
+static void likelihood_json(cJSON *mo, const gm_cli_cmp_model *m) {
   cJSON *l = phase(mo, "likelihood", &m->eval);
   cJSON_AddStringToObject(l, "kind", m->spec->likelihood);
   cJSON_AddStringToObject(l, "split", "heldout");
-  if (m->eval.status != GM_CMP_DONE && m->eval.status != GM_CMP_STOPPED) return;
+  if (m->eval.status != GM_CLI_CMP_DONE && m->eval.status != GM_CLI_CMP_STOPPED) return;
   num(l, "bits_per_dim", m->bits_per_dim);
   cJSON_AddNumberToObject(l, "images", m->eval_images);
   cJSON_AddNumberToObject(l, "t_samples", m->t_samples);
 }
 
-static void costs_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_model *m) {
+static void costs_json(cJSON *mo, const gm_cli_cmp_job *j, const gm_cli_cmp_model *m) {
   cJSON *c = phase(mo, "sampler_costs", &m->costs);
   cJSON_AddNumberToObject(c, "batch", j->timing_n);
   cJSON *list = cJSON_AddArrayToObject(c, "samplers");
   for (int i = 0; i < m->n_costs; i++) {
-    const gm_cmp_cost *k = &m->cost[i];
+    const gm_cli_cmp_cost *k = &m->cost[i];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "sampler", k->sampler);
     cJSON_AddNumberToObject(o, "n", k->n);
@@ -213,8 +213,8 @@ static void costs_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_model *m) {
     num(c, "slow_over_fast", m->cost[1].seconds_per_image / m->cost[0].seconds_per_image);
 }
 
-static void sample_metrics_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_model *m) {
-  const gm_cmp_sample_metrics *s = &m->metrics;
+static void sample_metrics_json(cJSON *mo, const gm_cli_cmp_job *j, const gm_cli_cmp_model *m) {
+  const gm_cli_cmp_sample_metrics *s = &m->metrics;
   if (!s->valid) return;
   cJSON *c = cJSON_AddObjectToObject(mo, "colour");
   num(c, "js_bits", s->js_bits);
@@ -227,15 +227,15 @@ static void sample_metrics_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_mod
   num(nv, "nearest_median", s->nearest_median);
   num(nv, "nearest_min", s->nearest_min);
   num(nv, "near_copy_share", s->near_copy_share);
-  cJSON_AddNumberToObject(nv, "near_copy_rms", GM_CMP_NEAR_COPY_RMS);
+  cJSON_AddNumberToObject(nv, "near_copy_rms", GM_CLI_CMP_NEAR_COPY_RMS);
   cJSON *near = cJSON_AddArrayToObject(nv, "nearest");
   cJSON *names = cJSON_AddArrayToObject(nv, "nearest_name");
   for (int i = 0; i < m->n; i++) {
-    cJSON_AddItemToArray(near, isfinite(s->nearest[i]) ? cJSON_CreateNumber(s->nearest[i])
-                                                       : cJSON_CreateNull());
+    cJSON_AddItemToArray(
+        near, isfinite(s->nearest[i]) ? cJSON_CreateNumber(s->nearest[i]) : cJSON_CreateNull());
     int t = s->nearest_idx[i];
-    cJSON_AddItemToArray(names, cJSON_CreateString(
-                                    t >= 0 ? gm_dataset_get(j->ds, j->train_idx[t])->name : ""));
+    cJSON_AddItemToArray(
+        names, cJSON_CreateString(t >= 0 ? gm_dataset_get(j->ds, j->train_idx[t])->name : ""));
   }
   cJSON *pairs = cJSON_AddArrayToObject(nv, "pairs");
   for (int i = 0; i < s->n_pairs; i++) {
@@ -254,7 +254,7 @@ static void sample_metrics_json(cJSON *mo, const gm_cmp_job *j, const gm_cmp_mod
   num(d, "training_set", j->train_diversity);
 }
 
-static cJSON *model_json(const gm_cmp_job *j, const gm_cmp_model *m) {
+static cJSON *model_json(const gm_cli_cmp_job *j, const gm_cli_cmp_model *m) {
   cJSON *mo = cJSON_CreateObject();
   cJSON_AddStringToObject(mo, "title", m->spec->title);
   if (m->opts.preset) cJSON_AddStringToObject(mo, "preset", m->opts.preset->name);
@@ -270,7 +270,7 @@ static cJSON *model_json(const gm_cmp_job *j, const gm_cmp_model *m) {
   return mo;
 }
 
-static void device_json(cJSON *root, const gm_cmp_job *j) {
+static void device_json(cJSON *root, const gm_cli_cmp_job *j) {
   if (!j->dev) return;
   const gm_device_info *d = gm_device_get_info(j->dev);
   cJSON *o = cJSON_AddObjectToObject(root, "device");
@@ -284,7 +284,7 @@ static void device_json(cJSON *root, const gm_cmp_job *j) {
   cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem_bytes);
 }
 
-static void data_json(cJSON *root, const gm_cmp_job *j) {
+static void data_json(cJSON *root, const gm_cli_cmp_job *j) {
   cJSON *d = j->data_desc ? cJSON_Parse(j->data_desc) : NULL;
   if (!d) d = cJSON_CreateObject();
   cJSON_AddNumberToObject(d, "images", j->ds ? gm_dataset_count(j->ds) : 0);
@@ -296,7 +296,7 @@ static void data_json(cJSON *root, const gm_cmp_job *j) {
   cJSON_AddItemToObject(root, "data", d);
 }
 
-static void settings_json(cJSON *root, const gm_cmp_job *j) {
+static void settings_json(cJSON *root, const gm_cli_cmp_job *j) {
   cJSON *s = cJSON_AddObjectToObject(root, "settings");
   cJSON_AddNumberToObject(s, "seed", (double)j->seed);
   num(s, "time_s_per_model", j->steps > 0 ? NAN : j->time_s);
@@ -307,35 +307,37 @@ static void settings_json(cJSON *root, const gm_cmp_job *j) {
   cJSON_AddNumberToObject(s, "timing_n", j->timing_n);
   cJSON_AddNumberToObject(s, "timing_limit_s", j->timing_limit_s);
   cJSON_AddStringToObject(s, "levels", "16 per channel: q = v >> 4, shown as q * 17");
-  cJSON_AddNumberToObject(s, "background_levels", GM_CMP_BG_LEVELS);
-  cJSON_AddNumberToObject(s, "near_copy_rms", GM_CMP_NEAR_COPY_RMS);
-  cJSON_AddStringToObject(s, "colour_distance", "Jensen-Shannon divergence in bits (js_bits) "
+  cJSON_AddNumberToObject(s, "background_levels", GM_CLI_CMP_BG_LEVELS);
+  cJSON_AddNumberToObject(s, "near_copy_rms", GM_CLI_CMP_NEAR_COPY_RMS);
+  cJSON_AddStringToObject(s, "colour_distance",
+                          "Jensen-Shannon divergence in bits (js_bits) "
                           "and total variation (tv) of the joint 16x16x16 RGB histograms");
   cJSON_AddStringToObject(s, "distance", "RMS per subpixel on the 0..255 scale, at 16 levels");
 }
 
-cJSON *gm_cmp_metrics_json(const gm_cmp_job *j) {
+cJSON *gm_cli_cmp_metrics_json(const gm_cli_cmp_job *j) {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
   int failed = 0;
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    const gm_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
-    for (int k = 0; k < 4; k++) failed |= ps[k]->status == GM_CMP_FAILED;
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    const gm_cli_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
+    for (int k = 0; k < 4; k++) failed |= ps[k]->status == GM_CLI_CMP_FAILED;
   }
   cJSON_AddStringToObject(root, "format", "genmoji-compare-1");
-  cJSON_AddStringToObject(root, "status", j->stopped_in[0] ? "stopped"
-                                          : failed          ? "failed"
-                                          : j->phase >= j->n_phases ? "complete"
-                                                                    : "running");
+  cJSON_AddStringToObject(root, "status",
+                          j->stopped_in[0]          ? "stopped"
+                          : failed                  ? "failed"
+                          : j->phase >= j->n_phases ? "complete"
+                                                    : "running");
   if (j->stopped_in[0]) cJSON_AddStringToObject(root, "stopped_in", j->stopped_in);
   cJSON_AddStringToObject(root, "genmoji_version", GM_CLI_VERSION);
   cJSON_AddStringToObject(root, "libgenmoji_version", gm_version());
   char buf[8192];
-  cJSON_AddStringToObject(root, "command", gm_cmp_command(j, buf, sizeof buf));
-  cJSON_AddStringToObject(root, "full_command", gm_cmp_full_command(j, buf, sizeof buf));
+  cJSON_AddStringToObject(root, "command", gm_cli_cmp_command(j, buf, sizeof buf));
+  cJSON_AddStringToObject(root, "full_command", gm_cli_cmp_full_command(j, buf, sizeof buf));
   cJSON_AddStringToObject(root, "started", j->started);
-  num(root, "wall_s", gm_cmp_now() - j->t0);
+  num(root, "wall_s", gm_cli_cmp_now() - j->t0);
   device_json(root, j);
   data_json(root, j);
   settings_json(root, j);
@@ -352,7 +354,7 @@ cJSON *gm_cmp_metrics_json(const gm_cmp_job *j) {
   num(t, "nearest_other_min", j->train_loo_min);
   num(t, "nearest_other_median", j->train_loo_median);
   cJSON *models = cJSON_AddObjectToObject(root, "models");
-  for (int i = 0; i < GM_CMP_MODELS; i++)
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++)
     cJSON_AddItemToObject(models, j->model[i].spec->name, model_json(j, &j->model[i]));
   return root;
 }
@@ -384,7 +386,7 @@ static void append_arg(char *buf, size_t n, const char *s) {
   buf[used < n ? used : n - 1] = '\0';
 }
 
-const char *gm_cmp_command(const gm_cmp_job *j, char *buf, size_t n) {
+const char *gm_cli_cmp_command(const gm_cli_cmp_job *j, char *buf, size_t n) {
   snprintf(buf, n, "genmoji");
   for (int i = 0; i < j->argc; i++) append_arg(buf, n, j->argv[i]);
   return buf;
@@ -395,7 +397,7 @@ static void append_pair(char *buf, size_t n, const char *flag, const char *value
   if (value) append_arg(buf, n, value);
 }
 
-const char *gm_cmp_full_command(const gm_cmp_job *j, char *buf, size_t n) {
+const char *gm_cli_cmp_full_command(const gm_cli_cmp_job *j, char *buf, size_t n) {
   char v[64];
   const gm_dataset_options *o = &j->data.ds;
   snprintf(buf, n, "genmoji compare");
@@ -422,8 +424,8 @@ const char *gm_cmp_full_command(const gm_cmp_job *j, char *buf, size_t n) {
     snprintf(v, sizeof v, "%gs", j->time_s);
     append_pair(buf, n, "--time", v);
   }
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
     char flag[64];
     snprintf(flag, sizeof flag, "--preset-%s", m->spec->name);
     if (m->opts.preset) append_pair(buf, n, flag, m->opts.preset->name);

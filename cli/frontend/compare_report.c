@@ -1,364 +1,16 @@
-/* The report of `genmoji compare`: metrics.json, the grids (training set, samples,
- * nearest pairs), loss.svg, and index.html and report.md written from one description of
- * the content, so the two always say the same. Every file is written to a temporary name
- * and renamed, so a reader (or a Ctrl-C) never sees half a report. */
+/* The report of `genmoji compare`: index.html and report.md, written from one description
+ * of their content (report_doc.h) so the two always say the same, and metrics.json. The
+ * report is rewritten after every phase; a part that has not run says so. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compare.h"
+#include "report_doc.h"
 #include "svg.h"
-
-static const char *const COLOURS[GM_CMP_MODELS] = {"#1f77b4", "#d95f02"};
-
-int gm_cmp_make_dirs(const char *path, gm_error *err) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
-  for (char *q = p + 1;; q++) {
-    if (*q != '/' && *q != '\0') continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
-    *q = c;
-    if (!c) break;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
-  return 0;
-}
-
-/* ---- files written atomically ---- */
-
-typedef struct out_file {
-  FILE *f;
-  char path[4400], tmp[4500];
-} out_file;
-
-static int open_out(out_file *o, const gm_cmp_job *j, const char *name, gm_error *err) {
-  snprintf(o->path, sizeof o->path, "%s/%s", j->out, name);
-  snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%ld", o->path, (long)getpid());
-  if (!(o->f = fopen(o->tmp, "w")))
-    return gm_error_set(err, GM_EIO, "%s: cannot write: %s", o->tmp, strerror(errno));
-  return 0;
-}
-
-static int close_out(out_file *o, gm_error *err) {
-  int bad = ferror(o->f);
-  if (fclose(o->f) != 0) bad = 1;
-  if (bad || rename(o->tmp, o->path) != 0) {
-    int e = errno;
-    remove(o->tmp);
-    return gm_error_set(err, GM_EIO, "%s: cannot write: %s", o->path, strerror(e));
-  }
-  return 0;
-}
-
-/* ---- grids ---- */
-
-int gm_cmp_write_train_grid(gm_cmp_job *j, gm_error *err) {
-  char path[4400];
-  snprintf(path, sizeof path, "%s/train.png", j->out);
-  if (j->n_train == 0) return 0;
-  int cols = (int)ceil(sqrt((double)j->n_train));
-  return gm_png_write_grid(path, j->train_rgb, j->n_train, j->size, j->size, 3, cols, 2, err);
-}
-
-int gm_cmp_write_model_grids(gm_cmp_job *j, gm_cmp_model *m, gm_error *err) {
-  if (m->n <= 0 || !m->samples) return 0;
-  const uint8_t **imgs = malloc(sizeof *imgs * (size_t)(m->n > 2 * GM_CMP_PAIRS ? m->n : 2 * GM_CMP_PAIRS));
-  uint8_t *q = malloc(j->len * GM_CMP_PAIRS);
-  if (!imgs || !q) {
-    free(imgs);
-    free(q);
-    return gm_error_set(err, GM_ENOMEM, "grids: out of memory");
-  }
-  char path[4400];
-  for (int i = 0; i < m->n; i++) imgs[i] = m->samples + j->len * (size_t)i;
-  snprintf(path, sizeof path, "%s/samples.png", m->dir);
-  int rc = gm_png_write_grid(path, imgs, m->n, j->size, j->size, 3,
-                             (int)ceil(sqrt((double)m->n)), 4, err);
-  /* nearest pairs: samples on the top row, their nearest training images below, both at
-   * the 16 levels the distance is measured on */
-  const gm_cmp_sample_metrics *s = &m->metrics;
-  int k = s->valid ? s->n_pairs : 0;
-  for (int i = 0; !rc && i < k; i++) {
-    gm_metrics_quantize16(q + j->len * (size_t)i, m->samples + j->len * (size_t)s->pairs[i],
-                          j->len);
-    imgs[i] = q + j->len * (size_t)i;
-    imgs[k + i] = j->train_qp[s->nearest_idx[s->pairs[i]]];
-  }
-  snprintf(path, sizeof path, "%s/nearest.png", m->dir);
-  if (!rc && k > 0) rc = gm_png_write_grid(path, imgs, 2 * k, j->size, j->size, 3, k, 4, err);
-  free(imgs);
-  free(q);
-  return rc;
-}
-
-/* ---- loss curves ---- */
-
-typedef struct curve {
-  double *x, *y, *smooth;
-  int n, cap;
-} curve;
-
-static void curve_free(curve *c) {
-  free(c->x);
-  free(c->y);
-  free(c->smooth);
-  memset(c, 0, sizeof *c);
-}
-
-/* (wall_s, loss) of every line of a model's metrics.jsonl. */
-static int read_curve(const char *path, curve *c) {
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  char line[1024];
-  int rc = 0;
-  while (fgets(line, sizeof line, f)) {
-    cJSON *o = cJSON_Parse(line);
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wall_s");
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "loss");
-    if (cJSON_IsNumber(w) && cJSON_IsNumber(l)) {
-      if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 256;
-        double *x = realloc(c->x, sizeof *x * (size_t)cap);
-        if (x) c->x = x;
-        double *y = realloc(c->y, sizeof *y * (size_t)cap);
-        if (y) c->y = y;
-        if (!x || !y) rc = GM_ENOMEM;
-        else c->cap = cap;
-      }
-      if (!rc) {
-        c->x[c->n] = w->valuedouble;
-        c->y[c->n++] = l->valuedouble;
-      }
-    }
-    cJSON_Delete(o);
-    if (rc) break;
-  }
-  fclose(f);
-  if (!rc && c->n > 0) {
-    /* bias-corrected exponential average over about n / 50 steps (at least 10) */
-    double decay = 1 - 1.0 / (c->n / 50 > 10 ? c->n / 50 : 10), s = 0, w = 0;
-    if (!(c->smooth = malloc(sizeof *c->smooth * (size_t)c->n))) return GM_ENOMEM;
-    for (int i = 0; i < c->n; i++) {
-      s = decay * s + (1 - decay) * c->y[i];
-      w = decay * w + (1 - decay);
-      c->smooth[i] = s / w;
-    }
-  }
-  return rc;
-}
-
-static int write_loss_svg(const gm_cmp_job *j, gm_error *err) {
-  curve cs[GM_CMP_MODELS];
-  memset(cs, 0, sizeof cs);
-  double xmax = 0;
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    char path[4400];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", j->model[i].dir);
-    if (read_curve(path, &cs[i])) {
-      for (int k = 0; k <= i; k++) curve_free(&cs[k]);
-      return gm_error_set(err, GM_ENOMEM, "%s: out of memory", path);
-    }
-    for (int k = 0; k < cs[i].n; k++)
-      if (cs[i].x[k] > xmax) xmax = cs[i].x[k];
-  }
-  int minutes = xmax >= 120;
-  double scale = minutes ? 1.0 / 60 : 1;
-  for (int i = 0; i < GM_CMP_MODELS; i++)
-    for (int k = 0; k < cs[i].n; k++) cs[i].x[k] *= scale;
-  out_file o;
-  int rc = open_out(&o, j, "loss.svg", err);
-  if (!rc) {
-    const double w = 520, h = 320;
-    gm_svg_begin(o.f, w * GM_CMP_MODELS, h);
-    for (int i = 0; i < GM_CMP_MODELS; i++) {
-      const gm_cmp_model *m = &j->model[i];
-      char title[128], raw_label[64], smooth_label[96];
-      snprintf(title, sizeof title, "%s (%s)", m->spec->title,
-               m->opts.preset ? m->opts.preset->name : "");
-      snprintf(raw_label, sizeof raw_label, "each step");
-      snprintf(smooth_label, sizeof smooth_label, "smoothed (~%d steps)",
-               cs[i].n / 50 > 10 ? cs[i].n / 50 : 10);
-      gm_svg_series series[2] = {
-          {cs[i].x, cs[i].y, cs[i].n, COLOURS[i], 1.0, 0.3, raw_label},
-          {cs[i].x, cs[i].smooth, cs[i].smooth ? cs[i].n : 0, COLOURS[i], 2.2, 1.0, smooth_label}};
-      gm_svg_chart c = {.left = w * i, .top = 0, .width = w, .height = h, .title = title,
-                        .x_label = minutes ? "training time (minutes)" : "training time (seconds)",
-                        .y_label = m->spec->loss_unit, .log_y = -1, .x_min = 0,
-                        .x_max = xmax > 0 ? xmax * scale : 1, .series = series, .n_series = 2,
-                        .empty_text = "not trained"};
-      gm_svg_chart_write(o.f, &c);
-    }
-    gm_svg_end(o.f);
-    rc = close_out(&o, err);
-  }
-  for (int i = 0; i < GM_CMP_MODELS; i++) curve_free(&cs[i]);
-  return rc;
-}
-
-/* ---- one content, two formats ---- */
-
-typedef struct doc {
-  FILE *f;
-  int html;
-  int cells;   /* columns of the open table */
-} doc;
-
-/* Text with `code` spans: escaped for HTML (with <code>), kept for Markdown (with | in
- * table cells escaped). */
-static void text(doc *d, const char *s, int cell) {
-  int code = 0;
-  for (; *s; s++) {
-    if (*s == '`') {
-      code = !code;
-      if (d->html) fputs(code ? "<code>" : "</code>", d->f);
-      else fputc('`', d->f);
-      continue;
-    }
-    if (d->html) {
-      char c[2] = {*s, 0};
-      gm_svg_escape(d->f, c);
-    } else if (cell && *s == '|') {
-      fputs("\\|", d->f);
-    } else if (cell && *s == '\n') {
-      fputc(' ', d->f);
-    } else {
-      fputc(*s, d->f);
-    }
-  }
-}
-
-static void heading(doc *d, int level, const char *s) {
-  if (d->html) fprintf(d->f, "<h%d>", level);
-  else fprintf(d->f, "\n%.*s ", level, "######");
-  text(d, s, 0);
-  fputs(d->html ? "</h" : "\n", d->f);
-  if (d->html) fprintf(d->f, "%d>\n", level);
-}
-
-static void para_begin(doc *d, const char *cls) {
-  if (d->html) fprintf(d->f, cls ? "<p class=\"%s\">" : "<p>", cls);
-  else fputc('\n', d->f);
-}
-
-static void para_end(doc *d) { fputs(d->html ? "</p>\n" : "\n", d->f); }
-
-static void para(doc *d, const char *cls, const char *fmt, ...) GM_PRINTF(3, 4);
-static void para(doc *d, const char *cls, const char *fmt, ...) {
-  char buf[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  para_begin(d, cls);
-  text(d, buf, 0);
-  para_end(d);
-}
-
-static void pre(doc *d, const char *s) {
-  fputs(d->html ? "<pre>" : "\n```\n", d->f);
-  if (d->html) gm_svg_escape(d->f, s);
-  else fputs(s, d->f);
-  fputs(d->html ? "</pre>\n" : "\n```\n", d->f);
-}
-
-/* An image beside the report with a caption; in HTML, `pixelated` keeps pixel art sharp. */
-static void figure(doc *d, const char *src, const char *alt, const char *caption, int pixelated) {
-  if (d->html) {
-    fputs("<figure><img src=\"", d->f);
-    gm_svg_escape(d->f, src);
-    fputs("\" alt=\"", d->f);
-    gm_svg_escape(d->f, alt);
-    fprintf(d->f, "\"%s><figcaption>", pixelated ? " class=\"px\"" : "");
-    text(d, caption, 0);
-    fputs("</figcaption></figure>\n", d->f);
-  } else {
-    fprintf(d->f, "\n![%s](%s)\n\n", alt, src);
-    text(d, caption, 0);
-    fputc('\n', d->f);
-  }
-}
-
-static void columns_begin(doc *d) {
-  if (d->html) fputs("<div class=\"cols\">\n", d->f);
-}
-static void column_begin(doc *d) {
-  if (d->html) fputs("<div>\n", d->f);
-}
-static void column_end(doc *d) {
-  if (d->html) fputs("</div>\n", d->f);
-}
-static void columns_end(doc *d) {
-  if (d->html) fputs("</div>\n", d->f);
-}
-
-/* A table row: cells separated by '\t' in one string; header = 1 for the first row. */
-static void row(doc *d, int header, const char *cells) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", cells);
-  int n = 0;
-  if (d->html) fputs("<tr>", d->f);
-  else fputs("|", d->f);
-  for (char *c = buf, *next; c; c = next, n++) {
-    next = strchr(c, '\t');
-    if (next) *next++ = '\0';
-    if (d->html) fputs(header ? "<th>" : n == 0 ? "<th scope=\"row\">" : "<td>", d->f);
-    else fputc(' ', d->f);
-    text(d, c, 1);
-    if (d->html) fputs(header || n == 0 ? "</th>" : "</td>", d->f);
-    else fputs(" |", d->f);
-  }
-  fputs(d->html ? "</tr>\n" : "\n", d->f);
-  if (header && !d->html) {
-    fputs("|", d->f);
-    for (int i = 0; i < n; i++) fputs(i == 0 ? " --- |" : " ---: |", d->f);
-    fputc('\n', d->f);
-  }
-  d->cells = n;
-}
-
-static void rowf(doc *d, int header, const char *fmt, ...) GM_PRINTF(3, 4);
-static void rowf(doc *d, int header, const char *fmt, ...) {
-  char buf[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  row(d, header, buf);
-}
-
-static void table_begin(doc *d, const char *cls) {
-  if (d->html) fprintf(d->f, "<table class=\"%s\">\n", cls);
-  else fputc('\n', d->f);
-}
-static void table_end(doc *d) {
-  if (d->html) fputs("</table>\n", d->f);
-}
-/* A row spanning the table: a section title inside it. */
-static void section_row(doc *d, const char *title) {
-  if (d->html) {
-    fprintf(d->f, "<tr class=\"sec\"><th colspan=\"%d\">", d->cells ? d->cells : 4);
-    text(d, title, 1);
-    fputs("</th></tr>\n", d->f);
-  } else {
-    fputs("| **", d->f);
-    text(d, title, 1);
-    fputs("** |", d->f);
-    for (int i = 1; i < d->cells; i++) fputs(" |", d->f);
-    fputc('\n', d->f);
-  }
-}
 
 /* ---- formatting numbers ---- */
 
@@ -369,13 +21,13 @@ static const char *fmt(char *buf, size_t n, const char *f, double v) {
 }
 
 /* The cell of a value the phase may not have produced. */
-static const char *cell(char *buf, size_t n, const gm_cmp_phase *p, const char *f, double v) {
-  if (p->status == GM_CMP_DONE || p->status == GM_CMP_STOPPED) return fmt(buf, n, f, v);
-  snprintf(buf, n, "(%s)", gm_cmp_status_name(p->status));
+static const char *cell(char *buf, size_t n, const gm_cli_cmp_phase *p, const char *f, double v) {
+  if (p->status == GM_CLI_CMP_DONE || p->status == GM_CLI_CMP_STOPPED) return fmt(buf, n, f, v);
+  snprintf(buf, n, "(%s)", gm_cli_cmp_status_name(p->status));
   return buf;
 }
 
-static const char *data_title(const gm_cmp_job *j, char *buf, size_t n) {
+static const char *data_title(const gm_cli_cmp_job *j, char *buf, size_t n) {
   const gm_dataset_options *o = &j->data.ds;
   snprintf(buf, n, "%s%s%s%s", o->yellow ? "yellow " : "", o->subset ? "emoji faces" : "images",
            strcmp(j->data.data, "noto") == 0 ? " from Noto Color Emoji" : " from ",
@@ -385,137 +37,151 @@ static const char *data_title(const gm_cmp_job *j, char *buf, size_t n) {
 
 /* ---- the sections ---- */
 
-static void status_section(doc *d, const gm_cmp_job *j) {
+static void status_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char wall[32];
-  gm_cli_duration(gm_cmp_now() - j->t0, wall, sizeof wall);
+  gm_cli_duration(gm_cli_cmp_now() - j->t0, wall, sizeof wall);
   if (j->stopped_in[0])
-    para(d, "note", "Stopped by %s during %s, after %s. The sections below show what finished; "
-         "each unfinished part says so.", j->stop_signal == SIGTERM ? "SIGTERM" : "Ctrl-C",
-         j->stopped_in, wall);
+    gm_cli_doc_para(d, "note",
+                    "Stopped by %s during %s, after %s. The sections below show what finished; "
+                    "each unfinished part says so.",
+                    j->stop_signal == SIGTERM ? "SIGTERM" : "Ctrl-C", j->stopped_in, wall);
   else if (j->phase < j->n_phases)
-    para(d, "note", "In progress (%s so far): this report is rewritten after every phase; parts "
-         "not yet run say so.", wall);
+    gm_cli_doc_para(d, "note",
+                    "In progress (%s so far): this report is rewritten after every phase; parts "
+                    "not yet run say so.",
+                    wall);
   else
-    para(d, "ok", "Complete: both models trained, sampled, evaluated and timed in %s.", wall);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    const gm_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
+    gm_cli_doc_para(d, "ok", "Complete: both models trained, sampled, evaluated and timed in %s.",
+                    wall);
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    const gm_cli_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
     const char *names[] = {"training", "sampling", "evaluation", "sampler costs"};
     for (int k = 0; k < 4; k++)
-      if (ps[k]->status == GM_CMP_FAILED || ps[k]->status == GM_CMP_STOPPED ||
-          ps[k]->status == GM_CMP_SKIPPED)
-        para(d, "note", "%s %s %s: %s", m->spec->title, names[k],
-             gm_cmp_status_name(ps[k]->status), ps[k]->note);
+      if (ps[k]->status == GM_CLI_CMP_FAILED || ps[k]->status == GM_CLI_CMP_STOPPED ||
+          ps[k]->status == GM_CLI_CMP_SKIPPED)
+        gm_cli_doc_para(d, "note", "%s %s %s: %s", m->spec->title, names[k],
+                        gm_cli_cmp_status_name(ps[k]->status), ps[k]->note);
   }
 }
 
-static void question_section(doc *d) {
-  heading(d, 2, "The question");
-  para(d, NULL,
-       "Which family of generative model does better on a tiny set of 32x32 emoji faces when "
-       "both get the same data, the same device and the same training time: an autoregressive "
-       "PixelCNN, which predicts each subpixel from the ones before it, or a denoising "
-       "diffusion model (DDPM), which learns to undo added noise? The study this reproduces "
-       "(Dario Vajda, \"Comparing Autoregressive and Diffusion Models on Emoji Generation\", "
-       "University of Ljubljana) trained both for the same time on 95 Apple face emojis and "
-       "reported that the diffusion model needed under a tenth of the PixelCNN's time per "
-       "sample, that the PixelCNN kept colours more consistent, and that the diffusion model "
-       "drew better face shapes with colours a little off. This report measures each claim "
-       "on this machine: likelihood of held-out images in one unit (bits per dimension), "
-       "sampling cost, colour fidelity, novelty and diversity.");
+static void question_section(gm_cli_doc *d) {
+  gm_cli_doc_heading(d, 2, "The question");
+  gm_cli_doc_para(
+      d, NULL,
+      "Which family of generative model does better on a tiny set of 32x32 emoji faces when "
+      "both get the same data, the same device and the same training time: an autoregressive "
+      "PixelCNN, which predicts each subpixel from the ones before it, or a denoising "
+      "diffusion model (DDPM), which learns to undo added noise? The study this reproduces "
+      "(Dario Vajda, \"Comparing Autoregressive and Diffusion Models on Emoji Generation\", "
+      "University of Ljubljana) trained both for the same time on 95 Apple face emojis and "
+      "reported that the diffusion model needed under a tenth of the PixelCNN's time per "
+      "sample, that the PixelCNN kept colours more consistent, and that the diffusion model "
+      "drew better face shapes with colours a little off. This report measures each claim "
+      "on this machine: likelihood of held-out images in one unit (bits per dimension), "
+      "sampling cost, colour fidelity, novelty and diversity.");
 }
 
-static void setup_section(doc *d, const gm_cmp_job *j) {
+static void setup_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char buf[8192], a[64];
-  heading(d, 2, "Setup");
-  table_begin(d, "kv");
-  row(d, 1, "\tvalue");
-  rowf(d, 0, "data\t%s: %d images, %d for training, %d held out (by name hash), %dx%d over "
-       "#%02x%02x%02x", data_title(j, buf, sizeof buf), j->ds ? gm_dataset_count(j->ds) : 0,
-       j->n_train, j->n_held, j->size, j->size, j->data.ds.background[0],
-       j->data.ds.background[1], j->data.ds.background[2]);
-  rowf(d, 0, "device\t%s", j->device_desc);
-  if (j->steps > 0) rowf(d, 0, "budget\t%lld optimiser steps per model", j->steps);
-  else rowf(d, 0, "budget\t%s of training per model, one after the other",
-            gm_cli_duration(j->time_s, a, sizeof a));
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
+  gm_cli_doc_heading(d, 2, "Setup");
+  gm_cli_doc_table_begin(d, "kv");
+  gm_cli_doc_row(d, 1, "\tvalue");
+  gm_cli_doc_rowf(d, 0,
+                  "data\t%s: %d images, %d for training, %d held out (by name hash), %dx%d over "
+                  "#%02x%02x%02x",
+                  data_title(j, buf, sizeof buf), j->ds ? gm_dataset_count(j->ds) : 0, j->n_train,
+                  j->n_held, j->size, j->size, j->data.ds.background[0], j->data.ds.background[1],
+                  j->data.ds.background[2]);
+  gm_cli_doc_rowf(d, 0, "device\t%s", j->device_desc);
+  if (j->steps > 0) gm_cli_doc_rowf(d, 0, "budget\t%lld optimiser steps per model", j->steps);
+  else
+    gm_cli_doc_rowf(d, 0, "budget\t%s of training per model, one after the other",
+                    gm_cli_duration(j->time_s, a, sizeof a));
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
     char params[48] = "";
-    if (m->parameters) snprintf(params, sizeof params, ", %lld parameters", (long long)m->parameters);
-    rowf(d, 0, "%s\tpreset `%s`%s%s: %s", m->spec->title,
-         m->opts.preset ? m->opts.preset->name : "?", params, m->has_ema ? ", EMA weights" : "",
-         m->opts.preset && m->opts.preset->summary ? m->opts.preset->summary : "");
+    if (m->parameters)
+      snprintf(params, sizeof params, ", %lld parameters", (long long)m->parameters);
+    gm_cli_doc_rowf(d, 0, "%s\tpreset `%s`%s%s: %s", m->spec->title,
+                    m->opts.preset ? m->opts.preset->name : "?", params,
+                    m->has_ema ? ", EMA weights" : "",
+                    m->opts.preset && m->opts.preset->summary ? m->opts.preset->summary : "");
   }
-  rowf(d, 0, "seed\t%llu (initialisation, data order, noise, samplers)", j->seed);
-  rowf(d, 0, "started\t%s", j->started);
-  rowf(d, 0, "genmoji\t%s (libgenmoji %s)", GM_CLI_VERSION, gm_version());
-  table_end(d);
+  gm_cli_doc_rowf(d, 0, "seed\t%llu (initialisation, data order, noise, samplers)", j->seed);
+  gm_cli_doc_rowf(d, 0, "started\t%s", j->started);
+  gm_cli_doc_rowf(d, 0, "genmoji\t%s (libgenmoji %s)", GM_CLI_VERSION, gm_version());
+  gm_cli_doc_table_end(d);
 }
 
-static void samples_section(doc *d, const gm_cmp_job *j) {
+static void samples_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char cap[1024], src[256], alt[128];
-  heading(d, 2, "Training images");
+  gm_cli_doc_heading(d, 2, "Training images");
   if (j->n_train)
-    figure(d, "train.png", "training images",
-           "The training split as the models see it (composited, resized), at 2x.", 1);
-  heading(d, 2, "Samples");
-  columns_begin(d);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    column_begin(d);
-    heading(d, 3, m->spec->title);
-    if (m->sample.status == GM_CMP_DONE) {
+    gm_cli_doc_figure(d, "train.png", "training images",
+                      "The training split as the models see it (composited, resized), at 2x.", 1);
+  gm_cli_doc_heading(d, 2, "Samples");
+  gm_cli_doc_columns_begin(d);
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    gm_cli_doc_column_begin(d);
+    gm_cli_doc_heading(d, 3, m->spec->title);
+    if (m->sample.status == GM_CLI_CMP_DONE) {
       snprintf(src, sizeof src, "%s/samples.png", m->spec->name);
       snprintf(alt, sizeof alt, "%s samples", m->spec->title);
-      snprintf(cap, sizeof cap, "%d samples at 4x, sampler `%s`, seed %llu%s; %.3g s per image, "
-               "%.4g network evaluations per image.", m->n, m->sampler, j->seed,
-               m->ema_in ? ", EMA weights" : "", m->sample_seconds / m->n,
-               m->evaluations_per_image);
-      figure(d, src, alt, cap, 1);
+      snprintf(cap, sizeof cap,
+               "%d samples at 4x, sampler `%s`, seed %llu%s; %.3g s per image, "
+               "%.4g network evaluations per image.",
+               m->n, m->sampler, j->seed, m->ema_in ? ", EMA weights" : "",
+               m->sample_seconds / m->n, m->evaluations_per_image);
+      gm_cli_doc_figure(d, src, alt, cap, 1);
     } else {
-      para(d, "note", "Not sampled (%s)%s%s", gm_cmp_status_name(m->sample.status),
-           m->sample.note[0] ? ": " : ".", m->sample.note);
+      gm_cli_doc_para(d, "note", "Not sampled (%s)%s%s", gm_cli_cmp_status_name(m->sample.status),
+                      m->sample.note[0] ? ": " : ".", m->sample.note);
     }
-    column_end(d);
+    gm_cli_doc_column_end(d);
   }
-  columns_end(d);
+  gm_cli_doc_columns_end(d);
 }
 
-static void loss_section(doc *d, const gm_cmp_job *j) {
-  heading(d, 2, "Training loss");
-  figure(d, "loss.svg", "training loss of both models",
-         "Loss per optimiser step against training time, each in its own unit (the two losses "
-         "are not comparable with each other; the held-out bits/dim below are). Thin: every "
-         "step; thick: an exponential average.", 0);
+static void loss_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "Training loss");
+  gm_cli_doc_figure(
+      d, "loss.svg", "training loss of both models",
+      "Loss per optimiser step against training time, each in its own unit (the two losses "
+      "are not comparable with each other; the held-out bits/dim below are). Thin: every "
+      "step; thick: an exponential average.",
+      0);
   (void)j;
 }
 
-static void likelihood_rows(doc *d, const gm_cmp_job *j) {
+static void likelihood_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char a[2][96], b[64], c[64];
-  section_row(d, "Held-out likelihood (bits/dim, 16 levels; lower is better)");
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
+  gm_cli_doc_section_row(d, "Held-out likelihood (bits/dim, 16 levels; lower is better)");
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
     cell(a[i], sizeof a[i], &m->eval, "%.4f", m->bits_per_dim);
-    if (m->eval.status == GM_CMP_DONE || m->eval.status == GM_CMP_STOPPED) {
+    if (m->eval.status == GM_CLI_CMP_DONE || m->eval.status == GM_CLI_CMP_STOPPED) {
       size_t l = strlen(a[i]);
       if (m->t_samples)
         snprintf(a[i] + l, sizeof a[i] - l, " (bound, %d levels drawn)", m->t_samples);
-      else
-        snprintf(a[i] + l, sizeof a[i] - l, " (%s)", m->spec->likelihood);
+      else snprintf(a[i] + l, sizeof a[i] - l, " (%s)", m->spec->likelihood);
     }
   }
-  rowf(d, 0, "bits/dim on %d held-out images\t%s\t%s\tuniform %s; per-channel histogram %s",
-       j->n_held, a[0], a[1], fmt(b, sizeof b, "%.2f", j->uniform_bpd),
-       fmt(c, sizeof c, "%.4f", j->histogram_bpd));
+  gm_cli_doc_rowf(d, 0,
+                  "bits/dim on %d held-out images\t%s\t%s\tuniform %s; per-channel histogram %s",
+                  j->n_held, a[0], a[1], fmt(b, sizeof b, "%.2f", j->uniform_bpd),
+                  fmt(c, sizeof c, "%.4f", j->histogram_bpd));
 }
 
-static void training_rows(doc *d, const gm_cmp_job *j) {
+static void training_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char a[2][64];
-  section_row(d, "Training (the same budget each)");
-  const gm_cmp_model *p = &j->model[0], *q = &j->model[1];
-#define TRAIN_ROW(label, f, expr)                                                          \
-  rowf(d, 0, "%s\t%s\t%s\t", label, cell(a[0], sizeof a[0], &p->train, f, (double)(p->expr)), \
-       cell(a[1], sizeof a[1], &q->train, f, (double)(q->expr)))
+  gm_cli_doc_section_row(d, "Training (the same budget each)");
+  const gm_cli_cmp_model *p = &j->model[0], *q = &j->model[1];
+#define TRAIN_ROW(label, f, expr)                                           \
+  gm_cli_doc_rowf(d, 0, "%s\t%s\t%s\t", label,                              \
+                  cell(a[0], sizeof a[0], &p->train, f, (double)(p->expr)), \
+                  cell(a[1], sizeof a[1], &q->train, f, (double)(q->expr)))
   TRAIN_ROW("optimiser steps", "%.0f", tr.step);
   TRAIN_ROW("epochs", "%.0f", tr.epoch);
   TRAIN_ROW("images seen", "%.0f", tr.images_seen);
@@ -524,72 +190,82 @@ static void training_rows(doc *d, const gm_cmp_job *j) {
 #undef TRAIN_ROW
   double s0 = p->loss_weight > 0 ? p->loss_smooth / p->loss_weight : NAN;
   double s1 = q->loss_weight > 0 ? q->loss_smooth / q->loss_weight : NAN;
-  rowf(d, 0, "final loss, smoothed\t%s\t%s\tunits differ: %s / %s",
-       cell(a[0], sizeof a[0], &p->train, "%.4f", s0), cell(a[1], sizeof a[1], &q->train, "%.4f", s1),
-       p->spec->loss_unit, q->spec->loss_unit);
-  rowf(d, 0, "trainable parameters\t%s\t%s\t",
-       fmt(a[0], sizeof a[0], "%.0f", p->parameters ? (double)p->parameters : NAN),
-       fmt(a[1], sizeof a[1], "%.0f", q->parameters ? (double)q->parameters : NAN));
+  gm_cli_doc_rowf(d, 0, "final loss, smoothed\t%s\t%s\tunits differ: %s / %s",
+                  cell(a[0], sizeof a[0], &p->train, "%.4f", s0),
+                  cell(a[1], sizeof a[1], &q->train, "%.4f", s1), p->spec->loss_unit,
+                  q->spec->loss_unit);
+  gm_cli_doc_rowf(d, 0, "trainable parameters\t%s\t%s\t",
+                  fmt(a[0], sizeof a[0], "%.0f", p->parameters ? (double)p->parameters : NAN),
+                  fmt(a[1], sizeof a[1], "%.0f", q->parameters ? (double)q->parameters : NAN));
 }
 
-static void sampling_rows(doc *d, const gm_cmp_job *j) {
+static void sampling_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char a[2][96];
-  const gm_cmp_model *p = &j->model[0], *q = &j->model[1];
-  section_row(d, "Sampling with the default sampler");
-  rowf(d, 0, "sampler\t%s\t%s\t", p->sample.status == GM_CMP_DONE ? p->sampler : "(not run)",
-       q->sample.status == GM_CMP_DONE ? q->sampler : "(not run)");
-  rowf(d, 0, "seconds per image (%d in one call)\t%s\t%s\t", j->n,
-       cell(a[0], sizeof a[0], &p->sample, "%.4g", p->sample_seconds / (p->n ? p->n : 1)),
-       cell(a[1], sizeof a[1], &q->sample, "%.4g", q->sample_seconds / (q->n ? q->n : 1)));
-  rowf(d, 0, "network evaluations per image\t%s\t%s\tone evaluation = one full-image pass",
-       cell(a[0], sizeof a[0], &p->sample, "%.4g", p->evaluations_per_image),
-       cell(a[1], sizeof a[1], &q->sample, "%.4g", q->evaluations_per_image));
-  if (p->sample.status == GM_CMP_DONE && q->sample.status == GM_CMP_DONE && q->sample_seconds > 0)
-    rowf(d, 0, "time per image, PixelCNN / DDPM\t%.3g\t\tthe study: over 10 (DDPM under a "
-         "tenth of PixelCNN's time)", (p->sample_seconds / p->n) / (q->sample_seconds / q->n));
-  section_row(d, "Sampler costs on a small batch (seconds per image; evaluations per image)");
+  const gm_cli_cmp_model *p = &j->model[0], *q = &j->model[1];
+  gm_cli_doc_section_row(d, "Sampling with the default sampler");
+  gm_cli_doc_rowf(d, 0, "sampler\t%s\t%s\t",
+                  p->sample.status == GM_CLI_CMP_DONE ? p->sampler : "(not run)",
+                  q->sample.status == GM_CLI_CMP_DONE ? q->sampler : "(not run)");
+  gm_cli_doc_rowf(
+      d, 0, "seconds per image (%d in one call)\t%s\t%s\t", j->n,
+      cell(a[0], sizeof a[0], &p->sample, "%.4g", p->sample_seconds / (p->n ? p->n : 1)),
+      cell(a[1], sizeof a[1], &q->sample, "%.4g", q->sample_seconds / (q->n ? q->n : 1)));
+  gm_cli_doc_rowf(d, 0,
+                  "network evaluations per image\t%s\t%s\tone evaluation = one full-image pass",
+                  cell(a[0], sizeof a[0], &p->sample, "%.4g", p->evaluations_per_image),
+                  cell(a[1], sizeof a[1], &q->sample, "%.4g", q->evaluations_per_image));
+  if (p->sample.status == GM_CLI_CMP_DONE && q->sample.status == GM_CLI_CMP_DONE &&
+      q->sample_seconds > 0)
+    gm_cli_doc_rowf(d, 0,
+                    "time per image, PixelCNN / DDPM\t%.3g\t\tthe study: over 10 (DDPM under a "
+                    "tenth of PixelCNN's time)",
+                    (p->sample_seconds / p->n) / (q->sample_seconds / q->n));
+  gm_cli_doc_section_row(
+      d, "Sampler costs on a small batch (seconds per image; evaluations per image)");
   for (int k = 0; k < 2; k++) {
     char label[96];
     snprintf(label, sizeof label, "%s sampler", k == 0 ? "fast" : "reference");
-    for (int i = 0; i < GM_CMP_MODELS; i++) {
-      const gm_cmp_model *m = &j->model[i];
+    for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+      const gm_cli_cmp_model *m = &j->model[i];
       if (k < m->n_costs) {
-        const gm_cmp_cost *c = &m->cost[k];
+        const gm_cli_cmp_cost *c = &m->cost[k];
         char steps[32] = "";
         if (c->steps) snprintf(steps, sizeof steps, " %d steps", c->steps);
         snprintf(a[i], sizeof a[i], "%s%s: %.4g s; %.4g evals%s", c->sampler, steps,
                  c->seconds_per_image, c->evaluations_per_image,
                  c->measured ? "" : " (extrapolated)");
       } else {
-        snprintf(a[i], sizeof a[i], "(%s)", gm_cmp_status_name(m->costs.status == GM_CMP_DONE
-                                                                   ? GM_CMP_NOT_RUN
-                                                                   : m->costs.status));
+        snprintf(a[i], sizeof a[i], "(%s)",
+                 gm_cli_cmp_status_name(m->costs.status == GM_CLI_CMP_DONE ? GM_CLI_CMP_NOT_RUN
+                                                                           : m->costs.status));
       }
     }
-    rowf(d, 0, "%s, batch of %d\t%s\t%s\t%s", label, j->timing_n, a[0], a[1],
-         k == 0 ? "PixelCNN cached, DDPM DDIM" : "PixelCNN naive, DDPM ancestral (T steps)");
+    gm_cli_doc_rowf(
+        d, 0, "%s, batch of %d\t%s\t%s\t%s", label, j->timing_n, a[0], a[1],
+        k == 0 ? "PixelCNN cached, DDPM DDIM" : "PixelCNN naive, DDPM ancestral (T steps)");
   }
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
     if (m->n_costs == 2 && m->cost[0].seconds_per_image > 0)
-      snprintf(a[i], sizeof a[i], "%.3gx%s", m->cost[1].seconds_per_image / m->cost[0].seconds_per_image,
+      snprintf(a[i], sizeof a[i], "%.3gx%s",
+               m->cost[1].seconds_per_image / m->cost[0].seconds_per_image,
                m->cost[1].identical == 1   ? " (identical images)"
                : m->cost[1].identical == 0 ? " (images differ)"
                                            : "");
-    else
-      snprintf(a[i], sizeof a[i], "n/a");
+    else snprintf(a[i], sizeof a[i], "n/a");
   }
-  rowf(d, 0, "reference / fast time\t%s\t%s\t", a[0], a[1]);
+  gm_cli_doc_rowf(d, 0, "reference / fast time\t%s\t%s\t", a[0], a[1]);
 }
 
-static void colour_rows(doc *d, const gm_cmp_job *j) {
+static void colour_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char a[2][96], t[96];
-  const gm_cmp_sample_metrics *s[2] = {&j->model[0].metrics, &j->model[1].metrics};
-  section_row(d, "Colour of the foreground pixels against the training images");
+  const gm_cli_cmp_sample_metrics *s[2] = {&j->model[0].metrics, &j->model[1].metrics};
+  gm_cli_doc_section_row(d, "Colour of the foreground pixels against the training images");
   for (int i = 0; i < 2; i++) fmt(a[i], sizeof a[i], "%.4f", s[i]->valid ? s[i]->js_bits : NAN);
-  rowf(d, 0, "Jensen-Shannon divergence (bits, 0..1)\t%s\t%s\t0 = the training colours", a[0], a[1]);
+  gm_cli_doc_rowf(d, 0, "Jensen-Shannon divergence (bits, 0..1)\t%s\t%s\t0 = the training colours",
+                  a[0], a[1]);
   for (int i = 0; i < 2; i++) fmt(a[i], sizeof a[i], "%.4f", s[i]->valid ? s[i]->tv : NAN);
-  rowf(d, 0, "total variation (0..1)\t%s\t%s\t", a[0], a[1]);
+  gm_cli_doc_rowf(d, 0, "total variation (0..1)\t%s\t%s\t", a[0], a[1]);
   const char *what[2] = {"mean R, G, B", "std R, G, B"};
   for (int k = 0; k < 2; k++) {
     for (int i = 0; i < 2; i++) {
@@ -599,69 +275,72 @@ static void colour_rows(doc *d, const gm_cmp_job *j) {
     }
     const double *v = k == 0 ? j->train_mean : j->train_std;
     snprintf(t, sizeof t, "training: %.0f, %.0f, %.0f", v[0], v[1], v[2]);
-    rowf(d, 0, "%s\t%s\t%s\t%s", what[k], a[0], a[1], t);
+    gm_cli_doc_rowf(d, 0, "%s\t%s\t%s\t%s", what[k], a[0], a[1], t);
   }
-  for (int i = 0; i < 2; i++)
-    fmt(a[i], sizeof a[i], "%.3f", s[i]->valid ? s[i]->foreground : NAN);
-  rowf(d, 0, "foreground share of pixels\t%s\t%s\ttraining: %s", a[0], a[1],
-       fmt(t, sizeof t, "%.3f", j->train_foreground));
+  for (int i = 0; i < 2; i++) fmt(a[i], sizeof a[i], "%.3f", s[i]->valid ? s[i]->foreground : NAN);
+  gm_cli_doc_rowf(d, 0, "foreground share of pixels\t%s\t%s\ttraining: %s", a[0], a[1],
+                  fmt(t, sizeof t, "%.3f", j->train_foreground));
 }
 
-static void novelty_rows(doc *d, const gm_cmp_job *j) {
+static void novelty_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char a[2][96], t[96], u[64];
-  const gm_cmp_sample_metrics *s[2] = {&j->model[0].metrics, &j->model[1].metrics};
-  section_row(d, "Novelty: RMS distance to the nearest training image (0..255 scale)");
+  const gm_cli_cmp_sample_metrics *s[2] = {&j->model[0].metrics, &j->model[1].metrics};
+  gm_cli_doc_section_row(d, "Novelty: RMS distance to the nearest training image (0..255 scale)");
   for (int i = 0; i < 2; i++)
     if (s[i]->valid)
       snprintf(a[i], sizeof a[i], "%.1f / %.1f / %.1f", s[i]->nearest_mean, s[i]->nearest_median,
                s[i]->nearest_min);
-    else
-      snprintf(a[i], sizeof a[i], "n/a");
-  rowf(d, 0, "mean / median / min\t%s\t%s\ttraining image to its nearest other: median %s, min %s",
-       a[0], a[1], fmt(t, sizeof t, "%.1f", j->train_loo_median),
-       fmt(u, sizeof u, "%.1f", j->train_loo_min));
+    else snprintf(a[i], sizeof a[i], "n/a");
+  gm_cli_doc_rowf(
+      d, 0, "mean / median / min\t%s\t%s\ttraining image to its nearest other: median %s, min %s",
+      a[0], a[1], fmt(t, sizeof t, "%.1f", j->train_loo_median),
+      fmt(u, sizeof u, "%.1f", j->train_loo_min));
   for (int i = 0; i < 2; i++)
     if (s[i]->valid)
       snprintf(a[i], sizeof a[i], "%.1f%% (%.0f of %d)", 100 * s[i]->near_copy_share,
                s[i]->near_copy_share * j->model[i].n, j->model[i].n);
-    else
-      snprintf(a[i], sizeof a[i], "n/a");
-  rowf(d, 0, "near copies (nearest below %g)\t%s\t%s\t", GM_CMP_NEAR_COPY_RMS, a[0], a[1]);
-  section_row(d, "Diversity: mean RMS distance between two samples");
+    else snprintf(a[i], sizeof a[i], "n/a");
+  gm_cli_doc_rowf(d, 0, "near copies (nearest below %g)\t%s\t%s\t", GM_CLI_CMP_NEAR_COPY_RMS, a[0],
+                  a[1]);
+  gm_cli_doc_section_row(d, "Diversity: mean RMS distance between two samples");
   for (int i = 0; i < 2; i++) fmt(a[i], sizeof a[i], "%.1f", s[i]->valid ? s[i]->diversity : NAN);
-  rowf(d, 0, "mean pairwise distance\t%s\t%s\ttraining set: %s", a[0], a[1],
-       fmt(t, sizeof t, "%.1f", j->train_diversity));
+  gm_cli_doc_rowf(d, 0, "mean pairwise distance\t%s\t%s\ttraining set: %s", a[0], a[1],
+                  fmt(t, sizeof t, "%.1f", j->train_diversity));
 }
 
-static void metrics_section(doc *d, const gm_cmp_job *j) {
-  heading(d, 2, "Metrics");
-  table_begin(d, "metrics");
-  rowf(d, 1, "\t%s\t%s\treference", j->model[0].spec->title, j->model[1].spec->title);
+static void metrics_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "Metrics");
+  gm_cli_doc_table_begin(d, "metrics");
+  gm_cli_doc_rowf(d, 1, "\t%s\t%s\treference", j->model[0].spec->title, j->model[1].spec->title);
   likelihood_rows(d, j);
   training_rows(d, j);
   sampling_rows(d, j);
   colour_rows(d, j);
   novelty_rows(d, j);
-  table_end(d);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
+  gm_cli_doc_table_end(d);
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
     for (int k = 1; k < m->n_costs; k++)
-      if (!m->cost[k].measured) para(d, "small", "%s %s sampler: %s.", m->spec->title,
-                                     m->cost[k].sampler, m->cost[k].method);
+      if (!m->cost[k].measured)
+        gm_cli_doc_para(d, "small", "%s %s sampler: %s.", m->spec->title, m->cost[k].sampler,
+                        m->cost[k].method);
   }
 }
 
-static void pairs_section(doc *d, const gm_cmp_job *j) {
-  heading(d, 2, "Closest to the training set");
-  para(d, NULL, "For each model, the %d samples nearest to a training image (top row) above "
-       "that training image (bottom row), both at the 16 levels the distance is measured on. "
-       "A distance below %g counts as a near copy.", GM_CMP_PAIRS, GM_CMP_NEAR_COPY_RMS);
-  columns_begin(d);
-  for (int i = 0; i < GM_CMP_MODELS; i++) {
-    const gm_cmp_model *m = &j->model[i];
-    const gm_cmp_sample_metrics *s = &m->metrics;
-    column_begin(d);
-    heading(d, 3, m->spec->title);
+static void pairs_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "Closest to the training set");
+  gm_cli_doc_para(
+      d, NULL,
+      "For each model, the %d samples nearest to a training image (top row) above "
+      "that training image (bottom row), both at the 16 levels the distance is measured on. "
+      "A distance below %g counts as a near copy.",
+      GM_CLI_CMP_PAIRS, GM_CLI_CMP_NEAR_COPY_RMS);
+  gm_cli_doc_columns_begin(d);
+  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+    const gm_cli_cmp_model *m = &j->model[i];
+    const gm_cli_cmp_sample_metrics *s = &m->metrics;
+    gm_cli_doc_column_begin(d);
+    gm_cli_doc_heading(d, 3, m->spec->title);
     if (s->valid && s->n_pairs > 0) {
       char src[256], alt[128], cap[2048];
       size_t used = 0;
@@ -670,66 +349,85 @@ static void pairs_section(doc *d, const gm_cmp_job *j) {
       used += (size_t)snprintf(cap, sizeof cap, "Distances, left to right:");
       for (int k = 0; k < s->n_pairs && used < sizeof cap; k++) {
         int t = s->nearest_idx[s->pairs[k]];
-        used += (size_t)snprintf(cap + used, sizeof cap - used, "%s %.1f (%s)", k ? "," : "",
-                                 s->nearest[s->pairs[k]], gm_dataset_get(j->ds, j->train_idx[t])->name);
+        used +=
+            (size_t)snprintf(cap + used, sizeof cap - used, "%s %.1f (%s)", k ? "," : "",
+                             s->nearest[s->pairs[k]], gm_dataset_get(j->ds, j->train_idx[t])->name);
       }
-      figure(d, src, alt, cap, 1);
+      gm_cli_doc_figure(d, src, alt, cap, 1);
     } else {
-      para(d, "note", "No samples to compare.");
+      gm_cli_doc_para(d, "note", "No samples to compare.");
     }
-    column_end(d);
+    gm_cli_doc_column_end(d);
   }
-  columns_end(d);
+  gm_cli_doc_columns_end(d);
 }
 
-static void method_section(doc *d, const gm_cmp_job *j) {
-  heading(d, 2, "How the numbers are made");
-  para(d, NULL, "Both models train one after the other on the same device, on the training "
-       "split, for the same budget; each samples with its default sampler from a fixed seed, "
-       "in one call of %d images, timed from the call to the images read back. Image metrics "
-       "compare images at the models' 16 levels per channel (q = v >> 4, shown as q x 17).", j->n);
-  para(d, NULL, "Bits/dim: the negative log-likelihood of the held-out images in bits per "
-       "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound, with the "
-       "sum over noise levels estimated from %d levels drawn per image (`--t-samples`; 0 sums "
-       "every level); its own noise makes it move by a few tenths between seeds on this "
-       "small held-out set. Baselines on the same images: uniform (exactly 4) and an "
-       "independent per-channel histogram fitted on the training images with add-one "
-       "smoothing.", j->t_samples);
-  para(d, NULL, "Network evaluations: full-image network passes per image; the cached "
-       "PixelCNN sampler counts the share of positions it recomputes. Sampler costs are "
-       "measured on a batch of %d; a reference sampler (PixelCNN naive, DDPM ancestral) runs "
-       "only when its estimate fits `--timing-limit`, and is extrapolated otherwise, as the "
-       "table marks.", j->timing_n);
-  para(d, NULL, "Colour: the joint 16x16x16 RGB histogram of the pixels that are not "
-       "background (a pixel is background when every channel lies within %d level of the "
-       "background colour's, i.e. below 32 for black), normalised; Jensen-Shannon divergence "
-       "(base 2, 0 to 1) and total variation between the samples' and the training images'; "
-       "per-channel mean and standard deviation of the same pixels.", GM_CMP_BG_LEVELS);
-  para(d, NULL, "Novelty and diversity: the RMS difference per subpixel on the 0..255 scale. "
-       "Each sample's nearest training image; a sample nearer than %g is a near copy (two "
-       "distinct training emojis are at least %.1f apart here). Diversity is the mean over "
-       "all pairs of samples, beside the same figure for the training images.",
-       GM_CMP_NEAR_COPY_RMS, j->train_loo_min);
+static void method_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "How the numbers are made");
+  gm_cli_doc_para(
+      d, NULL,
+      "Both models train one after the other on the same device, on the training "
+      "split, for the same budget; each samples with its default sampler from a fixed seed, "
+      "in one call of %d images, timed from the call to the images read back. Image metrics "
+      "compare images at the models' 16 levels per channel (q = v >> 4, shown as q x 17).",
+      j->n);
+  gm_cli_doc_para(
+      d, NULL,
+      "Bits/dim: the negative log-likelihood of the held-out images in bits per "
+      "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound, with the "
+      "sum over noise levels estimated from %d levels drawn per image (`--t-samples`; 0 sums "
+      "every level); its own noise makes it move by a few tenths between seeds on this "
+      "small held-out set. Baselines on the same images: uniform (exactly 4) and an "
+      "independent per-channel histogram fitted on the training images with add-one "
+      "smoothing.",
+      j->t_samples);
+  gm_cli_doc_para(
+      d, NULL,
+      "Network evaluations: full-image network passes per image; the cached "
+      "PixelCNN sampler counts the share of positions it recomputes. Sampler costs are "
+      "measured on a batch of %d; a reference sampler (PixelCNN naive, DDPM ancestral) runs "
+      "only when its estimate fits `--timing-limit`, and is extrapolated otherwise, as the "
+      "table marks.",
+      j->timing_n);
+  gm_cli_doc_para(
+      d, NULL,
+      "Colour: the joint 16x16x16 RGB histogram of the pixels that are not "
+      "background (a pixel is background when every channel lies within %d level of the "
+      "background colour's, i.e. below 32 for black), normalised; Jensen-Shannon divergence "
+      "(base 2, 0 to 1) and total variation between the samples' and the training images'; "
+      "per-channel mean and standard deviation of the same pixels.",
+      GM_CLI_CMP_BG_LEVELS);
+  gm_cli_doc_para(
+      d, NULL,
+      "Novelty and diversity: the RMS difference per subpixel on the 0..255 scale. "
+      "Each sample's nearest training image; a sample nearer than %g is a near copy (two "
+      "distinct training emojis are at least %.1f apart here). Diversity is the mean over "
+      "all pairs of samples, beside the same figure for the training images.",
+      GM_CLI_CMP_NEAR_COPY_RMS, j->train_loo_min);
 }
 
-static void repeat_section(doc *d, const gm_cmp_job *j) {
+static void repeat_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char buf[8192];
-  heading(d, 2, "Repeat this run");
-  para(d, NULL, "The command as run, then the same with every default spelled out:");
-  pre(d, gm_cmp_command(j, buf, sizeof buf));
-  pre(d, gm_cmp_full_command(j, buf, sizeof buf));
-  para(d, NULL, "The sample grids come back from the checkpoints alone with `genmoji sample "
-       "--checkpoint pixelcnn/last.safetensors --n %d --seed %llu --out grid.png` (and the "
-       "same for ddpm), and the held-out figures with `genmoji eval --checkpoint "
-       "ddpm/last.safetensors --t-samples %d --seed %llu` plus this run's data options. "
-       "Training times differ between runs, so a time budget gives a different step count "
-       "on a busier machine; `--steps` fixes it.", j->n, j->seed, j->t_samples, j->seed);
+  gm_cli_doc_heading(d, 2, "Repeat this run");
+  gm_cli_doc_para(d, NULL, "The command as run, then the same with every default spelled out:");
+  gm_cli_doc_pre(d, gm_cli_cmp_command(j, buf, sizeof buf));
+  gm_cli_doc_pre(d, gm_cli_cmp_full_command(j, buf, sizeof buf));
+  gm_cli_doc_para(
+      d, NULL,
+      "The sample grids come back from the checkpoints alone with `genmoji sample "
+      "--checkpoint pixelcnn/last.safetensors --n %d --seed %llu --out grid.png` (and the "
+      "same for ddpm), and the held-out figures with `genmoji eval --checkpoint "
+      "ddpm/last.safetensors --t-samples %d --seed %llu` plus this run's data options. "
+      "Training times differ between runs, so a time budget gives a different step count "
+      "on a busier machine; `--steps` fixes it.",
+      j->n, j->seed, j->t_samples, j->seed);
   /* links only to what exists: a stopped run may not have reached a model */
-  static const char *const files[] = {"metrics.json", "report.md", "index.html",
-                                      "pixelcnn/metrics.jsonl", "ddpm/metrics.jsonl",
-                                      "pixelcnn/last.safetensors", "ddpm/last.safetensors"};
-  para_begin(d, NULL);
-  text(d, "Files: ", 0);
+  static const char *const files[] = {"metrics.json",         "report.md",
+                                      "index.html",           "pixelcnn/metrics.jsonl",
+                                      "ddpm/metrics.jsonl",   "pixelcnn/last.safetensors",
+                                      "ddpm/last.safetensors"};
+  gm_cli_doc_para_begin(d, NULL);
+  gm_cli_doc_text(d, "Files: ", 0);
   int k = 0;
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[4400];
@@ -737,12 +435,12 @@ static void repeat_section(doc *d, const gm_cmp_job *j) {
     if (strcmp(files[i], d->html ? "index.html" : "report.md") == 0 ||
         (i >= 3 && access(path, F_OK) != 0))
       continue;
-    if (k++) text(d, ", ", 0);
+    if (k++) gm_cli_doc_text(d, ", ", 0);
     if (d->html) fprintf(d->f, "<a href=\"%s\">%s</a>", files[i], files[i]);
     else fprintf(d->f, "`%s`", files[i]);
   }
-  text(d, " (metrics.json holds every number).", 0);
-  para_end(d);
+  gm_cli_doc_text(d, " (metrics.json holds every number).", 0);
+  gm_cli_doc_para_end(d);
 }
 
 static const char STYLE[] =
@@ -754,7 +452,8 @@ static const char STYLE[] =
     ".cols{display:grid;grid-template-columns:1fr 1fr;gap:28px}\n"
     "table{border-collapse:collapse;margin:0.5em 0}th,td{padding:4px 10px;"
     "border-bottom:1px solid #e2e2e2;vertical-align:top}\n"
-    "table.metrics td{text-align:right;font-variant-numeric:tabular-nums}"
+    "table.metrics{width:100%}table.metrics th[scope=row]{width:24%}"
+    "table.metrics td{text-align:right;font-variant-numeric:tabular-nums;width:21%}"
     "table.metrics td:last-child{text-align:left;color:#555;font-size:0.9em}\n"
     "th{text-align:left;font-weight:normal}tr:first-child th{font-weight:bold}"
     "tr.sec th{font-weight:bold;background:#f3f3f3;padding-top:8px}\n"
@@ -764,21 +463,21 @@ static const char STYLE[] =
     "p.note{background:#fff6d8;padding:6px 10px}p.ok{background:#e6f4e6;padding:6px 10px}"
     "p.small{font-size:0.85em;color:#555}\n";
 
-static void write_doc(doc *d, const gm_cmp_job *j) {
+static void write_doc(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char title[512], data[256];
-  snprintf(title, sizeof title, "%s vs %s on %s", j->model[0].spec->title,
-           j->model[1].spec->title, data_title(j, data, sizeof data));
+  snprintf(title, sizeof title, "%s vs %s on %s", j->model[0].spec->title, j->model[1].spec->title,
+           data_title(j, data, sizeof data));
   if (d->html) {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", d->f);
-    gm_svg_escape(d->f, title);
+    gm_cli_svg_escape(d->f, title);
     fprintf(d->f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", STYLE);
-    heading(d, 1, title);
+    gm_cli_doc_heading(d, 1, title);
   } else {
     fputs("# ", d->f);
-    text(d, title, 0);
+    gm_cli_doc_text(d, title, 0);
     fputc('\n', d->f);
   }
-  para(d, "small", "genmoji compare, started %s.", j->started);
+  gm_cli_doc_para(d, "small", "genmoji compare, started %s.", j->started);
   status_section(d, j);
   question_section(d);
   setup_section(d, j);
@@ -791,34 +490,38 @@ static void write_doc(doc *d, const gm_cmp_job *j) {
   if (d->html) fputs("</body>\n</html>\n", d->f);
 }
 
-static int write_text(const gm_cmp_job *j, const char *name, int html, gm_error *err) {
-  out_file o;
-  int rc = open_out(&o, j, name, err);
+static int write_text(const gm_cli_cmp_job *j, const char *name, int html, gm_error *err) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s", j->out, name);
+  gm_cli_file o;
+  int rc = gm_cli_file_open(&o, path, err);
   if (rc) return rc;
-  doc d = {.f = o.f, .html = html};
+  gm_cli_doc d = {.f = o.f, .html = html};
   write_doc(&d, j);
-  return close_out(&o, err);
+  return gm_cli_file_close(&o, err);
 }
 
-static int write_json(const gm_cmp_job *j, gm_error *err) {
-  cJSON *root = gm_cmp_metrics_json(j);
+static int write_json(const gm_cli_cmp_job *j, gm_error *err) {
+  cJSON *root = gm_cli_cmp_metrics_json(j);
   char *s = root ? cJSON_Print(root) : NULL;
   cJSON_Delete(root);
   if (!s) return gm_error_set(err, GM_ENOMEM, "metrics.json: out of memory");
-  out_file o;
-  int rc = open_out(&o, j, "metrics.json", err);
+  char path[4400];
+  snprintf(path, sizeof path, "%s/metrics.json", j->out);
+  gm_cli_file o;
+  int rc = gm_cli_file_open(&o, path, err);
   if (!rc) {
     fputs(s, o.f);
     fputc('\n', o.f);
-    rc = close_out(&o, err);
+    rc = gm_cli_file_close(&o, err);
   }
   cJSON_free(s);
   return rc;
 }
 
-int gm_cmp_write_report(gm_cmp_job *j, gm_error *err) {
+int gm_cli_cmp_write_report(gm_cli_cmp_job *j, gm_error *err) {
   int rc = write_json(j, err);
-  if (!rc) rc = write_loss_svg(j, err);
+  if (!rc) rc = gm_cli_cmp_write_loss_svg(j, err);
   if (!rc) rc = write_text(j, "report.md", 0, err);
   if (!rc) rc = write_text(j, "index.html", 1, err);
   return rc;

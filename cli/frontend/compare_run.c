@@ -10,9 +10,8 @@
 
 #include "compare.h"
 
-const gm_cmp_spec gm_cmp_specs[GM_CMP_MODELS] = {
-    {"pixelcnn", "PixelCNN", "exact", "cached", "naive", 0,
-     "cross-entropy, nats per subpixel"},
+const gm_cli_cmp_spec gm_cli_cmp_specs[GM_CLI_CMP_MODELS] = {
+    {"pixelcnn", "PixelCNN", "exact", "cached", "naive", 0, "cross-entropy, nats per subpixel"},
     {"ddpm", "DDPM", "bound", "ddim", "ddpm", 50, "mean squared error of the predicted noise"},
 };
 
@@ -22,24 +21,25 @@ const gm_cmp_spec gm_cmp_specs[GM_CMP_MODELS] = {
  * per-position launches dominate); only for the job's ETA before it samples. */
 #define CACHED_PASSES_GUESS 8.0
 
-static void fail_phase(gm_cmp_phase *p, const gm_error *err, const char *what) {
-  p->status = GM_CMP_FAILED;
-  snprintf(p->note, sizeof p->note, "%s: %s", what, err->msg[0] ? err->msg : gm_strerror(err->code));
+static void fail_phase(gm_cli_cmp_phase *p, const gm_error *err, const char *what) {
+  p->status = GM_CLI_CMP_FAILED;
+  snprintf(p->note, sizeof p->note, "%s: %s", what,
+           err->msg[0] ? err->msg : gm_strerror(err->code));
 }
 
-static void skip_phase(gm_cmp_phase *p, const char *why) {
-  p->status = GM_CMP_SKIPPED;
+static void skip_phase(gm_cli_cmp_phase *p, const char *why) {
+  p->status = GM_CLI_CMP_SKIPPED;
   snprintf(p->note, sizeof p->note, "%s", why);
 }
 
-static const char *opt(const gm_cmp_model *m, const char *key) {
+static const char *opt(const gm_cli_cmp_model *m, const char *key) {
   const char *v = gm_kv_get(m->opts.model, m->opts.n_model, key);
   return v ? v : "";
 }
 
 /* The DDPM's noise levels, as its schedule documents them: N = T, or T - 1 for the
  * study's schedule (which runs t = T - 1 .. 1). */
-static int ddpm_levels(const gm_cmp_model *m) {
+static int ddpm_levels(const gm_cli_cmp_model *m) {
   int t = atoi(opt(m, "timesteps"));
   return strcmp(opt(m, "schedule"), "study") == 0 ? t - 1 : t;
 }
@@ -48,19 +48,19 @@ static int ddpm_levels(const gm_cmp_model *m) {
  * them: the naive PixelCNN runs the whole network once per draw (one draw per channel
  * for the channel-wise gated net, one per pixel for the study's net); the ancestral DDPM
  * visits every level. test_cmd_compare checks these against measured runs. */
-static double slow_passes(const gm_cmp_model *m, int size) {
+static double slow_passes(const gm_cli_cmp_model *m, int size) {
   if (strcmp(m->spec->name, "pixelcnn") == 0)
     return (double)size * size * (strcmp(opt(m, "arch"), "seed") == 0 ? 1 : 3);
   return ddpm_levels(m);
 }
 
-static int fast_steps(const gm_cmp_model *m) {
+static int fast_steps(const gm_cli_cmp_model *m) {
   if (m->spec->fast_steps <= 0) return 0;
   int levels = ddpm_levels(m);
   return levels < m->spec->fast_steps ? levels : m->spec->fast_steps;
 }
 
-double gm_cmp_guess_passes(const gm_cmp_model *m, int size, int sample_phase) {
+double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int size, int sample_phase) {
   if (strcmp(m->spec->name, "pixelcnn") == 0) return CACHED_PASSES_GUESS;
   int levels = ddpm_levels(m);
   if (sample_phase && strcmp(opt(m, "sampler"), "ddpm") == 0) return levels;
@@ -68,11 +68,13 @@ double gm_cmp_guess_passes(const gm_cmp_model *m, int size, int sample_phase) {
   return levels < 50 ? levels : 50;
 }
 
-double gm_cmp_guess_slow_passes(const gm_cmp_model *m, int size) { return slow_passes(m, size); }
+double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size) {
+  return slow_passes(m, size);
+}
 
 /* ---- training ---- */
 
-int gm_cmp_train(gm_cmp_job *j, gm_cmp_model *m) {
+int gm_cli_cmp_train(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
   gm_error err = {0};
   gm_train_config *c = &m->tc;
   gm_train_config_init(c);
@@ -87,9 +89,9 @@ int gm_cmp_train(gm_cmp_job *j, gm_cmp_model *m) {
   c->budget_s = j->steps > 0 ? 0 : j->time_s;
   c->budget_steps = j->steps;
   c->stop = j->stop;
-  c->progress = gm_cmp_progress_train;
+  c->progress = gm_cli_cmp_progress_train;
   c->progress_ctx = j;
-  double t0 = gm_cmp_now();
+  double t0 = gm_cli_cmp_now();
   m->tr.loss = NAN;
   if (gm_trainer_create(&m->trainer, c, &err)) {
     fail_phase(&m->train, &err, "creating the trainer");
@@ -100,26 +102,26 @@ int gm_cmp_train(gm_cmp_job *j, gm_cmp_model *m) {
   m->has_ema = gm_trainer_ema(m->trainer) != NULL;
   int rc = gm_trainer_run(m->trainer, &m->tr, &err);
   gm_cli_progress_end(&j->bar);
-  m->train.seconds = gm_cmp_now() - t0;
+  m->train.seconds = gm_cli_cmp_now() - t0;
   if (rc) {
     fail_phase(&m->train, &err, "training");
     return 0;
   }
   if (m->tr.stopped) {
-    m->train.status = GM_CMP_STOPPED;
+    m->train.status = GM_CLI_CMP_STOPPED;
     snprintf(m->train.note, sizeof m->train.note,
              "stopped by %s after step %lld (%.0f of %.0f s); its checkpoint was saved",
-             j->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)m->tr.step,
-             m->tr.wall_s, j->time_s);
+             j->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)m->tr.step, m->tr.wall_s,
+             j->time_s);
   } else {
-    m->train.status = GM_CMP_DONE;
+    m->train.status = GM_CLI_CMP_DONE;
   }
   return 0;
 }
 
 /* The trained model in evaluation mode with its EMA weights, if it keeps them (what
  * `genmoji sample` and `eval` use by default from its checkpoint). */
-static gm_model *ready_model(gm_cmp_model *m, gm_error *err) {
+static gm_model *ready_model(gm_cli_cmp_model *m, gm_error *err) {
   gm_model *model = gm_trainer_model(m->trainer);
   const gm_model_vtable *vt = m->vt;
   if (vt->train_mode) vt->train_mode(model, 0);
@@ -130,8 +132,8 @@ static gm_model *ready_model(gm_cmp_model *m, gm_error *err) {
   return model;
 }
 
-static int trained(gm_cmp_model *m, gm_cmp_phase *p) {
-  if (m->trainer && (m->train.status == GM_CMP_DONE || m->train.status == GM_CMP_STOPPED))
+static int trained(gm_cli_cmp_model *m, gm_cli_cmp_phase *p) {
+  if (m->trainer && (m->train.status == GM_CLI_CMP_DONE || m->train.status == GM_CLI_CMP_STOPPED))
     return 1;
   skip_phase(p, "no trained model (its training did not finish)");
   return 0;
@@ -164,29 +166,34 @@ static int to_rgb8(gm_tensor *img, int n, int s, uint8_t **out, gm_error *err) {
 
 /* One sampler call: n images of side s into *rgb, with the wall time (the call and the
  * read back) and the evaluations per image. */
-static int draw(gm_cmp_job *j, gm_cmp_model *m, gm_model *model, const char *sampler, int steps,
-                int n, uint8_t **rgb, double *seconds, double *evals, gm_error *err) {
-  gm_cmp_bar_reset(j);
-  j->unit_start = gm_cmp_now();
-  gm_sample_options so = {.n = n, .sampler = sampler, .steps = steps,
-                          .progress = gm_cmp_progress_units, .progress_ctx = j};
+static int draw(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_model *model, const char *sampler,
+                int steps, int n, uint8_t **rgb, double *seconds, double *evals, gm_error *err) {
+  gm_cli_cmp_bar_reset(j);
+  j->unit_start = gm_cli_cmp_now();
+  gm_sample_options so = {.n = n,
+                          .sampler = sampler,
+                          .steps = steps,
+                          .progress = gm_cli_cmp_progress_units,
+                          .progress_ctx = j};
   gm_rng rng;
   gm_rng_init(&rng, j->seed, 0);
   int was = gm_grad_enable(j->dev, 0);
   gm_tensor *img = NULL;
-  double t0 = gm_cmp_now();
+  double t0 = gm_cli_cmp_now();
   int rc = m->vt->sample(model, &so, &rng, &img, err);
   if (rc) {
     gm_error_prefix(err, "model '%s' sample", m->spec->name);
   } else if (!img || img->ndim != 4 || img->shape[0] != n || img->shape[1] != 3 ||
              img->shape[2] != j->size || img->shape[3] != j->size || img->dtype != GM_F32) {
     char shape[96];
-    rc = gm_error_set(err, GM_ESHAPE, "model '%s' sample: returned %s, want (%d, 3, %d, %d) "
-                      "floats", m->spec->name, img ? gm_shape_str(img, shape, sizeof shape) : "nothing",
-                      n, j->size, j->size);
+    rc = gm_error_set(err, GM_ESHAPE,
+                      "model '%s' sample: returned %s, want (%d, 3, %d, %d) "
+                      "floats",
+                      m->spec->name, img ? gm_shape_str(img, shape, sizeof shape) : "nothing", n,
+                      j->size, j->size);
   }
   if (!rc) rc = to_rgb8(img, n, j->size, rgb, err);
-  *seconds = gm_cmp_now() - t0;
+  *seconds = gm_cli_cmp_now() - t0;
   *evals = so.evaluations_per_image;
   gm_cli_progress_end(&j->bar);
   gm_tape_reset(j->dev);
@@ -196,16 +203,16 @@ static int draw(gm_cmp_job *j, gm_cmp_model *m, gm_model *model, const char *sam
 
 /* The sampler a NULL name picks: the model's `sampler` option where it has one (DDPM),
  * else its first. */
-static const char *default_sampler(const gm_cmp_model *m) {
+static const char *default_sampler(const gm_cli_cmp_model *m) {
   const char *v = gm_kv_get(m->opts.model, m->opts.n_model, "sampler");
   const char *const *list = m->vt->samplers;
   return v ? v : list && list[0] ? list[0] : "default";
 }
 
-int gm_cmp_sample(gm_cmp_job *j, gm_cmp_model *m) {
+int gm_cli_cmp_sample(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
   if (!trained(m, &m->sample)) return 0;
   gm_error err = {0};
-  double t0 = gm_cmp_now();
+  double t0 = gm_cli_cmp_now();
   gm_model *model = ready_model(m, &err);
   snprintf(m->sampler, sizeof m->sampler, "%s", default_sampler(m));
   if (!model || draw(j, m, model, NULL, 0, j->n, &m->samples, &m->sample_seconds,
@@ -214,14 +221,14 @@ int gm_cmp_sample(gm_cmp_job *j, gm_cmp_model *m) {
     return 0;
   }
   m->n = j->n;
-  m->sample.seconds = gm_cmp_now() - t0;
-  m->sample.status = GM_CMP_DONE;
+  m->sample.seconds = gm_cli_cmp_now() - t0;
+  m->sample.status = GM_CLI_CMP_DONE;
   return 0;
 }
 
 /* ---- held-out likelihood ---- */
 
-int gm_cmp_eval(gm_cmp_job *j, gm_cmp_model *m) {
+int gm_cli_cmp_eval(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
   const gm_model_vtable *vt = m->vt;
   if (!vt->nll) {
     skip_phase(&m->eval, "the model has no likelihood (nll)");
@@ -233,7 +240,7 @@ int gm_cmp_eval(gm_cmp_job *j, gm_cmp_model *m) {
   }
   if (!trained(m, &m->eval)) return 0;
   gm_error err = {0};
-  double t0 = gm_cmp_now();
+  double t0 = gm_cli_cmp_now();
   gm_model *model = ready_model(m, &err);
   if (!model) {
     fail_phase(&m->eval, &err, "evaluation");
@@ -256,19 +263,21 @@ int gm_cmp_eval(gm_cmp_job *j, gm_cmp_model *m) {
     if (!rc && (rc = vt->nll(model, x, &no, &rng, &v, &err)))
       gm_error_prefix(&err, "model '%s' nll", m->spec->name);
     if (!rc && !isfinite(v))
-      rc = gm_error_set(&err, GM_ENUMERIC, "model '%s' nll: %g bits/dim on held-out images "
-                        "%d..%d", m->spec->name, v, i, i + k - 1);
+      rc = gm_error_set(&err, GM_ENUMERIC,
+                        "model '%s' nll: %g bits/dim on held-out images "
+                        "%d..%d",
+                        m->spec->name, v, i, i + k - 1);
     gm_tensor_destroy(x);
     if (!rc) {
       sum += v * k;
       done += k;
     }
-    gm_cmp_progress_units(j, done, j->n_held);
+    gm_cli_cmp_progress_units(j, done, j->n_held);
   }
   gm_cli_progress_end(&j->bar);
   gm_tape_reset(j->dev);
   gm_grad_enable(j->dev, was);
-  m->eval.seconds = gm_cmp_now() - t0;
+  m->eval.seconds = gm_cli_cmp_now() - t0;
   m->eval_images = done;
   if (rc) {
     fail_phase(&m->eval, &err, "evaluation");
@@ -276,11 +285,11 @@ int gm_cmp_eval(gm_cmp_job *j, gm_cmp_model *m) {
   }
   m->bits_per_dim = done ? sum / done : NAN;
   if (done < j->n_held) {
-    m->eval.status = GM_CMP_STOPPED;
+    m->eval.status = GM_CLI_CMP_STOPPED;
     snprintf(m->eval.note, sizeof m->eval.note, "stopped after %d of %d held-out images", done,
              j->n_held);
   } else {
-    m->eval.status = GM_CMP_DONE;
+    m->eval.status = GM_CLI_CMP_DONE;
   }
   return 0;
 }
@@ -289,8 +298,8 @@ int gm_cmp_eval(gm_cmp_job *j, gm_cmp_model *m) {
 
 /* Seconds of one full network pass on a batch of n (zeros: the naive PixelCNN's first
  * input), timed over PROBE_PASSES after one warm-up. */
-static int probe_pass(gm_cmp_job *j, gm_cmp_model *m, gm_model *model, int n, double *seconds,
-                      gm_error *err) {
+static int probe_pass(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_model *model, int n,
+                      double *seconds, gm_error *err) {
   const gm_model_vtable *vt = m->vt;
   gm_tensor *x = NULL;
   int was = gm_grad_enable(j->dev, 0);
@@ -298,21 +307,21 @@ static int probe_pass(gm_cmp_job *j, gm_cmp_model *m, gm_model *model, int n, do
   if (!rc) rc = gm_tensor_fill(x, 0.0, err);
   double t0 = 0;
   for (int i = 0; !rc && i <= PROBE_PASSES; i++) {
-    if (i == 1) t0 = gm_cmp_now();
+    if (i == 1) t0 = gm_cli_cmp_now();
     gm_named_tensor in = {"x", x}, out[4];
     int n_out = 0;
     rc = vt->forward(model, &in, 1, out, 4, &n_out, err);
     if (!rc) rc = gm_device_finish(j->dev, err);
     gm_tape_reset(j->dev);
   }
-  *seconds = (gm_cmp_now() - t0) / PROBE_PASSES;
+  *seconds = (gm_cli_cmp_now() - t0) / PROBE_PASSES;
   gm_tensor_destroy(x);
   gm_grad_enable(j->dev, was);
   if (rc) gm_error_prefix(err, "model '%s' forward", m->spec->name);
   return rc;
 }
 
-static void describe_slow(gm_cmp_job *j, gm_cmp_model *m, gm_cmp_cost *c, double pass_s,
+static void describe_slow(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_cli_cmp_cost *c, double pass_s,
                           int fit, double fast_step_s) {
   char limit[32], total[32];
   gm_cli_duration(j->timing_limit_s, limit, sizeof limit);
@@ -320,8 +329,8 @@ static void describe_slow(gm_cmp_job *j, gm_cmp_model *m, gm_cmp_cost *c, double
   int pcnn = strcmp(m->spec->name, "pixelcnn") == 0;
   if (fit) {
     snprintf(c->method, sizeof c->method,
-             "ran: %d images in one call (estimated at %s, within --timing-limit %s)", c->n,
-             total, limit);
+             "ran: %d images in one call (estimated at %s, within --timing-limit %s)", c->n, total,
+             limit);
     return;
   }
   if (pcnn)
@@ -339,14 +348,14 @@ static void describe_slow(gm_cmp_job *j, gm_cmp_model *m, gm_cmp_cost *c, double
              c->estimate_evaluations_per_image, fast_step_s, m->spec->fast, total, limit);
 }
 
-int gm_cmp_costs(gm_cmp_job *j, gm_cmp_model *m) {
+int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
   if (!trained(m, &m->costs)) return 0;
   gm_error err = {0};
-  double t0 = gm_cmp_now();
+  double t0 = gm_cli_cmp_now();
   gm_model *model = ready_model(m, &err);
   int b = j->timing_n, rc = model ? 0 : -1;
   uint8_t *fast_img = NULL, *slow_img = NULL;
-  gm_cmp_cost *f = &m->cost[0], *s = &m->cost[1];
+  gm_cli_cmp_cost *f = &m->cost[0], *s = &m->cost[1];
   memset(m->cost, 0, sizeof m->cost);
   m->n_costs = 0;
   double seconds = 0, evals = 0;
@@ -394,16 +403,16 @@ int gm_cmp_costs(gm_cmp_job *j, gm_cmp_model *m) {
   }
   free(fast_img);
   free(slow_img);
-  m->costs.seconds = gm_cmp_now() - t0;
+  m->costs.seconds = gm_cli_cmp_now() - t0;
   if (rc) {
     fail_phase(&m->costs, &err, "sampler costs");
     return 0;
   }
   if (m->n_costs < 2) {
-    m->costs.status = GM_CMP_STOPPED;
+    m->costs.status = GM_CLI_CMP_STOPPED;
     snprintf(m->costs.note, sizeof m->costs.note, "stopped before the %s sampler", s->sampler);
   } else {
-    m->costs.status = GM_CMP_DONE;
+    m->costs.status = GM_CLI_CMP_DONE;
   }
   return 0;
 }

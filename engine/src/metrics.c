@@ -36,8 +36,8 @@ static int is_background(const uint8_t *px, const uint8_t bg[3], int bg_levels) 
   return 1;
 }
 
-void gm_colour_stats_compute(gm_colour_stats *out, const uint8_t *const *images, int n,
-                             size_t len, const uint8_t bg[3], int bg_levels) {
+void gm_colour_stats_compute(gm_colour_stats *out, const uint8_t *const *images, int n, size_t len,
+                             const uint8_t bg[3], int bg_levels) {
   memset(out, 0, sizeof *out);
   double sum[3] = {0}, sq[3] = {0};
   size_t pixels = len / 3;
@@ -102,9 +102,8 @@ double gm_metrics_rms(const uint8_t *a, const uint8_t *b, size_t len) {
   return sqrt((double)s / (double)len);
 }
 
-void gm_metrics_nearest(const uint8_t *const *queries, int n_queries,
-                        const uint8_t *const *refs, int n_refs, size_t len, int skip_same,
-                        double *dist, int *idx) {
+void gm_metrics_nearest(const uint8_t *const *queries, int n_queries, const uint8_t *const *refs,
+                        int n_refs, size_t len, int skip_same, double *dist, int *idx) {
   for (int i = 0; i < n_queries; i++) {
     double best = INFINITY;
     int at = -1;

@@ -45,10 +45,10 @@ GM_API double gm_metrics_histogram_bpd(const uint8_t *const *train, int n_train,
  * each of its channels is within `bg_levels` 16-level steps of the background colour's:
  * |(v >> 4) - (bg >> 4)| <= bg_levels for R, G and B. */
 typedef struct gm_colour_stats {
-  double hist[GM_COLOUR_BINS];  /* normalised over foreground pixels (all 0 when none) */
-  int64_t pixels;               /* foreground pixels */
-  int64_t total;                /* all pixels */
-  double mean[3], std[3];       /* per channel over the foreground, 0..255 (NAN when none) */
+  double hist[GM_COLOUR_BINS]; /* normalised over foreground pixels (all 0 when none) */
+  int64_t pixels;              /* foreground pixels */
+  int64_t total;               /* all pixels */
+  double mean[3], std[3];      /* per channel over the foreground, 0..255 (NAN when none) */
 } gm_colour_stats;
 
 GM_API void gm_colour_stats_compute(gm_colour_stats *out, const uint8_t *const *images, int n,
@@ -68,8 +68,8 @@ GM_API double gm_metrics_rms(const uint8_t *a, const uint8_t *b, size_t len);
  * skip_same set (queries and refs the same set), reference i is not a candidate for query
  * i (leave one out); a query without candidates gets NAN and -1. */
 GM_API void gm_metrics_nearest(const uint8_t *const *queries, int n_queries,
-                               const uint8_t *const *refs, int n_refs, size_t len,
-                               int skip_same, double *dist, int *idx);
+                               const uint8_t *const *refs, int n_refs, size_t len, int skip_same,
+                               double *dist, int *idx);
 
 /* The mean of gm_metrics_rms over every unordered pair of the set; NAN below 2 images. */
 GM_API double gm_metrics_mean_pairwise(const uint8_t *const *images, int n, size_t len);
