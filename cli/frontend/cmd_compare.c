@@ -269,8 +269,7 @@ void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j) {
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
   gm_cli_cmp_job *j = ctx;
   gm_cli_cmp_model *m = j->current;
-  m->loss_smooth = 0.9 * m->loss_smooth + 0.1 * p->loss;
-  m->loss_weight = 0.9 * m->loss_weight + 0.1;
+  m->recent[m->losses++ % GM_CLI_CMP_RECENT] = p->loss;
   m->ips_live = p->images_per_s;
   double done = p->fraction - p->session_fraction;
   update_label(j, done > 0 ? p->session_s * (1 - p->fraction) / done : -1);
@@ -279,6 +278,11 @@ void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
 
 void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
   gm_cli_cmp_job *j = ctx;
+  /* Samplers report a unit once its work is queued; waiting for the device here makes the
+   * bar and the ETA follow what has been computed (a failure shows in the sampler's own
+   * next call). */
+  gm_error err = {0};
+  gm_device_finish(j->dev, &err);
   double f = total > 0 ? (double)done / (double)total : 0, spent = gm_cli_cmp_now() - j->unit_start;
   int own = PHASES[j->phase].kind != PH_COSTS && f > 0;
   if (done <= 1) j->unit_start = gm_cli_cmp_now();
@@ -491,7 +495,7 @@ static int run_phase(gm_cli_cmp_job *j, int k) {
   if (PHASES[k].kind == PH_TRAIN && m->train.status == GM_CLI_CMP_DONE && !j->quiet)
     fprintf(stderr, "compare: %s trained: %lld steps, %.1f images/s, loss %.4f\n", m->spec->name,
             (long long)m->tr.step, m->tr.images_per_s,
-            m->loss_weight > 0 ? m->loss_smooth / m->loss_weight : NAN);
+            gm_cli_cmp_final_loss(m, NULL));
   const gm_cli_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
   if (ps[PHASES[k].kind]->status == GM_CLI_CMP_FAILED)
     gm_cli_fail("compare: %s %s failed: %s", KIND_NAMES[PHASES[k].kind], m->spec->name,
