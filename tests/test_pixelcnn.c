@@ -1,5 +1,6 @@
 /* The PixelCNN plugin, loaded through the registry as the host loads it: the seed
- * preset's keys, shapes and parameter count (738,288); its forward against a plain C
+ * preset's keys, shapes and parameter count (738,288); its weights through a
+ * .safetensors file by key; its forward against a plain C
  * reference of the study's network; causality of both networks pixel by pixel and
  * channel by channel; naive and cached samplers drawing the same images; the loss
  * falling under Adam; nll as the cross-entropy in bits; refusals. */
@@ -121,6 +122,40 @@ START_TEST(seed_has_the_study_keys_shapes_and_738288_parameters) {
   free(m1);
   free(m2);
   vt->destroy(m);
+}
+END_TEST
+
+/* A seed checkpoint holds exactly the study's state_dict (keys, order, (out, in, kh, kw)
+ * shapes) and loads into another model by key, which then computes the same logits. */
+START_TEST(seed_weights_travel_by_key_through_safetensors) {
+  gm_error err = {0};
+  gm_model *a = make_model("seed", NULL, 0, 31), *b = make_model("seed", NULL, 0, 32);
+  char path[1200];
+  snprintf(path, sizeof path, "%s/seed.safetensors", gmt_tmpdir());
+  gmt_ok(gm_checkpoint_write_params(path, vt->params(a), NULL, 0, NULL, 0, &err), &err);
+  gm_checkpoint *c;
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+  gm_params *p = vt->params(a);
+  ck_assert_int_eq(gm_checkpoint_count(c), gm_params_count(p));
+  for (int i = 0; i < gm_checkpoint_count(c); i++) {
+    const char *name;
+    gm_tensor *t = gm_params_at(p, i, &name, NULL);
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(c, i);
+    ck_assert_str_eq(e->name, name);
+    ck_assert_str_eq(e->dtype, "F32");
+    ck_assert_int_eq(e->ndim, t->ndim);
+    for (int d = 0; d < t->ndim; d++) ck_assert_int_eq(e->shape[d], t->shape[d]);
+  }
+  gmt_ok(gm_checkpoint_load_params(c, vt->params(b), NULL, &err), &err);
+  gm_checkpoint_close(c);
+  float *q = random_classes(3, 2 * 3 * 5 * 5);
+  float *la = forward_logits(a, q, 2, 5, 5), *lb = forward_logits(b, q, 2, 5, 5);
+  gmt_assert_close(lb, la, 2 * 3 * 25 * 16, 0, 0, "logits after loading the checkpoint");
+  free(q);
+  free(la);
+  free(lb);
+  vt->destroy(a);
+  vt->destroy(b);
 }
 END_TEST
 
@@ -477,6 +512,7 @@ int main(void) {
   TCase *tc = tcase_create("pixelcnn");
   tcase_add_unchecked_fixture(tc, load_plugin, unload_plugin);
   tcase_add_test(tc, seed_has_the_study_keys_shapes_and_738288_parameters);
+  tcase_add_test(tc, seed_weights_travel_by_key_through_safetensors);
   tcase_add_test(tc, seed_forward_matches_a_plain_c_reference_of_the_study_network);
   tcase_add_test(tc, seed_logits_ignore_the_current_and_later_pixels);
   tcase_add_loop_test(tc, gated_logits_ignore_later_pixels_and_later_channels, 0, 2);
