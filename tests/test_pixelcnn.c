@@ -1,6 +1,7 @@
 /* The PixelCNN plugin, loaded through the registry as the host loads it: the seed
  * preset's keys, shapes and parameter count (738,288); its weights through a
- * .safetensors file by key; its forward against a plain C
+ * .safetensors file by key, and a state_dict written by PyTorch giving PyTorch's logits;
+ * its forward against a plain C
  * reference of the study's network; causality of both networks pixel by pixel and
  * channel by channel; naive and cached samplers drawing the same images; the loss
  * falling under Adam; nll as the cross-entropy in bits; refusals. */
@@ -156,6 +157,58 @@ START_TEST(seed_weights_travel_by_key_through_safetensors) {
   free(lb);
   vt->destroy(a);
   vt->destroy(b);
+}
+END_TEST
+
+/* The study's network built in PyTorch (tests/data/pixelcnn/seed_torch.py, width 8): its
+ * state_dict loads into the seed preset by key, gives PyTorch's logits on PyTorch's
+ * input, and written back by genmoji holds the same tensors under the same names, so it
+ * loads into PyTorch again. */
+START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
+  gm_error err = {0};
+  const char *sets[] = {"width=8"};
+  gm_model *m = make_model("seed", sets, 1, 41);
+  gm_checkpoint *c, *io, *back;
+  gmt_ok(gm_checkpoint_open(&c, GM_TEST_SOURCE_DIR "/data/pixelcnn/seed_w8_torch.safetensors", &err),
+         &err);
+  gmt_ok(gm_checkpoint_load_params(c, vt->params(m), NULL, &err), &err);
+  gmt_ok(gm_checkpoint_open(&io, GM_TEST_SOURCE_DIR "/data/pixelcnn/seed_w8_torch_io.safetensors",
+                            &err), &err);
+  gm_tensor *x, *want;
+  gmt_ok(gm_checkpoint_read_new(io, "x", gmt_device(), &x, &err), &err);
+  gmt_ok(gm_checkpoint_read_new(io, "logits", gmt_device(), &want, &err), &err);
+  ck_assert_int_eq(want->ndim, 5);
+  float *hx = gmt_read(x), *hw = gmt_read(want);
+  float *got = forward_logits(m, hx, (int)x->shape[0], (int)x->shape[2], (int)x->shape[3]);
+  gmt_assert_close(got, hw, (size_t)want->numel, 1e-5, 1e-6, "logits vs PyTorch's");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/seed_w8_back.safetensors", gmt_tmpdir());
+  gmt_ok(gm_checkpoint_write_params(path, vt->params(m), NULL, 0, NULL, 0, &err), &err);
+  gmt_ok(gm_checkpoint_open(&back, path, &err), &err);
+  ck_assert_int_eq(gm_checkpoint_count(back), gm_checkpoint_count(c));
+  for (int i = 0; i < gm_checkpoint_count(back); i++) {
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(back, i);
+    ck_assert_ptr_nonnull(gm_checkpoint_find(c, e->name));
+    gm_tensor *a, *b;
+    gmt_ok(gm_checkpoint_read_new(c, e->name, gmt_device(), &a, &err), &err);
+    gmt_ok(gm_checkpoint_read_new(back, e->name, gmt_device(), &b, &err), &err);
+    ck_assert_int_eq(a->numel, b->numel);
+    float *ha = gmt_read(a), *hb = gmt_read(b);
+    gmt_assert_close(hb, ha, (size_t)a->numel, 0, 0, e->name);
+    free(ha);
+    free(hb);
+    gm_tensor_destroy(a);
+    gm_tensor_destroy(b);
+  }
+  gm_checkpoint_close(back);
+  gm_checkpoint_close(io);
+  gm_checkpoint_close(c);
+  free(hx);
+  free(hw);
+  free(got);
+  gm_tensor_destroy(x);
+  gm_tensor_destroy(want);
+  vt->destroy(m);
 }
 END_TEST
 
@@ -513,6 +566,7 @@ int main(void) {
   tcase_add_unchecked_fixture(tc, load_plugin, unload_plugin);
   tcase_add_test(tc, seed_has_the_study_keys_shapes_and_738288_parameters);
   tcase_add_test(tc, seed_weights_travel_by_key_through_safetensors);
+  tcase_add_test(tc, seed_loads_a_pytorch_state_dict_and_gives_its_logits);
   tcase_add_test(tc, seed_forward_matches_a_plain_c_reference_of_the_study_network);
   tcase_add_test(tc, seed_logits_ignore_the_current_and_later_pixels);
   tcase_add_loop_test(tc, gated_logits_ignore_later_pixels_and_later_channels, 0, 2);
