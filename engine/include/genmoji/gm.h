@@ -42,6 +42,7 @@
 #include "optim.h"
 #include "model.h"
 #include "checkpoint.h"
+#include "trainer.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1

@@ -1,0 +1,302 @@
+/* The DDPM model plugin: options and presets, create/destroy, the network's forward, the
+ * training loss (L_simple), and the vtable. The networks live in unet_seed.c (the study's)
+ * and unet.c (the time-conditioned default), the samplers in sample.c, the likelihood
+ * bound in nll.c and bound.c, the noise schedules in schedule.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddpm.h"
+
+static const gm_model_option options[] = {
+    {"arch", GM_OPTION_CHOICE, "unet", 1, 0, "unet|seed",
+     "network: a time-conditioned U-Net, or the study's U-Net (which ignores t)"},
+    {"size", GM_OPTION_INT, "32", 4, 256, NULL, "image side in pixels"},
+    {"timesteps", GM_OPTION_INT, "500", 2, 10000, NULL, "T, the number of diffusion steps"},
+    {"schedule", GM_OPTION_CHOICE, "cosine", 1, 0, "linear|cosine|study",
+     "betas: linear (Ho et al., rescaled by 1000/T), cosine (Nichol & Dhariwal), or the "
+     "study's (linear 1e-4..0.02 unscaled, levels 1..T-1)"},
+    {"clamp_xt", GM_OPTION_BOOL, "0", 1, 0, NULL,
+     "clamp x_t to [-1, 1] in training and after every sampling step, as the study did"},
+    {"sampler", GM_OPTION_CHOICE, "ddim", 1, 0, "ddpm|ddim",
+     "the default sampler: ancestral (T steps) or DDIM (50 steps unless --steps)"},
+    {"ch", GM_OPTION_INT, "32", 4, 512, NULL, "unet: base channels (even)"},
+    {"mult", GM_OPTION_STRING, "1,2,2", 1, 0, NULL,
+     "unet: channel multiplier per level, comma-separated (one level per resolution)"},
+    {"blocks", GM_OPTION_INT, "2", 1, 8, NULL, "unet: residual blocks per level"},
+    {"attn", GM_OPTION_CHOICE, "8", 1, 0, "8|16|8,16|none",
+     "unet: self-attention at these map sides (and in the middle unless none)"},
+    {"dropout", GM_OPTION_FLOAT, "0.1", 0, 0.9, NULL, "unet: dropout in the residual blocks"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const gm_model_preset presets[] = {
+    {"unet", "time-conditioned U-Net (GroupNorm, SiLU, attention at 8x8), cosine schedule, EMA",
+     "arch=unet timesteps=500 schedule=cosine sampler=ddim ch=32 mult=1,2,2 blocks=2 attn=8 "
+     "dropout=0.1 lr=5e-4 batch=32 optimizer=adam ema=0.995 hflip=1"},
+    {"seed", "the study's U-Net exactly: no time input, T=500 linear betas, clamped x_t",
+     "arch=seed timesteps=500 schedule=study clamp_xt=1 sampler=ddpm lr=1e-3 batch=8 "
+     "optimizer=adam ema=0 hflip=1"},
+    {NULL, NULL, NULL},
+};
+
+static const char *const samplers[] = {"ddim", "ddpm", NULL};
+static const char *const forward_inputs[] = {"x", "t", NULL};
+static const char *const forward_outputs[] = {"eps", NULL};
+
+/* ---- options ---- */
+
+static int parse_mult(const char *s, ddpm_config *c, gm_error *err) {
+  c->n_levels = 0;
+  const char *p = s;
+  while (*p) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 1 || v > 16 || c->n_levels == DDPM_MAX_LEVELS || (*end && *end != ','))
+      return gm_error_set(err, GM_EINVAL, "option mult=%s: want 1 to %d comma-separated "
+                          "integers in 1..16", s, DDPM_MAX_LEVELS);
+    c->mult[c->n_levels++] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  if (!c->n_levels) return gm_error_set(err, GM_EINVAL, "option mult is empty");
+  return 0;
+}
+
+static int choice(const gm_kv *kv, int n, const char *key, const char *const *names,
+                  int *out, gm_error *err) {
+  const char *v = gm_kv_get(kv, n, key);
+  if (!v) return gm_error_set(err, GM_ENOTFOUND, "option '%s' is not set", key);
+  for (int i = 0; names[i]; i++)
+    if (strcmp(v, names[i]) == 0) {
+      *out = i;
+      return 0;
+    }
+  return gm_error_set(err, GM_EINVAL, "option %s=%s: not a valid choice", key, v);
+}
+
+static int parse_config(const gm_kv *kv, int n, ddpm_config *c, gm_error *err) {
+  memset(c, 0, sizeof *c);
+  int64_t size, T, ch, blocks;
+  double dropout;
+  int sched, attn;
+  int rc = choice(kv, n, "arch", (const char *const[]){"unet", "seed", NULL}, &c->arch, err);
+  if (rc == 0) rc = gm_kv_int(kv, n, "size", &size, err);
+  if (rc == 0) rc = gm_kv_int(kv, n, "timesteps", &T, err);
+  if (rc == 0)
+    rc = choice(kv, n, "schedule", (const char *const[]){"linear", "cosine", "study", NULL},
+                &sched, err);
+  if (rc == 0) rc = gm_kv_bool(kv, n, "clamp_xt", &c->clamp_xt, err);
+  if (rc == 0)
+    rc = choice(kv, n, "sampler", (const char *const[]){"ddpm", "ddim", NULL}, &c->sampler, err);
+  if (rc == 0) rc = gm_kv_int(kv, n, "ch", &ch, err);
+  if (rc == 0) rc = parse_mult(gm_kv_get(kv, n, "mult") ? gm_kv_get(kv, n, "mult") : "", c, err);
+  if (rc == 0) rc = gm_kv_int(kv, n, "blocks", &blocks, err);
+  if (rc == 0)
+    rc = choice(kv, n, "attn", (const char *const[]){"8", "16", "8,16", "none", NULL}, &attn, err);
+  if (rc == 0) rc = gm_kv_float(kv, n, "dropout", &dropout, err);
+  if (rc) return rc;
+  if (size < 4 || size > 256 || T < 2 || T > 10000 || ch < 4 || ch > 512 || blocks < 1 ||
+      blocks > 8 || !(dropout >= 0 && dropout < 1))
+    return gm_error_set(err, GM_ERANGE, "ddpm: an option is outside its range (size %lld, "
+                        "timesteps %lld, ch %lld, blocks %lld, dropout %g)", (long long)size,
+                        (long long)T, (long long)ch, (long long)blocks, dropout);
+  c->size = (int)size;
+  c->timesteps = (int)T;
+  c->schedule = (ddpm_schedule_kind)sched;
+  c->ch = (int)ch;
+  c->blocks = (int)blocks;
+  c->attn8 = attn == 0 || attn == 2;
+  c->attn16 = attn == 1 || attn == 2;
+  c->dropout = (float)dropout;
+  if (c->arch == DDPM_ARCH_SEED && size % 4)
+    return gm_error_set(err, GM_EINVAL, "ddpm seed: size %d is not divisible by 4 (two "
+                        "max-pools)", c->size);
+  if (c->arch == DDPM_ARCH_UNET) {
+    if (c->ch % 2)
+      return gm_error_set(err, GM_EINVAL, "ddpm unet: ch=%d must be even (the sinusoidal "
+                          "embedding has ch entries)", c->ch);
+    if (size % (1 << (c->n_levels - 1)))
+      return gm_error_set(err, GM_EINVAL, "ddpm unet: size %d is not divisible by %d (%d "
+                          "levels)", c->size, 1 << (c->n_levels - 1), c->n_levels);
+  }
+  return 0;
+}
+
+/* ---- create / destroy ---- */
+
+static void destroy(gm_model *m) {
+  if (!m) return;
+  ddpm__seed_free(m);
+  ddpm__unet_free(m);
+  gm_params_destroy(m->params);
+  gm_tensor_destroy(m->sqrt_ab);
+  gm_tensor_destroy(m->sqrt_1mab);
+  gm_tensor_destroy(m->eps);
+  gm_tensor_destroy(m->u);
+  ddpm__schedule_close(&m->sched);
+  free(m);
+}
+
+/* sqrt(ab) and sqrt(1 - ab) per level on the device, for the training loss */
+static int upload_tables(gm_model *m, gm_error *err) {
+  int n = m->sched.levels + 1;
+  float *h = malloc(2 * (size_t)n * sizeof *h);
+  if (!h) return gm_error_set(err, GM_ENOMEM, "ddpm: out of memory");
+  for (int k = 0; k < n; k++) {
+    h[k] = (float)sqrt(m->sched.ab[k]);
+    h[n + k] = (float)sqrt(1 - m->sched.ab[k]);
+  }
+  int rc = gm_tensor_create(&m->sqrt_ab, m->dev, GM_F32, 1, GM_SHAPE(n), err);
+  if (rc == 0) rc = gm_tensor_create(&m->sqrt_1mab, m->dev, GM_F32, 1, GM_SHAPE(n), err);
+  if (rc == 0) rc = gm_tensor_write(m->sqrt_ab, h, (size_t)n * sizeof *h, err);
+  if (rc == 0) rc = gm_tensor_write(m->sqrt_1mab, h + n, (size_t)n * sizeof *h, err);
+  free(h);
+  return rc;
+}
+
+static int create(gm_model **out, gm_device *dev, const gm_kv *opts, int n_opts, gm_rng *rng,
+                  gm_error *err) {
+  *out = NULL;
+  gm_model *m = calloc(1, sizeof *m);
+  if (!m) return gm_error_set(err, GM_ENOMEM, "ddpm: out of memory");
+  m->dev = dev;
+  int rc = parse_config(opts, n_opts, &m->cfg, err);
+  if (rc == 0) rc = ddpm__schedule_init(&m->sched, m->cfg.schedule, m->cfg.timesteps, err);
+  if (rc == 0) rc = gm_params_create(&m->params, dev, err);
+  if (rc == 0)
+    rc = m->cfg.arch == DDPM_ARCH_SEED ? ddpm__seed_declare(m, err) : ddpm__unet_declare(m, err);
+  if (rc == 0) rc = gm_params_finalize(m->params, err);
+  if (rc == 0)
+    rc = m->cfg.arch == DDPM_ARCH_SEED ? ddpm__seed_init(m, rng, err)
+                                       : ddpm__unet_init(m, rng, err);
+  if (rc == 0) rc = upload_tables(m, err);
+  if (rc) {
+    destroy(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+static gm_params *params(gm_model *m) { return m->params; }
+
+static void train_mode(gm_model *m, int training) { m->training = training != 0; }
+
+/* ---- the network ---- */
+
+int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **eps,
+              gm_error *err) {
+  char sx[96], st[96];
+  if (x->dtype != GM_F32 || t->dtype != GM_F32 || x->ndim != 4 || x->shape[1] != 3 ||
+      t->ndim != 1 || t->shape[0] != x->shape[0])
+    return gm_error_set(err, GM_ESHAPE, "ddpm: want x (B, 3, H, W) and t (B), float32; got "
+                        "x %s and t %s", gm_shape_str(x, sx, sizeof sx),
+                        gm_shape_str(t, st, sizeof st));
+  if (m->cfg.arch == DDPM_ARCH_SEED) {
+    if (x->shape[2] % 4 || x->shape[3] % 4)
+      return gm_error_set(err, GM_ESHAPE, "ddpm seed: x %s: H and W must be divisible by 4",
+                          gm_shape_str(x, sx, sizeof sx));
+    return ddpm__seed_forward(m, x, t, eps, err);
+  }
+  return ddpm__unet_forward(m, x, t, dropout, eps, err);
+}
+
+static gm_tensor *named(const gm_named_tensor *in, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (in[i].name && strcmp(in[i].name, name) == 0) return in[i].tensor;
+  return NULL;
+}
+
+static int forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_tensor *out,
+                   int max_out, int *n_out, gm_error *err) {
+  *n_out = 0;
+  gm_tensor *x = named(in, n_in, "x"), *t = named(in, n_in, "t"), *eps;
+  if (!x || !t)
+    return gm_error_set(err, GM_EINVAL, "ddpm forward: needs inputs 'x' (B, 3, H, W) in "
+                        "[-1, 1] and 't' (B) holding t / T");
+  if (max_out < 1) return gm_error_set(err, GM_EINVAL, "ddpm forward: no room for output 'eps'");
+  int rc = ddpm__net(m, x, t, NULL, &eps, err);
+  if (rc) return rc;
+  out[0].name = "eps";
+  out[0].tensor = eps;
+  *n_out = 1;
+  return 0;
+}
+
+/* ---- the training loss ---- */
+
+/* Model-owned scratch of the given shape, reallocated when the shape changes. */
+static int scratch(gm_tensor **t, gm_device *dev, int ndim, const int64_t *shape, gm_error *err) {
+  if (*t && (*t)->ndim == ndim && !memcmp((*t)->shape, shape, (size_t)ndim * sizeof *shape))
+    return 0;
+  gm_tensor_destroy(*t);
+  *t = NULL;
+  return gm_tensor_create(t, dev, GM_F32, ndim, shape, err);
+}
+
+/* L_simple: t uniform over the levels (the study: 1 .. T - 1), x_t from the forward
+ * process (clamped when clamp_xt), loss = mean((eps_hat - eps)^2). */
+static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm_error *err) {
+  char s[96];
+  if (images->ndim != 4 || images->shape[1] != 3)
+    return gm_error_set(err, GM_ESHAPE, "ddpm loss: images must be (B, 3, S, S), got %s",
+                        gm_shape_str(images, s, sizeof s));
+  int64_t b = images->shape[0];
+  gm_tensor *x0, *idx, *tin, *xt, *eps_hat;
+  int rc = scratch(&m->eps, m->dev, 4, images->shape, err);
+  if (rc == 0) rc = scratch(&m->u, m->dev, 1, GM_SHAPE(b), err);
+  if (rc == 0) rc = gm_scale(&x0, images, 1.0f / 127.5f, err);
+  if (rc == 0) rc = gm_add_scalar(&x0, x0, -1.0f, err);
+  if (rc == 0) rc = gm_rng_uniform(m->u, rng, 0.0f, 1.0f, err);
+  if (rc == 0) rc = gm_rng_normal(m->eps, rng, 0.0f, 1.0f, err);
+  if (rc == 0)
+    rc = gm_diffusion_timesteps(&idx, &tin, m->u, 1, m->sched.levels, (float)m->sched.t_scale,
+                                err);
+  if (rc == 0)
+    rc = gm_diffusion_q_sample(&xt, x0, m->eps, idx, m->sqrt_ab, m->sqrt_1mab, m->cfg.clamp_xt,
+                               err);
+  if (rc == 0) rc = ddpm__net(m, xt, tin, rng, &eps_hat, err);
+  if (rc == 0) rc = gm_mse(out, eps_hat, m->eps, err);
+  return rc;
+}
+
+static int sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+                  gm_error *err) {
+  return ddpm__sample(m, o, rng, images, err);
+}
+
+static int nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *rng,
+               double *bits_per_dim, gm_error *err) {
+  return ddpm__nll(m, images, o, rng, bits_per_dim, err);
+}
+
+static const gm_model_vtable vtable = {
+    .size = sizeof(gm_model_vtable),
+    .options = options,
+    .presets = presets,
+    .create = create,
+    .destroy = destroy,
+    .params = params,
+    .forward = forward,
+    .loss = loss,
+    .sample = sample,
+    .samplers = samplers,
+    .nll = nll,
+    .train_mode = train_mode,
+    .forward_inputs = forward_inputs,
+    .forward_outputs = forward_outputs,
+};
+
+static const gm_plugin plugin = {
+    .abi = GM_PLUGIN_ABI,
+    .size = sizeof(gm_plugin),
+    .kind = GM_PLUGIN_KIND_MODEL,
+    .name = "ddpm",
+    .version = "0.1.0",
+    .summary = "denoising diffusion: the study's U-Net and a time-conditioned U-Net, "
+               "DDPM/DDIM sampling, a likelihood bound",
+    .vtable = &vtable,
+};
+
+GM_PLUGIN_EXPORT const gm_plugin *gm_plugin_entry(void) { return &plugin; }

@@ -1,0 +1,973 @@
+/* The DDPM plugin: its schedules against closed forms, the forward process's statistics,
+ * the posterior on worked numbers, the samplers (DDIM eta 0 determinism, DDIM over every
+ * level with eta 1 = ancestral), the likelihood bound against analytic values, the study's
+ * U-Net against a plain C reference with its parameter count and key order, and the loss
+ * falling under Adam for both presets. The plugin is loaded through the registry; its
+ * host-side schedule and bound code is compiled in here as well, to test it directly. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+
+#include "../plugins/ddpm/bound.c"
+#include "../plugins/ddpm/schedule.c"
+
+/* ---- the plugin through the registry ---- */
+
+static gm_registry *registry;
+static const gm_model_vtable *vt;
+
+static void load_plugin(void) {
+  gm_error err = {0};
+  gmt_ok(gm_registry_create(&registry, NULL, 0, &err), &err);
+  const gm_plugin_record *r = gm_registry_find(registry, "model", "ddpm");
+  ck_assert_msg(r != NULL, "the ddpm plugin was not found on %s",
+                gm_registry_search_path(registry));
+  vt = r->vtable;
+}
+
+static void unload_plugin(void) {
+  gm_registry_destroy(registry);
+  registry = NULL;
+  vt = NULL;
+}
+
+/* A model from a preset with key=value overrides applied to the resolved options. */
+static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
+                            uint64_t seed) {
+  gm_error err = {0};
+  gm_resolved_options ro;
+  gmt_ok(gm_model_options_resolve(vt, preset, NULL, 0, &ro, &err), &err);
+  char *copies[16];
+  ck_assert_int_le(n_sets, 16);
+  for (int i = 0; i < n_sets; i++) {
+    copies[i] = strdup(sets[i]);
+    char *eq = strchr(copies[i], '=');
+    ck_assert_ptr_nonnull(eq);
+    *eq = '\0';
+    int found = 0;
+    for (int j = 0; j < ro.n_model; j++)
+      if (strcmp(ro.model[j].key, copies[i]) == 0) {
+        ro.model[j].value = eq + 1;
+        found = 1;
+      }
+    ck_assert_msg(found, "no option %s", copies[i]);
+  }
+  gm_rng rng;
+  gm_rng_init(&rng, seed, 0);
+  gm_model *m = NULL;
+  gmt_ok(vt->create(&m, gmt_device(), ro.model, ro.n_model, &rng, &err), &err);
+  for (int i = 0; i < n_sets; i++) free(copies[i]);
+  gm_model_options_free(&ro);
+  return m;
+}
+
+/* A tiny time-conditioned U-Net whose zero-initialised output conv is redrawn, so that it
+ * predicts something that depends on x and t. */
+static gm_model *tiny_unet(const char *T, const char *schedule, uint64_t seed) {
+  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "dropout=0", T, schedule};
+  gm_model *m = make_model("unet", sets, 7, seed);
+  gm_error err = {0};
+  gm_rng rng;
+  gm_rng_init(&rng, seed + 1, 3);
+  gm_params *p = vt->params(m);
+  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.weight"), 0.2f, &rng, &err), &err);
+  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.bias"), 0.2f, &rng, &err), &err);
+  return m;
+}
+
+static gm_tensor *tensor_of(int ndim, const int64_t *shape) {
+  gm_error err = {0};
+  gm_tensor *t;
+  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, ndim, shape, &err), &err);
+  return t;
+}
+
+/* ---- schedules ---- */
+
+START_TEST(linear_schedule_matches_closed_form_and_rescales_with_T) {
+  gm_error err = {0};
+  const int Ts[] = {1000, 250, 40};
+  for (int c = 0; c < 3; c++) {
+    int T = Ts[c];
+    ddpm_schedule s;
+    gmt_ok(ddpm__schedule_init(&s, DDPM_SCHEDULE_LINEAR, T, &err), &err);
+    ck_assert_int_eq(s.levels, T);
+    ck_assert(s.ab[0] == 1);
+    double scale = 1000.0 / T, ab = 1;
+    for (int k = 1; k <= T; k++) {
+      double beta = fmin(1e-4 * scale + (0.02 - 1e-4) * scale * (k - 1) / (T - 1), 0.999);
+      ab *= 1 - beta;
+      ck_assert_double_eq_tol(s.beta[k], beta, 1e-12);
+      ck_assert_double_eq_tol(s.ab[k] / ab, 1, 1e-12);
+    }
+    /* the end point keeps almost no signal at every T */
+    ck_assert_double_lt(sqrt(s.ab[T]), 0.01);
+    ddpm__schedule_close(&s);
+  }
+}
+END_TEST
+
+START_TEST(cosine_schedule_matches_closed_form) {
+  gm_error err = {0};
+  const int T = 500;
+  ddpm_schedule s;
+  gmt_ok(ddpm__schedule_init(&s, DDPM_SCHEDULE_COSINE, T, &err), &err);
+  double f0 = pow(cos(0.008 / 1.008 * 3.14159265358979323846 / 2), 2);
+  for (int k = 0; k <= T; k++) {
+    double f = pow(cos((k / (double)T + 0.008) / 1.008 * 3.14159265358979323846 / 2), 2);
+    if (s.beta[k] < 0.999 && k < T - 5) /* before the cap on beta bites */
+      ck_assert_double_eq_tol(s.ab[k] / (f / f0), 1, 1e-9);
+    ck_assert_double_le(s.beta[k], 0.999 + 1e-12);
+  }
+  ck_assert_double_lt(s.ab[T], 1e-6);
+  ddpm__schedule_close(&s);
+}
+END_TEST
+
+START_TEST(study_schedule_is_the_notebooks) {
+  gm_error err = {0};
+  ddpm_schedule s;
+  gmt_ok(ddpm__schedule_init(&s, DDPM_SCHEDULE_STUDY, 500, &err), &err);
+  ck_assert_int_eq(s.levels, 499);
+  ck_assert_double_eq_tol(s.t_scale, 1.0 / 500, 1e-15);
+  double ab = 1;
+  for (int j = 0; j < 500; j++) {
+    double b = 1e-4 + (0.02 - 1e-4) * j / 499.0;
+    ab *= 1 - b;
+    ck_assert_double_eq_tol(s.ab[j] / ab, 1, 1e-12);
+    ck_assert_double_eq_tol(s.beta[j], b, 1e-12);
+  }
+  ck_assert_double_eq_tol(s.ab[0], 1 - 1e-4, 1e-15);
+  ddpm__schedule_close(&s);
+}
+END_TEST
+
+START_TEST(posterior_formulas_on_worked_numbers) {
+  /* ab[0] = 1, ab[1] = 0.9, ab[2] = 0.72: beta[2] = 0.2, beta_tilde[2] = 0.1 / 0.28 * 0.2,
+   * mean = sqrt(0.9) 0.2 / 0.28 x0 + sqrt(0.8) 0.1 / 0.28 x_2 */
+  double ab[3] = {1, 0.9, 0.72}, buf[12] = {0};
+  ddpm_schedule s = {.levels = 2, .ab = ab, .beta = buf, .post_var = buf + 3,
+                     .post_c0 = buf + 6, .post_ct = buf + 9};
+  ddpm__schedule_derive(&s);
+  ck_assert_double_eq_tol(s.beta[1], 0.1, 1e-15);
+  ck_assert_double_eq_tol(s.beta[2], 0.2, 1e-15);
+  ck_assert_double_eq_tol(s.post_var[1], 0, 1e-15);
+  ck_assert_double_eq_tol(s.post_var[2], 0.0714285714285714, 1e-14);
+  ck_assert_double_eq_tol(s.post_c0[2], 0.677630927, 1e-9);
+  ck_assert_double_eq_tol(s.post_ct[2], 0.319438282, 1e-9);
+  ck_assert_double_eq_tol(s.post_c0[1], 1, 1e-15);
+  ck_assert_double_eq_tol(s.post_ct[1], 0, 1e-15);
+  /* level 1's zero variance is replaced by level 2's for the decoder */
+  ck_assert_double_eq(ddpm__reverse_var(&s, 1), s.post_var[2]);
+  /* x0 = 0.5, x_2 = -0.3: mean = 0.33881546 - 0.09583148 */
+  ck_assert_double_eq_tol(s.post_c0[2] * 0.5 + s.post_ct[2] * -0.3, 0.242983979, 1e-9);
+}
+END_TEST
+
+START_TEST(posterior_is_bayes_rule_at_every_level) {
+  /* precision 1 / (1 - ab[k-1]) + alpha / beta, mean var (sqrt(ab[k-1]) x0 / (1 - ab[k-1])
+   * + sqrt(alpha) x_k / beta), for each schedule */
+  gm_error err = {0};
+  for (int kind = 0; kind < 3; kind++) {
+    ddpm_schedule s;
+    gmt_ok(ddpm__schedule_init(&s, (ddpm_schedule_kind)kind, 300, &err), &err);
+    for (int k = 2; k <= s.levels; k++) {
+      double abp = s.ab[k - 1], b = s.beta[k], a = 1 - b;
+      double var = 1 / (1 / (1 - abp) + a / b);
+      ck_assert_double_eq_tol(s.post_var[k] / var, 1, 1e-9);
+      ck_assert_double_eq_tol(s.post_c0[k] / (var * sqrt(abp) / (1 - abp)), 1, 1e-9);
+      ck_assert_double_eq_tol(s.post_ct[k] / (var * sqrt(a) / b), 1, 1e-9);
+    }
+    ddpm__schedule_close(&s);
+  }
+}
+END_TEST
+
+/* ---- the forward process on the device ---- */
+
+START_TEST(forward_process_has_the_scheduled_mean_and_variance) {
+  gm_error err = {0};
+  ddpm_schedule s;
+  gmt_ok(ddpm__schedule_init(&s, DDPM_SCHEDULE_COSINE, 100, &err), &err);
+  enum { B = 4, PER = 32768 };
+  const int levels[B] = {1, 30, 70, 100};
+  float a[101], sd[101];
+  for (int k = 0; k <= 100; k++) {
+    a[k] = (float)sqrt(s.ab[k]);
+    sd[k] = (float)sqrt(1 - s.ab[k]);
+  }
+  gm_tensor *ta = gmt_tensor_from(1, GM_SHAPE(101), a), *ts = gmt_tensor_from(1, GM_SHAPE(101), sd);
+  gm_tensor *x0 = tensor_of(2, GM_SHAPE(B, PER)), *eps = tensor_of(2, GM_SHAPE(B, PER)), *idx, *xt;
+  gmt_ok(gm_tensor_fill(x0, 0.6, &err), &err);
+  gm_rng r;
+  gm_rng_init(&r, 5, 1);
+  gmt_ok(gm_rng_normal(eps, &r, 0, 1, &err), &err);
+  gmt_ok(gm_tensor_create(&idx, gmt_device(), GM_I32, 1, GM_SHAPE(B), &err), &err);
+  gmt_ok(gm_tensor_write(idx, levels, sizeof levels, &err), &err);
+  gmt_ok(gm_diffusion_q_sample(&xt, x0, eps, idx, ta, ts, 0, &err), &err);
+  float *h = gmt_read(xt);
+  for (int b = 0; b < B; b++) {
+    double sum = 0, sq = 0;
+    for (int i = 0; i < PER; i++) sum += h[b * PER + i];
+    double mean = sum / PER;
+    for (int i = 0; i < PER; i++) sq += pow(h[b * PER + i] - mean, 2);
+    double var = sq / (PER - 1), want_var = 1 - s.ab[levels[b]];
+    /* 5 standard errors: sd / sqrt(n) for the mean, var sqrt(2 / n) for the variance */
+    ck_assert_double_eq_tol(mean, 0.6 * sqrt(s.ab[levels[b]]), 5 * sqrt(want_var / PER) + 1e-6);
+    ck_assert_double_eq_tol(var, want_var, 5 * want_var * sqrt(2.0 / PER));
+  }
+  free(h);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(ta);
+  gm_tensor_destroy(ts);
+  gm_tensor_destroy(x0);
+  gm_tensor_destroy(eps);
+  gm_tensor_destroy(idx);
+  ddpm__schedule_close(&s);
+}
+END_TEST
+
+START_TEST(timesteps_are_uniform_over_the_training_levels) {
+  /* the study's levels 1 .. T - 1 with T = 10: nine bins, 90000 draws */
+  gm_error err = {0};
+  enum { N = 90000 };
+  gm_tensor *u = tensor_of(1, GM_SHAPE(N)), *idx, *tin;
+  gm_rng r;
+  gm_rng_init(&r, 9, 2);
+  gmt_ok(gm_rng_uniform(u, &r, 0, 1, &err), &err);
+  gmt_ok(gm_diffusion_timesteps(&idx, &tin, u, 1, 9, 0.1f, &err), &err);
+  int *h = malloc(N * sizeof *h), count[11] = {0};
+  gmt_ok(gm_tensor_read(idx, h, N * sizeof *h, &err), &err);
+  for (int i = 0; i < N; i++) {
+    ck_assert(h[i] >= 1 && h[i] <= 9);
+    count[h[i]]++;
+  }
+  double chi2 = 0;
+  for (int k = 1; k <= 9; k++) chi2 += pow(count[k] - N / 9.0, 2) / (N / 9.0);
+  ck_assert_double_lt(chi2, 30); /* 8 degrees of freedom: p < 0.0003 */
+  free(h);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(u);
+}
+END_TEST
+
+/* ---- samplers ---- */
+
+START_TEST(ddim_over_every_level_with_eta_1_is_the_ancestral_step) {
+  gm_error err = {0};
+  for (int kind = 0; kind < 3; kind++) {
+    ddpm_schedule s;
+    gmt_ok(ddpm__schedule_init(&s, (ddpm_schedule_kind)kind, 200, &err), &err);
+    int lv[200];
+    ddpm__ddim_levels(s.levels, s.levels, lv);
+    for (int i = 0; i < s.levels; i++) ck_assert_int_eq(lv[i], i + 1);
+    for (int k = 1; k <= s.levels; k++) {
+      ddpm_step a, d;
+      ddpm__step_ancestral(&s, k, &a);
+      ddpm__step_ddim(&s, k, k - 1, 1.0, &d);
+      ck_assert_int_eq(a.to, d.to);
+      ck_assert_double_eq_tol(a.c0, d.c0, 1e-9 * (1 + fabs(a.c0)));
+      ck_assert_double_eq_tol(a.c1, d.c1, 1e-9 * (1 + fabs(a.c1)));
+      ck_assert_double_eq_tol(a.sigma, d.sigma, 1e-9);
+    }
+    /* one step on the device from the same x_k, eps and z */
+    gmt_rng hr;
+    gmt_rng_seed(&hr, 31 + kind);
+    enum { N = 2 * 3 * 8 * 8 };
+    float x[N], eps[N], z[N];
+    for (int i = 0; i < N; i++) {
+      x[i] = gmt_normal(&hr);
+      eps[i] = gmt_normal(&hr);
+      z[i] = gmt_normal(&hr);
+    }
+    ddpm_step st[2];
+    ddpm__step_ancestral(&s, 37, &st[0]);
+    ddpm__step_ddim(&s, 37, 36, 1.0, &st[1]);
+    float *out[2];
+    for (int j = 0; j < 2; j++) {
+      gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 8), x);
+      gm_tensor *te = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 8), eps);
+      gm_tensor *tz = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 8), z);
+      gm_diffusion_step_coefs c = {(float)st[j].inv_sqrt_ab, (float)st[j].sqrt_1mab, 1,
+                                   (float)st[j].c0, (float)st[j].c1, (float)st[j].sigma, 0};
+      gmt_ok(gm_diffusion_step(tx, te, tz, &c, &err), &err);
+      out[j] = gmt_read(tx);
+      gm_tensor_destroy(tx);
+      gm_tensor_destroy(te);
+      gm_tensor_destroy(tz);
+    }
+    gmt_assert_close(out[1], out[0], N, 1e-5, 1e-6, "ddim(eta 1) step vs ancestral step");
+    free(out[0]);
+    free(out[1]);
+    ddpm__schedule_close(&s);
+  }
+}
+END_TEST
+
+START_TEST(ddim_levels_are_evenly_spaced_and_end_at_the_top) {
+  int lv[50];
+  ddpm__ddim_levels(500, 50, lv);
+  for (int i = 0; i < 50; i++) ck_assert_int_eq(lv[i], 10 * (i + 1));
+  ddpm__ddim_levels(499, 20, lv);
+  ck_assert_int_eq(lv[19], 499);
+  for (int i = 1; i < 20; i++) ck_assert_int_gt(lv[i], lv[i - 1]);
+}
+END_TEST
+
+static float *draw(gm_model *m, const char *sampler, int steps, float eta, gm_tensor *noise,
+                   gm_tensor *noise_out, uint64_t seed, double *evals) {
+  gm_error err = {0};
+  gm_sample_options o = {.n = 3, .sampler = sampler, .steps = steps, .eta = eta,
+                         .noise = noise, .noise_out = noise_out};
+  gm_rng r;
+  gm_rng_init(&r, seed, 7);
+  gm_tensor *img;
+  gmt_ok(vt->sample(m, &o, &r, &img, &err), &err);
+  ck_assert_int_eq(img->ndim, 4);
+  ck_assert_int_eq(img->shape[0], 3);
+  ck_assert_int_eq(img->shape[1], 3);
+  ck_assert_int_eq(img->shape[2], 8);
+  float *h = gmt_read(img);
+  for (int64_t i = 0; i < img->numel; i++) ck_assert(h[i] >= 0 && h[i] <= 255);
+  if (evals) *evals = o.evaluations_per_image;
+  gm_tape_reset(gmt_device());
+  return h;
+}
+
+START_TEST(ddim_with_eta_0_is_deterministic_from_the_same_noise) {
+  gm_model *m = tiny_unet("timesteps=40", "schedule=cosine", 11);
+  gm_tensor *noise = tensor_of(4, GM_SHAPE(3, 3, 8, 8));
+  double evals = 0;
+  /* the noise drawn and saved by one run starts the next ones */
+  float *a = draw(m, "ddim", 10, 0, NULL, noise, 1, &evals);
+  ck_assert_double_eq(evals, 10);
+  float *b = draw(m, "ddim", 10, 0, noise, NULL, 2, NULL);
+  float *c = draw(m, "ddim", 10, 0, noise, NULL, 3, NULL);
+  gmt_assert_close(b, a, 3 * 3 * 64, 0, 0, "ddim eta 0 from saved noise");
+  gmt_assert_close(c, a, 3 * 3 * 64, 0, 0, "ddim eta 0, another rng");
+  /* eta 1 draws fresh noise: another rng gives another image */
+  float *d = draw(m, "ddim", 10, 1, noise, NULL, 4, NULL);
+  float *e = draw(m, "ddim", 10, 1, noise, NULL, 5, NULL);
+  double diff = 0;
+  for (int i = 0; i < 3 * 3 * 64; i++) diff += fabs(d[i] - e[i]);
+  ck_assert_double_gt(diff, 1);
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  free(e);
+  gm_tensor_destroy(noise);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(ddim_over_every_level_with_eta_1_samples_as_ddpm) {
+  gm_model *m = tiny_unet("timesteps=20", "schedule=linear", 12);
+  gm_tensor *noise = tensor_of(4, GM_SHAPE(3, 3, 8, 8));
+  gm_error err = {0};
+  gm_rng r;
+  gm_rng_init(&r, 20, 0);
+  gmt_ok(gm_rng_normal(noise, &r, 0, 1, &err), &err);
+  double ea = 0, eb = 0;
+  /* both start from the same x_N and draw their z from the same stream at the same steps */
+  float *a = draw(m, "ddpm", 0, 0, noise, NULL, 21, &ea);
+  float *b = draw(m, "ddim", 20, 1, noise, NULL, 21, &eb);
+  ck_assert_double_eq(ea, 20);
+  ck_assert_double_eq(eb, 20);
+  gmt_assert_close(b, a, 3 * 3 * 64, 0, 0.05, "ddim(T steps, eta 1) vs ddpm");
+  free(a);
+  free(b);
+  gm_tensor_destroy(noise);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(sampler_options_are_checked_and_stretch_spans_0_to_255) {
+  gm_error err = {0};
+  gm_model *m = tiny_unet("timesteps=20", "schedule=cosine", 13);
+  gm_rng r;
+  gm_rng_init(&r, 1, 1);
+  gm_tensor *img;
+  gm_sample_options o = {.n = 2, .sampler = "ddpm", .steps = 7};
+  ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_EINVAL);
+  o = (gm_sample_options){.n = 2, .sampler = "ddim", .steps = 21};
+  ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ERANGE);
+  o = (gm_sample_options){.n = 2, .sampler = "euler"};
+  ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ENOTFOUND);
+  gm_tensor *wrong = tensor_of(4, GM_SHAPE(2, 3, 8, 9));
+  o = (gm_sample_options){.n = 2, .noise = wrong};
+  ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ESHAPE);
+  o = (gm_sample_options){.n = 2, .steps = 5, .stretch = 1};
+  gmt_ok(vt->sample(m, &o, &r, &img, &err), &err);
+  ck_assert_double_eq(o.evaluations_per_image, 5);
+  float *h = gmt_read(img);
+  for (int b = 0; b < 2; b++) {
+    float lo = 255, hi = 0;
+    for (int i = 0; i < 192; i++) {
+      lo = fminf(lo, h[b * 192 + i]);
+      hi = fmaxf(hi, h[b * 192 + i]);
+    }
+    ck_assert_float_eq_tol(lo, 0, 1e-3);
+    ck_assert_float_eq_tol(hi, 255, 1e-3);
+  }
+  free(h);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(wrong);
+  vt->destroy(m);
+}
+END_TEST
+
+/* ---- the bound ---- */
+
+typedef struct oracle {
+  const ddpm_schedule *s;
+  gm_tensor *x0;
+  float offset;  /* eps_hat = eps + offset */
+  int seen[512]; /* the levels asked for, in order */
+  int n_seen;
+} oracle;
+
+/* eps = (x_t - sqrt(ab) x0) / sqrt(1 - ab), the exact noise, plus a constant offset */
+static int oracle_eps(void *ctx, gm_tensor *xt, int k, gm_tensor **eps, gm_error *err) {
+  oracle *o = ctx;
+  if (o->n_seen < 512) o->seen[o->n_seen++] = k;
+  double ab = o->s->ab[k];
+  gm_tensor *a, *d;
+  int rc = gm_scale(&a, o->x0, (float)-sqrt(ab), err);
+  if (rc == 0) rc = gm_add(&d, xt, a, err);
+  if (rc == 0) rc = gm_scale(&d, d, (float)(1 / sqrt(1 - ab)), err);
+  if (rc == 0) rc = gm_add_scalar(eps, d, o->offset, err);
+  return rc;
+}
+
+static double mass(double lo, double hi) { return 0.5 * (erf(hi / sqrt(2)) - erf(lo / sqrt(2))); }
+
+/* KL term k >= 2 of the oracle in nats, summed over n values */
+static double oracle_kl(const ddpm_schedule *s, const double *x0, int n, double d, int k) {
+  double nats = 0;
+  for (int i = 0; i < n; i++) {
+    double xh = fmin(fmax(x0[i] - sqrt((1 - s->ab[k]) / s->ab[k]) * d, -1), 1);
+    nats += pow(s->post_c0[k] * (x0[i] - xh), 2) / (2 * s->post_var[k]);
+  }
+  return nats;
+}
+
+/* The bound of the oracle, term by term from the closed forms: with eps_hat = eps + d,
+ * x0_hat = clip(x0 - sqrt((1 - ab) / ab) d) is the same for every noise draw. */
+static double oracle_bits(const ddpm_schedule *s, const double *x0, int n, double d) {
+  double nats = 0;
+  int N = s->levels;
+  for (int k = 2; k <= N; k++) nats += oracle_kl(s, x0, n, d, k);
+  for (int i = 0; i < n; i++) {
+    double x = x0[i], ab = s->ab[N];
+    nats += 0.5 * ((1 - ab) + ab * x * x - 1 - log(1 - ab));
+    /* ab[0] = 1: the decoder's mean is x0_hat at level 1, its variance beta_tilde[2] */
+    double mu = fmin(fmax(x - sqrt((1 - s->ab[1]) / s->ab[1]) * d, -1), 1);
+    double sg = sqrt(s->post_var[2]);
+    double lo = x <= -1 + 1e-9 ? -INFINITY : (x - 1 / 15.0 - mu) / sg;
+    double hi = x >= 1 - 1e-9 ? INFINITY : (x + 1 / 15.0 - mu) / sg;
+    nats += -log(mass(lo, hi));
+  }
+  return nats / (n * log(2.0));
+}
+
+/* With t_samples = K the sum over k is (N - 1) / K times K uniform draws of the KL term:
+ * the standard deviation of the mean of `repeats` such estimates, in bits/dim. */
+static double oracle_spread(const ddpm_schedule *s, const double *x0, int n, double d, int K,
+                            int repeats) {
+  int N = s->levels;
+  double m = 0, m2 = 0;
+  for (int k = 2; k <= N; k++) {
+    double v = oracle_kl(s, x0, n, d, k) / (n * log(2.0));
+    m += v / (N - 1);
+    m2 += v * v / (N - 1);
+  }
+  return (N - 1) * sqrt((m2 - m * m) / ((double)K * repeats));
+}
+
+static void check_oracle(float offset, int t_samples, int repeats, double rtol) {
+  gm_error err = {0};
+  ddpm_schedule s;
+  gmt_ok(ddpm__schedule_init(&s, DDPM_SCHEDULE_LINEAR, 50, &err), &err);
+  enum { B = 2, PER = 3 * 4 * 4 };
+  gmt_rng hr;
+  gmt_rng_seed(&hr, 77);
+  float x0[B * PER];
+  double x0d[B * PER];
+  for (int i = 0; i < B * PER; i++) {
+    int q = (int)gmt_uniform(&hr, 0, 16);
+    x0[i] = (float)(q / 7.5 - 1);
+    x0d[i] = q / 7.5 - 1;
+  }
+  gm_tensor *tx0 = gmt_tensor_from(4, GM_SHAPE(B, 3, 4, 4), x0);
+  oracle o = {.s = &s, .x0 = tx0, .offset = offset};
+  double mean = 0;
+  gm_rng r;
+  gm_rng_init(&r, 3, 3);
+  for (int rep = 0; rep < repeats; rep++) {
+    double bits[B];
+    o.n_seen = 0;
+    gmt_ok(ddpm__bound(&s, tx0, t_samples, &r, oracle_eps, &o, bits, &err), &err);
+    mean += (bits[0] + bits[1]) / 2 / repeats;
+    if (t_samples) {
+      /* L_0 first, then K levels from 2 .. N, weighted (N - 1) / K */
+      ck_assert_int_eq(o.n_seen, 1 + t_samples);
+      ck_assert_int_eq(o.seen[0], 1);
+      double kl = 0;
+      for (int i = 1; i <= t_samples; i++) {
+        ck_assert(o.seen[i] >= 2 && o.seen[i] <= s.levels);
+        kl += oracle_kl(&s, x0d, B * PER, offset, o.seen[i]);
+      }
+      double full = 0, exact_kl = 0;
+      for (int k = 2; k <= s.levels; k++) exact_kl += oracle_kl(&s, x0d, B * PER, offset, k);
+      full = (oracle_bits(&s, x0d, PER, offset) + oracle_bits(&s, x0d + PER, PER, offset)) / 2;
+      double want_rep = full + ((s.levels - 1.0) / t_samples * kl - exact_kl) /
+                                   (B * PER * log(2.0));
+      ck_assert_msg(fabs((bits[0] + bits[1]) / 2 - want_rep) <= 1e-5 * want_rep,
+                    "estimate %.9g bits/dim, %.9g from the levels drawn",
+                    (bits[0] + bits[1]) / 2, want_rep);
+    }
+  }
+  double want = (oracle_bits(&s, x0d, PER, offset) + oracle_bits(&s, x0d + PER, PER, offset)) / 2;
+  double tol = rtol * want;
+  if (t_samples) /* both images share the drawn levels: the spread of their mean */
+    tol = 4 * oracle_spread(&s, x0d, B * PER, offset, t_samples, repeats);
+  ck_assert_msg(fabs(mean - want) <= tol, "bound %.9g bits/dim, analytic %.9g (tolerance %.3g)",
+                mean, want, tol);
+  ck_assert_double_gt(want, 0);
+  gm_tensor_destroy(tx0);
+  ddpm__schedule_close(&s);
+}
+
+START_TEST(bound_of_the_exact_eps_predictor_is_the_analytic_value) { check_oracle(0, 0, 1, 1e-5); }
+END_TEST
+
+START_TEST(bound_of_an_offset_predictor_is_the_analytic_value) { check_oracle(0.3f, 0, 1, 1e-5); }
+END_TEST
+
+START_TEST(bound_estimated_from_sampled_levels_weights_them_and_is_unbiased) { check_oracle(0.3f, 40, 25, 0); }
+END_TEST
+
+START_TEST(bin_nll_handles_edges_and_far_tails) {
+  /* interior bin centred on mu with sigma tiny: mass 1 */
+  ck_assert_double_eq_tol(ddpm__bin_nll(0, 0, 1e-3, 1 / 15.0), 0, 1e-12);
+  /* end bins reach to infinity: N(5, 1) puts almost all its mass on the top bin */
+  ck_assert_double_eq_tol(ddpm__bin_nll(1, 5, 1, 1 / 15.0), -log(mass(1 - 1 / 15.0 - 5, INFINITY)), 1e-12);
+  /* far out, where the mass underflows: finite and large; nearer: the exact mass */
+  double far = ddpm__bin_nll(0, 40, 1, 1 / 15.0);
+  ck_assert(isfinite(far) && far > 700);
+  double upper = 0.5 * (erfc((10 - 1 / 15.0) / sqrt(2)) - erfc((10 + 1 / 15.0) / sqrt(2)));
+  ck_assert_double_eq_tol(ddpm__bin_nll(0, 10, 1, 1 / 15.0), -log(upper), 1e-9);
+}
+END_TEST
+
+START_TEST(bound_is_positive_and_finite_for_random_models) {
+  gm_error err = {0};
+  gm_tensor *img = tensor_of(4, GM_SHAPE(2, 3, 8, 8));
+  gm_rng r;
+  gm_rng_init(&r, 4, 4);
+  gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
+  gm_model *u = tiny_unet("timesteps=12", "schedule=cosine", 14);
+  const char *sets[] = {"size=8", "timesteps=12"};
+  gm_model *s = make_model("seed", sets, 2, 15);
+  gm_model *ms[2] = {u, s};
+  for (int i = 0; i < 2; i++) {
+    gm_nll_options o = {.t_samples = 0};
+    double exact = 0, est = 0;
+    gmt_ok(vt->nll(ms[i], img, &o, &r, &exact, &err), &err);
+    o.t_samples = 3;
+    gmt_ok(vt->nll(ms[i], img, &o, &r, &est, &err), &err);
+    ck_assert_msg(isfinite(exact) && exact > 0, "exact bound %g", exact);
+    ck_assert_msg(isfinite(est) && est > 0, "estimated bound %g", est);
+    vt->destroy(ms[i]);
+  }
+  gm_tensor_destroy(img);
+}
+END_TEST
+
+/* ---- the study's U-Net ---- */
+
+static const char *const seed_keys[] = {
+    "time_mlp.0.weight", "time_mlp.0.bias", "time_mlp.2.weight", "time_mlp.2.bias",
+    "encoderConv1.0.weight", "encoderConv1.0.bias", "encoderConv1.1.weight",
+    "encoderConv1.1.bias", "encoderConv1.1.running_mean", "encoderConv1.1.running_var",
+    "encoderConv1.1.num_batches_tracked",
+    "encoderConv2.0.weight", "encoderConv2.0.bias", "encoderConv2.1.weight",
+    "encoderConv2.1.bias", "encoderConv2.1.running_mean", "encoderConv2.1.running_var",
+    "encoderConv2.1.num_batches_tracked",
+    "bottleneck.0.weight", "bottleneck.0.bias", "bottleneck.1.weight", "bottleneck.1.bias",
+    "bottleneck.1.running_mean", "bottleneck.1.running_var", "bottleneck.1.num_batches_tracked",
+    "upConv1.weight", "upConv1.bias",
+    "decoderConv1.0.weight", "decoderConv1.0.bias", "decoderConv1.1.weight",
+    "decoderConv1.1.bias", "decoderConv1.1.running_mean", "decoderConv1.1.running_var",
+    "decoderConv1.1.num_batches_tracked",
+    "upConv2.weight", "upConv2.bias",
+    "decoderConv2.0.weight", "decoderConv2.0.bias", "decoderConv2.1.weight",
+    "decoderConv2.1.bias", "decoderConv2.1.running_mean", "decoderConv2.1.running_var",
+    "decoderConv2.1.num_batches_tracked",
+    "output.weight", "output.bias", NULL};
+
+START_TEST(seed_has_the_study_keys_in_order_and_938444_parameters) {
+  gm_model *m = make_model("seed", NULL, 0, 1);
+  gm_params *p = vt->params(m);
+  int n = gm_params_count(p), i = 0;
+  for (; seed_keys[i]; i++) {
+    const char *name;
+    int kind;
+    ck_assert_int_lt(i, n);
+    gm_tensor *t = gm_params_at(p, i, &name, &kind);
+    ck_assert_str_eq(name, seed_keys[i]);
+    int buffer = strstr(name, "running_") || strstr(name, "num_batches");
+    ck_assert_int_eq(kind, buffer ? GM_PARAM_BUFFER : GM_PARAM_TRAINABLE);
+    if (strstr(name, "num_batches")) {
+      ck_assert_int_eq(t->dtype, GM_I32);
+      ck_assert_int_eq(t->ndim, 0);
+    }
+  }
+  ck_assert_int_eq(i, n);
+  ck_assert_int_eq(gm_params_numel(p, GM_PARAM_TRAINABLE), 938444);
+  int64_t tm = 0;
+  for (int k = 0; k < 4; k++) tm += gm_params_find(p, seed_keys[k])->numel;
+  ck_assert_int_eq(tm, 33280);
+  int64_t shape[4] = {256, 128, 2, 2};
+  gm_tensor *up1 = gm_params_find(p, "upConv1.weight");
+  for (int k = 0; k < 4; k++) ck_assert_int_eq(up1->shape[k], shape[k]);
+  gm_tensor *out = gm_params_find(p, "output.weight");
+  ck_assert_int_eq(out->shape[1], 67);
+  vt->destroy(m);
+}
+END_TEST
+
+/* ---- a plain C reference of the study's U-Net ---- */
+
+typedef struct hostnet {
+  float *w[64];
+  const char *names[64];
+  int n;
+} hostnet;
+
+static float *hw(hostnet *h, const char *name) {
+  for (int i = 0; i < h->n; i++)
+    if (strcmp(h->names[i], name) == 0) return h->w[i];
+  ck_abort_msg("no %s", name);
+  return NULL;
+}
+
+/* y (B, co, H, W) = conv k x k, padding k / 2, of x (B, ci, H, W) */
+static float *ref_conv(const float *x, int B, int ci, int H, int W, const float *w,
+                       const float *bias, int co, int k) {
+  float *y = calloc((size_t)B * co * H * W, sizeof *y);
+  int p = k / 2;
+  for (int b = 0; b < B; b++)
+    for (int o = 0; o < co; o++)
+      for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+          double s = bias[o];
+          for (int c = 0; c < ci; c++)
+            for (int u = 0; u < k; u++)
+              for (int v = 0; v < k; v++) {
+                int ii = i + u - p, jj = j + v - p;
+                if (ii < 0 || jj < 0 || ii >= H || jj >= W) continue;
+                s += (double)w[((o * ci + c) * k + u) * k + v] * x[((b * ci + c) * H + ii) * W + jj];
+              }
+          y[((b * co + o) * H + i) * W + j] = (float)s;
+        }
+  return y;
+}
+
+/* relu(batchnorm(x)) in place: eval with the running statistics, or train with the batch's
+ * (biased) statistics */
+static void ref_bn_relu(float *x, int B, int C, int HW, const float *g, const float *be,
+                        const float *rm, const float *rv, int train) {
+  for (int c = 0; c < C; c++) {
+    double mean = rm[c], var = rv[c];
+    if (train) {
+      double s = 0, sq = 0;
+      for (int b = 0; b < B; b++)
+        for (int i = 0; i < HW; i++) s += x[(b * C + c) * HW + i];
+      mean = s / (B * HW);
+      for (int b = 0; b < B; b++)
+        for (int i = 0; i < HW; i++) sq += pow(x[(b * C + c) * HW + i] - mean, 2);
+      var = sq / (B * HW);
+    }
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i < HW; i++) {
+        float *v = &x[(b * C + c) * HW + i];
+        double y = g[c] * (*v - mean) / sqrt(var + 1e-5) + be[c];
+        *v = (float)(y > 0 ? y : 0);
+      }
+  }
+}
+
+static float *ref_block(hostnet *h, const char *name, const float *x, int B, int ci, int co,
+                        int S, int train) {
+  char k[6][80];
+  const char *leaf[6] = {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                         "1.running_var"};
+  for (int i = 0; i < 6; i++) snprintf(k[i], sizeof k[i], "%s.%s", name, leaf[i]);
+  float *y = ref_conv(x, B, ci, S, S, hw(h, k[0]), hw(h, k[1]), co, 3);
+  ref_bn_relu(y, B, co, S * S, hw(h, k[2]), hw(h, k[3]), hw(h, k[4]), hw(h, k[5]), train);
+  return y;
+}
+
+static float *ref_pool(const float *x, int B, int C, int S) {
+  int s = S / 2;
+  float *y = malloc((size_t)B * C * s * s * sizeof *y);
+  for (int bc = 0; bc < B * C; bc++)
+    for (int i = 0; i < s; i++)
+      for (int j = 0; j < s; j++) {
+        const float *p = x + (size_t)bc * S * S;
+        y[(bc * s + i) * s + j] = fmaxf(fmaxf(p[2 * i * S + 2 * j], p[2 * i * S + 2 * j + 1]),
+                                        fmaxf(p[(2 * i + 1) * S + 2 * j], p[(2 * i + 1) * S + 2 * j + 1]));
+      }
+  return y;
+}
+
+/* ConvTranspose2d(ci, co, 2, stride 2), weight (ci, co, 2, 2) */
+static float *ref_up(const float *x, int B, int ci, int co, int S, const float *w, const float *bias) {
+  int T = 2 * S;
+  float *y = malloc((size_t)B * co * T * T * sizeof *y);
+  for (int b = 0; b < B; b++)
+    for (int o = 0; o < co; o++)
+      for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+          double s = bias[o];
+          for (int c = 0; c < ci; c++)
+            s += (double)w[((c * co + o) * 2 + i % 2) * 2 + j % 2] * x[((b * ci + c) * S + i / 2) * S + j / 2];
+          y[((b * co + o) * T + i) * T + j] = (float)s;
+        }
+  return y;
+}
+
+static float *ref_cat(const float *a, int ca, const float *b, int cb, int B, int HW) {
+  float *y = malloc((size_t)B * (ca + cb) * HW * sizeof *y);
+  for (int n = 0; n < B; n++) {
+    memcpy(y + (size_t)n * (ca + cb) * HW, a + (size_t)n * ca * HW, (size_t)ca * HW * sizeof *y);
+    memcpy(y + ((size_t)n * (ca + cb) + ca) * HW, b + (size_t)n * cb * HW, (size_t)cb * HW * sizeof *y);
+  }
+  return y;
+}
+
+static float *ref_seed(hostnet *h, const float *x, int B, int S, int train) {
+  int s2 = S / 2, s4 = S / 4;
+  float *e1 = ref_block(h, "encoderConv1", x, B, 3, 64, S, train);
+  float *p1 = ref_pool(e1, B, 64, S);
+  float *e2 = ref_block(h, "encoderConv2", p1, B, 64, 128, s2, train);
+  float *p2 = ref_pool(e2, B, 128, s2);
+  float *bn = ref_block(h, "bottleneck", p2, B, 128, 256, s4, train);
+  float *u1 = ref_up(bn, B, 256, 128, s4, hw(h, "upConv1.weight"), hw(h, "upConv1.bias"));
+  float *c1 = ref_cat(u1, 128, e2, 128, B, s2 * s2);
+  float *d1 = ref_block(h, "decoderConv1", c1, B, 256, 128, s2, train);
+  float *u2 = ref_up(d1, B, 128, 64, s2, hw(h, "upConv2.weight"), hw(h, "upConv2.bias"));
+  float *c2 = ref_cat(u2, 64, e1, 64, B, S * S);
+  float *d2 = ref_block(h, "decoderConv2", c2, B, 128, 64, S, train);
+  float *c3 = ref_cat(d2, 64, x, 3, B, S * S);
+  float *y = ref_conv(c3, B, 67, S, S, hw(h, "output.weight"), hw(h, "output.bias"), 3, 1);
+  float *all[] = {e1, p1, e2, p2, bn, u1, c1, d1, u2, c2, d2, c3};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+  return y;
+}
+
+START_TEST(seed_forward_matches_a_plain_c_reference) {
+  gm_error err = {0};
+  enum { B = 3, S = 8 };
+  const int train = _i;
+  const char *sets[] = {"size=8"};
+  gm_model *m = make_model("seed", sets, 1, 21);
+  gm_params *p = vt->params(m);
+  /* non-trivial batch norm parameters and running statistics */
+  gm_rng r;
+  gm_rng_init(&r, 22, 0);
+  hostnet h = {.n = 0};
+  for (int i = 0; i < gm_params_count(p); i++) {
+    const char *name;
+    gm_tensor *t = gm_params_at(p, i, &name, NULL);
+    if (t->dtype != GM_F32) continue;
+    if (strstr(name, ".1.")) gmt_ok(gm_rng_uniform(t, &r, 0.5f, 1.5f, &err), &err);
+    if (strstr(name, ".1.bias") || strstr(name, "running_mean"))
+      gmt_ok(gm_rng_uniform(t, &r, -0.2f, 0.2f, &err), &err);
+    h.names[h.n] = name;
+    h.w[h.n++] = gmt_read(t);
+  }
+  float x[B * 3 * S * S], t[B] = {0.1f, 0.5f, 0.9f};
+  gmt_rng hr;
+  gmt_rng_seed(&hr, 23);
+  gmt_fill_uniform(&hr, x, B * 3 * S * S, -1, 1);
+  gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(B, 3, S, S), x), *tt = gmt_tensor_from(1, GM_SHAPE(B), t);
+  vt->train_mode(m, train);
+  gm_named_tensor in[2] = {{"x", tx}, {"t", tt}}, out[2];
+  int n_out = 0;
+  gmt_ok(vt->forward(m, in, 2, out, 2, &n_out, &err), &err);
+  ck_assert_int_eq(n_out, 1);
+  ck_assert_str_eq(out[0].name, "eps");
+  float *got = gmt_read(out[0].tensor);
+  float *want = ref_seed(&h, x, B, S, train);
+  gmt_assert_close(got, want, B * 3 * S * S, 1e-4, 1e-4, train ? "seed forward, train" : "seed forward, eval");
+  if (train) { /* the running statistics moved and the batches were counted */
+    int count = -1;
+    gmt_ok(gm_tensor_read(gm_params_find(p, "bottleneck.1.num_batches_tracked"), &count, 4, &err), &err);
+    ck_assert_int_eq(count, 1);
+    float *rm = gmt_read(gm_params_find(p, "encoderConv1.1.running_mean"));
+    ck_assert(rm[0] != hw(&h, "encoderConv1.1.running_mean")[0]);
+    free(rm);
+  }
+  free(got);
+  free(want);
+  for (int i = 0; i < h.n; i++) free(h.w[i]);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(tx);
+  gm_tensor_destroy(tt);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(forward_refuses_missing_or_misshapen_inputs) {
+  gm_error err = {0};
+  gm_model *m = tiny_unet("timesteps=20", "schedule=cosine", 16);
+  gm_tensor *x = tensor_of(4, GM_SHAPE(2, 3, 8, 8)), *t = tensor_of(1, GM_SHAPE(3));
+  gm_named_tensor in[2] = {{"x", x}, {"t", t}}, out[1];
+  int n_out;
+  ck_assert_int_eq(vt->forward(m, in, 1, out, 1, &n_out, &err), GM_EINVAL);
+  ck_assert_int_eq(vt->forward(m, in, 2, out, 1, &n_out, &err), GM_ESHAPE);
+  ck_assert_ptr_nonnull(strstr(err.msg, "(3)"));
+  gm_tensor_destroy(x);
+  gm_tensor_destroy(t);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(options_are_validated_at_create) {
+  gm_error err = {0};
+  gm_resolved_options ro;
+  gmt_ok(gm_model_options_resolve(vt, "unet", NULL, 0, &ro, &err), &err);
+  gm_rng r;
+  gm_rng_init(&r, 1, 1);
+  gm_model *m = NULL;
+  const char *bad[][2] = {{"mult", "1,x"}, {"mult", ""}, {"size", "30"}, {"ch", "7"}};
+  for (int i = 0; i < 4; i++) {
+    const char *keep = NULL;
+    for (int j = 0; j < ro.n_model; j++)
+      if (!strcmp(ro.model[j].key, bad[i][0])) {
+        keep = ro.model[j].value;
+        ro.model[j].value = bad[i][1];
+      }
+    int rc = vt->create(&m, gmt_device(), ro.model, ro.n_model, &r, &err);
+    ck_assert_msg(rc < 0 && m == NULL, "%s=%s was accepted", bad[i][0], bad[i][1]);
+    for (int j = 0; j < ro.n_model; j++)
+      if (!strcmp(ro.model[j].key, bad[i][0])) ro.model[j].value = keep;
+  }
+  gm_model_options_free(&ro);
+}
+END_TEST
+
+/* ---- training ---- */
+
+/* four 8x8 images: colour blobs on black */
+static gm_tensor *toy_images(void) {
+  enum { B = 4, S = 8 };
+  float h[B * 3 * S * S];
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < 3; c++)
+      for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) {
+          double d = hypot(i - 2.0 - b, j - 3.5);
+          h[((b * 3 + c) * S + i) * S + j] = d < 3 ? (float)(255 * ((b + c) % 3) / 2.0) : 0;
+        }
+  return gmt_tensor_from(4, GM_SHAPE(B, 3, S, S), h);
+}
+
+static float loss_at(gm_model *m, gm_tensor *img, uint64_t seed) {
+  gm_error err = {0};
+  gm_rng r;
+  gm_rng_init(&r, seed, 9);
+  gm_tensor *l;
+  float v = 0;
+  int rec = gm_grad_enable(gmt_device(), 0);
+  double sum = 0;
+  for (int i = 0; i < 4; i++) {
+    gmt_ok(vt->loss(m, img, &r, &l, &err), &err);
+    gmt_ok(gm_tensor_read(l, &v, 4, &err), &err);
+    sum += v;
+    gm_tape_reset(gmt_device());
+  }
+  gm_grad_enable(gmt_device(), rec);
+  return (float)(sum / 4);
+}
+
+static void check_training(gm_model *m, float lr) {
+  gm_error err = {0};
+  gm_tensor *img = toy_images();
+  gm_params *p = vt->params(m);
+  gm_optim_config oc;
+  gm_optim_config_default(&oc, GM_OPTIM_ADAM);
+  oc.lr = lr;
+  gm_optim *opt;
+  gmt_ok(gm_optim_create(&opt, p, &oc, &err), &err);
+  vt->train_mode(m, 1);
+  float before = loss_at(m, img, 100);
+  gm_rng r;
+  gm_rng_init(&r, 101, 0);
+  for (int step = 0; step < 30; step++) {
+    gm_tensor *l;
+    gmt_ok(gm_params_zero_grad(p, &err), &err);
+    gmt_ok(vt->loss(m, img, &r, &l, &err), &err);
+    gmt_ok(gm_backward(l, &err), &err);
+    gmt_ok(gm_optim_step(opt, &err), &err);
+    gm_tape_reset(gmt_device());
+  }
+  float after = loss_at(m, img, 100);
+  ck_assert_msg(after < 0.7f * before, "loss %g before and %g after 30 Adam steps", before, after);
+  gm_optim_destroy(opt);
+  gm_tensor_destroy(img);
+}
+
+START_TEST(seed_loss_falls_under_adam) {
+  const char *sets[] = {"size=8"};
+  gm_model *m = make_model("seed", sets, 1, 31);
+  check_training(m, 1e-3f);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(unet_loss_falls_under_adam) {
+  const char *sets[] = {"size=8", "ch=16", "mult=1,2", "blocks=1", "dropout=0.1"};
+  gm_model *m = make_model("unet", sets, 5, 32);
+  check_training(m, 2e-3f);
+  vt->destroy(m);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("ddpm");
+  TCase *tc = tcase_create("ddpm");
+  tcase_add_checked_fixture(tc, load_plugin, unload_plugin);
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, linear_schedule_matches_closed_form_and_rescales_with_T);
+  tcase_add_test(tc, cosine_schedule_matches_closed_form);
+  tcase_add_test(tc, study_schedule_is_the_notebooks);
+  tcase_add_test(tc, posterior_formulas_on_worked_numbers);
+  tcase_add_test(tc, posterior_is_bayes_rule_at_every_level);
+  tcase_add_test(tc, forward_process_has_the_scheduled_mean_and_variance);
+  tcase_add_test(tc, timesteps_are_uniform_over_the_training_levels);
+  tcase_add_test(tc, ddim_over_every_level_with_eta_1_is_the_ancestral_step);
+  tcase_add_test(tc, ddim_levels_are_evenly_spaced_and_end_at_the_top);
+  tcase_add_test(tc, ddim_with_eta_0_is_deterministic_from_the_same_noise);
+  tcase_add_test(tc, ddim_over_every_level_with_eta_1_samples_as_ddpm);
+  tcase_add_test(tc, sampler_options_are_checked_and_stretch_spans_0_to_255);
+  tcase_add_test(tc, bound_of_the_exact_eps_predictor_is_the_analytic_value);
+  tcase_add_test(tc, bound_of_an_offset_predictor_is_the_analytic_value);
+  tcase_add_test(tc, bound_estimated_from_sampled_levels_weights_them_and_is_unbiased);
+  tcase_add_test(tc, bin_nll_handles_edges_and_far_tails);
+  tcase_add_test(tc, bound_is_positive_and_finite_for_random_models);
+  tcase_add_test(tc, seed_has_the_study_keys_in_order_and_938444_parameters);
+  tcase_add_loop_test(tc, seed_forward_matches_a_plain_c_reference, 0, 2);
+  tcase_add_test(tc, forward_refuses_missing_or_misshapen_inputs);
+  tcase_add_test(tc, options_are_validated_at_create);
+  tcase_add_test(tc, seed_loss_falls_under_adam);
+  tcase_add_test(tc, unet_loss_falls_under_adam);
+  suite_add_tcase(s, tc);
+  return gmt_run(s);
+}
