@@ -4,7 +4,8 @@
  * computes only the new position per layer per draw. Both make the same categorical
  * draws in the same order (pixels in raster order; per pixel one draw of n x 3 rows for
  * the seed network, three draws of n rows, R then G then B, for the gated one), so one
- * seed gives the same images from both. */
+ * seed gives the same images from both. Each draw's temporaries are freed with
+ * gm_tape_reset, so arena tensors a caller holds do not survive sample(). */
 #include <stdlib.h>
 #include <string.h>
 
