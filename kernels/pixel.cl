@@ -52,7 +52,8 @@ __kernel void pixel_window_write(GM_T(uint, dst), GM_T(uint, src), const int hd,
   if (o >= n) return;
   int c = o % w, r = (o / w) % h, bc = o / (w * h);
   int iy = top + r, ix = left + c;
-  if (iy >= 0 && iy < hd && ix >= 0 && ix < wd) GM_AT(dst)[(bc * hd + iy) * wd + ix] = GM_AT(src)[o];
+  if (iy >= 0 && iy < hd && ix >= 0 && ix < wd)
+    GM_AT(dst)[(bc * hd + iy) * wd + ix] = GM_AT(src)[o];
 }
 
 float pixel_sigmoid(float x) {
@@ -119,7 +120,8 @@ __kernel void pixel_conv_dot(GM_T(float, y), GM_T(float, patch), GM_T(float, w),
   float16 acc16 = (float16)(0.0f);
   int k = 0;
   if (has_mask)
-    for (; k + 16 <= k_all; k += 16) acc16 = fma(vload16(0, pr + k), vload16(0, wr + k) * vload16(0, mr + k), acc16);
+    for (; k + 16 <= k_all; k += 16)
+      acc16 = fma(vload16(0, pr + k), vload16(0, wr + k) * vload16(0, mr + k), acc16);
   else
     for (; k + 16 <= k_all; k += 16) acc16 = fma(vload16(0, pr + k), vload16(0, wr + k), acc16);
   float8 acc8 = acc16.lo + acc16.hi;
@@ -137,5 +139,6 @@ __kernel void pixel_put(GM_T(float, img), GM_T(int, cls), const int channels, co
   int o = get_global_id(0);
   if (o >= n) return;
   int c = o % nc, b = o / nc;
-  GM_AT(img)[((b * channels + c0 + c) * hx + row) * wx + col] = scale * (float)GM_AT(cls)[o] + offset;
+  GM_AT(img)[((b * channels + c0 + c) * hx + row) * wx + col] =
+      scale * (float)GM_AT(cls)[o] + offset;
 }

@@ -21,10 +21,12 @@ START_TEST(quantize_maps_pixel_values_to_classes) {
   gmt_ok(gm_quantize(&q, x, 16, GM_I32, &err), &err);
   ck_assert_int_eq(q->dtype, GM_I32);
   gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++) ck_assert_msg(got[i] == want16[i], "v=%g: %d, want %d", v[i], got[i], want16[i]);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(got[i] == want16[i], "v=%g: %d, want %d", v[i], got[i], want16[i]);
   gmt_ok(gm_quantize(&q, x, 256, GM_I32, &err), &err);
   gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++) ck_assert_msg(got[i] == want256[i], "v=%g: %d, want %d", v[i], got[i], want256[i]);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(got[i] == want256[i], "v=%g: %d, want %d", v[i], got[i], want256[i]);
   gmt_ok(gm_quantize(&q, x, 16, GM_F32, &err), &err);
   float *f = gmt_read(q);
   for (int i = 0; i < n; i++) ck_assert_msg(f[i] == (float)want16[i], "v=%g: %g", v[i], f[i]);
@@ -70,7 +72,8 @@ START_TEST(window_crops_and_zero_pads) {
       for (int q = 0; q < c[3]; q++, o++) {
         int iy = c[0] + r, ix = c[1] + q;
         want[o] = at_or_zero(hxv, bc, hx, wx, iy, ix);
-        if (iy >= 0 && iy < hx && ix >= 0 && ix < wx) dwant[((size_t)bc * hx + iy) * wx + ix] += up[o];
+        if (iy >= 0 && iy < hx && ix >= 0 && ix < wx)
+          dwant[((size_t)bc * hx + iy) * wx + ix] += up[o];
       }
   float *got = gmt_read(y);
   gmt_assert_close(got, want, ny, 0, 0, "window");
@@ -306,7 +309,8 @@ START_TEST(pixel_put_writes_scaled_classes_into_one_pixel) {
   gmt_ok(gm_pixel_put(img, cls, 1, 2, 1, 0.5f, -1.0f, &err), &err);
   float *got = gmt_read(img);
   for (int bb = 0; bb < b; bb++)
-    for (int c = 0; c < 2; c++) img0[((bb * ch + 1 + c) * h + 1) * w + 2] = 0.5f * (float)hc[bb * 2 + c] - 1.0f;
+    for (int c = 0; c < 2; c++)
+      img0[((bb * ch + 1 + c) * h + 1) * w + 2] = 0.5f * (float)hc[bb * 2 + c] - 1.0f;
   gmt_assert_close(got, img0, (size_t)n, 0, 0, "pixel_put");
   ck_assert_int_eq(gm_pixel_put(img, cls, 1, 2, 3, 1, 0, &err), GM_ESHAPE);
   ck_assert_int_eq(gm_pixel_put(img, cls, 2, 0, 0, 1, 0, &err), GM_ERANGE);

@@ -169,11 +169,13 @@ START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
   const char *sets[] = {"width=8"};
   gm_model *m = make_model("seed", sets, 1, 41);
   gm_checkpoint *c, *io, *back;
-  gmt_ok(gm_checkpoint_open(&c, GM_TEST_SOURCE_DIR "/data/pixelcnn/seed_w8_torch.safetensors", &err),
-         &err);
+  const char *dir = GM_TEST_SOURCE_DIR "/data/pixelcnn";
+  char path[1200];
+  snprintf(path, sizeof path, "%s/seed_w8_torch.safetensors", dir);
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
   gmt_ok(gm_checkpoint_load_params(c, vt->params(m), NULL, &err), &err);
-  gmt_ok(gm_checkpoint_open(&io, GM_TEST_SOURCE_DIR "/data/pixelcnn/seed_w8_torch_io.safetensors",
-                            &err), &err);
+  snprintf(path, sizeof path, "%s/seed_w8_torch_io.safetensors", dir);
+  gmt_ok(gm_checkpoint_open(&io, path, &err), &err);
   gm_tensor *x, *want;
   gmt_ok(gm_checkpoint_read_new(io, "x", gmt_device(), &x, &err), &err);
   gmt_ok(gm_checkpoint_read_new(io, "logits", gmt_device(), &want, &err), &err);
@@ -181,7 +183,6 @@ START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
   float *hx = gmt_read(x), *hw = gmt_read(want);
   float *got = forward_logits(m, hx, (int)x->shape[0], (int)x->shape[2], (int)x->shape[3]);
   gmt_assert_close(got, hw, (size_t)want->numel, 1e-5, 1e-6, "logits vs PyTorch's");
-  char path[1200];
   snprintf(path, sizeof path, "%s/seed_w8_back.safetensors", gmt_tmpdir());
   gmt_ok(gm_checkpoint_write_params(path, vt->params(m), NULL, 0, NULL, 0, &err), &err);
   gmt_ok(gm_checkpoint_open(&back, path, &err), &err);
@@ -340,7 +341,8 @@ START_TEST(seed_logits_ignore_the_current_and_later_pixels) {
 END_TEST
 
 START_TEST(gated_logits_ignore_later_pixels_and_later_channels) {
-  const char *sets[][3] = {{"width=6", "layers=3", "kernel=3"}, {"width=9", "layers=2", "kernel=5"}};
+  const char *sets[][3] = {{"width=6", "layers=3", "kernel=3"},
+                           {"width=9", "layers=2", "kernel=5"}};
   gm_model *m = make_model("gated", sets[_i], 3, 4 + (uint64_t)_i);
   check_causal(m, 1, 5, 6);
   vt->destroy(m);
@@ -358,7 +360,10 @@ START_TEST(gated_sees_pixels_above_and_to_the_right) {
   q[1 * w + 3] = q[1 * w + 3] < 8 ? 15 : 0;
   float *got = forward_logits(m, q, 1, h, w);
   double d = 0;
-  for (int cls = 0; cls < 16; cls++) d = fmax(d, fabs(got[(2 * w + 1) * 16 + cls] - base[(2 * w + 1) * 16 + cls]));
+  for (int cls = 0; cls < 16; cls++) {
+    size_t i = (size_t)(2 * w + 1) * 16 + cls;  /* R logits of pixel (2, 1) */
+    d = fmax(d, fabs(got[i] - base[i]));
+  }
   ck_assert_msg(d > 1e-5, "pixel (1, 3) does not reach the R logits at (2, 1)");
   free(q);
   free(base);
@@ -453,7 +458,8 @@ static gm_tensor *disc_images(int n, int s) {
         for (int x = 0; x < s; x++) {
           double dy = y - s / 2.0 + 0.5, dx = x - s / 2.0 + 0.5 + b * 0.5;
           int inside = dy * dy + dx * dx < s * s / 6.0;
-          v[(((size_t)b * 3 + c) * s + y) * s + x] = inside ? (c == 2 ? 40.0f : 250.0f - 20 * c) : 0.0f;
+          float face = c == 2 ? 40.0f : 250.0f - 20 * c;
+          v[(((size_t)b * 3 + c) * s + y) * s + x] = inside ? face : 0.0f;
         }
   gm_tensor *t = gmt_tensor_from(4, GM_SHAPE(n, 3, s, s), v);
   free(v);
@@ -484,7 +490,8 @@ static void check_loss_falls(const char *preset, const char *const *sets, int n_
     last = v;
     gm_tape_reset(gmt_device());
   }
-  ck_assert_msg(first > 2.0f && first < 3.5f, "%s: initial loss %g is not near ln 16", preset, first);
+  ck_assert_msg(first > 2.0f && first < 3.5f, "%s: initial loss %g is not near ln 16", preset,
+                first);
   ck_assert_msg(last < 0.85f * first, "%s: loss %g -> %g after 30 Adam steps", preset, first, last);
   gm_tensor_destroy(img);
   gm_optim_destroy(opt);

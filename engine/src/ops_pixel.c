@@ -117,8 +117,9 @@ int gm_gate(gm_tensor **y, gm_tensor *x, gm_error *err) {
   if (rc) return rc;
   char s[96];
   if (x->ndim < 2 || x->shape[1] % 2 || x->shape[1] == 0)
-    return gm_error_set(err, GM_ESHAPE, "%s: x must be (B, C, ...) with C even and non-zero, got %s",
-                        op, gm_shape_str(x, s, sizeof s));
+    return gm_error_set(err, GM_ESHAPE,
+                        "%s: x must be (B, C, ...) with C even and non-zero, got %s", op,
+                        gm_shape_str(x, s, sizeof s));
   int64_t shape[GM_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
   shape[1] /= 2;
@@ -172,7 +173,8 @@ static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor
     return gm_error_set(err, GM_ESHAPE, "%s: x %s has %" PRId64 " channels, w %s expects %" PRId64,
                         op, sx, x->shape[1], sw, w->shape[1]);
   if (w->shape[2] < 1 || w->shape[3] < 1 || w->shape[2] > 9 || w->shape[3] > 9)
-    return gm_error_set(err, GM_EUNSUPPORTED, "%s: kernel of w %s is not within 1x1 .. 9x9", op, sw);
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: kernel of w %s is not within 1x1 .. 9x9", op,
+                        sw);
   g->stride = o && o->stride ? o->stride : 1;
   g->ph = o ? o->pad_h : 0;
   g->pw = o ? o->pad_w : 0;
@@ -184,7 +186,8 @@ static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor
     rc = gm__want_f32(op, bias, err);
     if (rc) return rc;
     if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
-      return gm_error_set(err, GM_ESHAPE, "%s: bias must have shape (%" PRId64 ")", op, w->shape[0]);
+      return gm_error_set(err, GM_ESHAPE, "%s: bias must have shape (%" PRId64 ")", op,
+                          w->shape[0]);
   }
   if (mask) {
     rc = gm__want_f32(op, mask, err);

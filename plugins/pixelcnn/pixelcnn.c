@@ -40,7 +40,7 @@ static const char *const samplers[] = {"cached", "naive", NULL};
 static const char *const forward_inputs[] = {"x", NULL};
 static const char *const forward_outputs[] = {"logits", NULL};
 
-double pcnn_macs(const gm_tensor *w) {
+double pcnn__macs(const gm_tensor *w) {
   return (double)w->shape[0] * (double)w->shape[1] * (double)w->shape[2] * (double)w->shape[3];
 }
 
@@ -75,14 +75,14 @@ static int read_options(gm_model *m, const gm_kv *opts, int n, gm_error *err) {
   return 0;
 }
 
-static void pcnn_destroy(gm_model *m) {
+static void model_destroy(gm_model *m) {
   if (!m) return;
   gm_params_destroy(m->params);
   free(m->gl);
   free(m);
 }
 
-static int pcnn_create(gm_model **out, gm_device *dev, const gm_kv *opts, int n_opts,
+static int model_create(gm_model **out, gm_device *dev, const gm_kv *opts, int n_opts,
                        gm_rng *rng, gm_error *err) {
   *out = NULL;
   gm_model *m = calloc(1, sizeof *m);
@@ -91,18 +91,19 @@ static int pcnn_create(gm_model **out, gm_device *dev, const gm_kv *opts, int n_
   int rc = read_options(m, opts, n_opts, err);
   if (rc == 0) rc = gm_params_create(&m->params, dev, err);
   if (rc == 0)
-    rc = m->arch == PCNN_SEED ? pcnn_seed_declare(m, err) : pcnn_gated_declare(m, err);
+    rc = m->arch == PCNN_SEED ? pcnn__seed_declare(m, err) : pcnn__gated_declare(m, err);
   if (rc == 0) rc = gm_params_finalize(m->params, err);
-  if (rc == 0) rc = m->arch == PCNN_SEED ? pcnn_seed_init(m, rng, err) : pcnn_gated_init(m, rng, err);
+  if (rc == 0)
+    rc = m->arch == PCNN_SEED ? pcnn__seed_init(m, rng, err) : pcnn__gated_init(m, rng, err);
   if (rc) {
-    pcnn_destroy(m);
+    model_destroy(m);
     return rc;
   }
   *out = m;
   return 0;
 }
 
-static gm_params *pcnn_params(gm_model *m) { return m->params; }
+static gm_params *model_params(gm_model *m) { return m->params; }
 
 /* The network's input from float classes q (B, 3, H, W). */
 static int network_input(gm_model *m, gm_tensor *q, gm_tensor **x, gm_error *err) {
@@ -115,7 +116,8 @@ static int network_input(gm_model *m, gm_tensor *q, gm_tensor **x, gm_error *err
 static int class_logits(gm_model *m, gm_tensor *q, gm_tensor **logits, gm_error *err) {
   gm_tensor *x, *y;
   int rc = network_input(m, q, &x, err);
-  if (rc == 0) rc = m->arch == PCNN_SEED ? pcnn_seed_logits(m, x, &y, err) : pcnn_gated_logits(m, x, &y, err);
+  if (rc == 0 && m->arch == PCNN_SEED) rc = pcnn__seed_logits(m, x, &y, err);
+  else if (rc == 0) rc = pcnn__gated_logits(m, x, &y, err);
   if (rc == 0)
     rc = gm_reshape(logits, y, 5, GM_SHAPE(y->shape[0], 3, PCNN_LEVELS, y->shape[2], y->shape[3]),
                     err);
@@ -124,20 +126,22 @@ static int class_logits(gm_model *m, gm_tensor *q, gm_tensor **logits, gm_error 
 
 static int want_images(const char *what, const gm_tensor *t, gm_error *err) {
   char s[96];
-  if (t->ndim == 4 && t->shape[1] == 3 && t->dtype == GM_F32 && t->shape[2] >= 1 && t->shape[3] >= 1)
-    return 0;
+  if (t->ndim == 4 && t->shape[1] == 3 && t->dtype == GM_F32 && t->numel > 0) return 0;
   return gm_error_set(err, GM_ESHAPE, "pixelcnn: %s must be float (B, 3, H, W), got %s %s", what,
                       gm_dtype_name(t->dtype), gm_shape_str(t, s, sizeof s));
 }
 
-static int pcnn_forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_tensor *out,
+static int model_forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_tensor *out,
                         int max_out, int *n_out, gm_error *err) {
   *n_out = 0;
   gm_tensor *q = NULL;
   for (int i = 0; i < n_in; i++)
     if (strcmp(in[i].name, "x") == 0) q = in[i].tensor;
-    else return gm_error_set(err, GM_EINVAL, "pixelcnn forward: unknown input '%s' (takes x)", in[i].name);
-  if (!q) return gm_error_set(err, GM_EINVAL, "pixelcnn forward: input 'x' (B, 3, H, W) is missing");
+    else
+      return gm_error_set(err, GM_EINVAL, "pixelcnn forward: unknown input '%s' (takes x)",
+                          in[i].name);
+  if (!q)
+    return gm_error_set(err, GM_EINVAL, "pixelcnn forward: input 'x' (B, 3, H, W) is missing");
   if (max_out < 1) return gm_error_set(err, GM_EINVAL, "pixelcnn forward: no room for 'logits'");
   int rc = want_images("forward input x (classes 0..15 as floats)", q, err);
   gm_tensor *lg;
@@ -158,7 +162,7 @@ static int classes_of(gm_tensor *images, gm_tensor **targets, gm_tensor **q, gm_
   return rc;
 }
 
-static int pcnn_loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss,
+static int model_loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss,
                      gm_error *err) {
   gm_tensor *targets, *q, *lg;
   int rc = classes_of(images, &targets, &q, err);
@@ -168,7 +172,7 @@ static int pcnn_loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **lo
 }
 
 /* -log2 p of every subpixel under the model, averaged per image, then over the batch. */
-static int pcnn_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *rng,
+static int model_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *rng,
                     double *bits_per_dim, gm_error *err) {
   int recording = gm_grad_enable(m->dev, 0);
   gm_tensor *targets, *q, *lg, *each;
@@ -196,23 +200,23 @@ static int pcnn_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_
   return rc;
 }
 
-static int pcnn_sample_entry(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+static int model_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
                              gm_error *err) {
-  return pcnn_sample(m, o, rng, images, err);
+  return pcnn__sample(m, o, rng, images, err);
 }
 
 static const gm_model_vtable vtable = {
     .size = sizeof(gm_model_vtable),
     .options = options,
     .presets = presets,
-    .create = pcnn_create,
-    .destroy = pcnn_destroy,
-    .params = pcnn_params,
-    .forward = pcnn_forward,
-    .loss = pcnn_loss,
-    .sample = pcnn_sample_entry,
+    .create = model_create,
+    .destroy = model_destroy,
+    .params = model_params,
+    .forward = model_forward,
+    .loss = model_loss,
+    .sample = model_sample,
     .samplers = samplers,
-    .nll = pcnn_nll,
+    .nll = model_nll,
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
 };
