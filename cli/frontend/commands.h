@@ -11,5 +11,6 @@ int gm_cli_cmd_plugins(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_help(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_version(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_bench(int argc, char **argv, gm_host *host);
 
 #endif

@@ -12,6 +12,8 @@ static const gm_command commands[] = {
     {"version", "print the versions of genmoji and its library", gm_cli_cmd_version},
     {"dataset", "load a dataset, filter and preprocess it; list, draw or export it",
      gm_cli_cmd_dataset},
+    {"bench", "time the GEMMs and conv layers of the study's networks (bench ops)",
+     gm_cli_cmd_bench},
     {NULL, NULL, NULL},
 };
 
