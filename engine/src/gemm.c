@@ -1,9 +1,8 @@
 /* The one GEMM entry point. It validates the description and picks a backend per device
- * and shape (callers never name one): the host's BLAS in a native kernel where the device
- * is a CPU that runs native kernels and an optimised BLAS is installed, genmoji's own
- * kernels on other CPU devices, CLBlast on GPUs. docs/performance.md holds the
- * measurements behind the rule. Env GM_GEMM=clblast|own|native overrides it (a backend
- * that cannot run is then an error, not a silent fallback). */
+ * and shape (callers never name one; the rule is in choose() below): genmoji's own
+ * kernels or the host's BLAS in a native kernel on CPU devices, CLBlast on GPUs. Env
+ * GM_GEMM=clblast|own|native overrides the rule (a backend that cannot run is then an
+ * error, not a silent fallback). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +59,19 @@ static gm__gemm_native *native_of(gm_device *dev, gemm_state *s) {
   return s->native;
 }
 
-/* The rule, from the measurements in docs/performance.md. */
+/* The rule, from the measurements in docs/performance.md (PoCL on a 2-core AVX-512 CPU):
+ * the own kernels beat CLBlast's defaults 10-30x there and match or beat OpenBLAS run
+ * in a native kernel, so a CPU device whose preferred vectors are 16 floats gets the
+ * own kernels; a CPU with narrower vectors (where the own tiles are unmeasured) gets the
+ * host's optimised BLAS when it has one, else the own kernels; GPUs keep CLBlast and the
+ * parameters its database holds for them. */
 static gm__gemm_backend choose(gm_device *dev, gemm_state *s, const gm__gemm_desc *d) {
   if (s->forced >= 0) return (gm__gemm_backend)s->forced;
+  if (dev->info.type != GM_DEVICE_CPU) return GM__GEMM_CLBLAST;
+  if (dev->info.preferred_vector_width_float >= 16) return GM__GEMM_OWN;
   gm__gemm_native *nat = native_of(dev, s);
   if (nat && gm__gemm_native_optimised(nat) && gm__gemm_native_fits(d)) return GM__GEMM_NATIVE;
-  if (dev->info.type == GM_DEVICE_CPU) return GM__GEMM_OWN;
-  return GM__GEMM_CLBLAST;
+  return GM__GEMM_OWN;
 }
 
 static int check_desc(const gm__gemm_desc *d, gm_error *err) {

@@ -27,7 +27,7 @@ typedef struct gm__gemm_own gm__gemm_own;
 int gm__gemm_own_create(gm__gemm_own **out, gm_device *dev, gm_error *err);
 void gm__gemm_own_destroy(gm__gemm_own *own);
 int gm__gemm_own_run(gm__gemm_own *own, gm_device *dev, const gm__gemm_desc *d, gm_error *err);
-/* "tile 32x64, work-group 8x8" for benchmark headers. */
+/* "float16 tiles 12x32 (nn, tn) and 4x8 (nt)", for benchmark headers. */
 const char *gm__gemm_own_describe(const gm__gemm_own *own);
 
 /* The native backend: a BLAS found at run time (dlopen) whose sgemm runs inside

@@ -25,8 +25,8 @@ static const char *const kernel_names[K_COUNT] = {"gemm_nn", "gemm_tn", "gemm_nt
 struct gm__gemm_own {
   cl_program program;
   cl_kernel kernels[K_COUNT];
-  int vw, rm, dm, dn;
-  char about[96];
+  int vw, rm, dm, dn, kc;
+  char about[128];
 };
 
 static const struct gm__kernel_source *source(const char *name) {
@@ -36,25 +36,30 @@ static const struct gm__kernel_source *source(const char *name) {
 }
 
 /* Tile sizes from the device: vectors as wide as its preferred float width (4..16), and
- * as many rows as keep the accumulators in registers (32 vector registers with
- * AVX-512, 16 with AVX2). GM_GEMM_OWN_TILES="VW,RM,DM,DN" overrides them, for
- * measuring other tiles. */
+ * as many accumulators as fit its vector registers: with 16-float vectors (AVX-512, 32
+ * registers) a 12x32 tile for nn/tn (24 accumulators) and a 4x8 dot tile for nt, the
+ * fastest of the sizes measured on PoCL (docs/performance.md); narrower vectors mean
+ * x86 with 16 registers, so 6 rows (12 accumulators) and a 2x4 dot tile. k goes in
+ * chunks of 256 (measured too). GM_GEMM_OWN_TILES="VW,RM,DM,DN[,KC]" overrides them, for
+ * measuring others. */
 static void pick_tiles(gm__gemm_own *own, const gm_device *dev) {
   unsigned pw = dev->info.preferred_vector_width_float;
   own->vw = pw >= 16 ? 16 : pw >= 8 ? 8 : 4;
   own->rm = own->vw == 16 ? 12 : 6;
-  own->dm = 4;
-  own->dn = 4;
+  own->dm = own->vw == 16 ? 4 : 2;
+  own->dn = own->vw == 16 ? 8 : 4;
+  own->kc = 256;
   const char *env = getenv("GM_GEMM_OWN_TILES");
-  int vw, rm, dm, dn;
-  if (env && sscanf(env, "%d,%d,%d,%d", &vw, &rm, &dm, &dn) == 4 &&
-      (vw == 4 || vw == 8 || vw == 16) && rm >= 1 && rm <= 32 && dm >= 1 && dm <= 8 &&
-      dn >= 1 && dn <= 8) {
-    own->vw = vw;
-    own->rm = rm;
-    own->dm = dm;
-    own->dn = dn;
+  int v[5], got = env ? sscanf(env, "%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4]) : 0;
+  if (got >= 4 && (v[0] == 4 || v[0] == 8 || v[0] == 16) && v[1] >= 1 && v[1] <= 32 &&
+      v[2] >= 1 && v[2] <= 8 && v[3] >= 1 && v[3] <= 8 && (got == 4 || v[4] >= 1)) {
+    own->vw = v[0];
+    own->rm = v[1];
+    own->dm = v[2];
+    own->dn = v[3];
+    if (got == 5) own->kc = v[4];
   }
+  own->kc = (own->kc + own->vw - 1) / own->vw * own->vw;  /* whole vectors per chunk */
 }
 
 static int build(gm__gemm_own *own, gm_device *dev, gm_error *err) {
@@ -65,7 +70,8 @@ static int build(gm__gemm_own *own, gm_device *dev, gm_error *err) {
   size_t lens[2] = {prelude->len, body->len};
   char options[256];
   snprintf(options, sizeof options, "%s -D GM_GEMM_OWN -D GM_VW=%d -D GM_RM=%d -D GM_DM=%d "
-           "-D GM_DN=%d", gm__build_options(), own->vw, own->rm, own->dm, own->dn);
+           "-D GM_DN=%d -D GM_KC=%d", gm__build_options(), own->vw, own->rm, own->dm, own->dn,
+           own->kc);
   cl_int cl = CL_SUCCESS;
   own->program = clCreateProgramWithSource(dev->ctx, 2, texts, lens, &cl);
   if (cl != CL_SUCCESS)
@@ -97,8 +103,8 @@ int gm__gemm_own_create(gm__gemm_own **out, gm_device *dev, gm_error *err) {
   *out = NULL;
   if (!own) return gm_error_set(err, GM_ENOMEM, "gemm own: out of memory");
   pick_tiles(own, dev);
-  snprintf(own->about, sizeof own->about, "float%d tiles %dx%d (nn, tn) and %dx%d (nt)",
-           own->vw, own->rm, 2 * own->vw, own->dm, own->dn);
+  snprintf(own->about, sizeof own->about, "float%d tiles %dx%d (nn, tn) and %dx%d (nt), k in "
+           "chunks of %d", own->vw, own->rm, 2 * own->vw, own->dm, own->dn, own->kc);
   int rc = build(own, dev, err);
   if (rc) {
     gm__gemm_own_destroy(own);
