@@ -59,7 +59,8 @@ static void run_shape(const shape *s, int backend) {
     ref_gemm(s, A + off + b * sa, lda, B + off + b * sb, ldb, R + off + b * sc, ldc);
   float *got = gmt_read(tc);
   char what[160];
-  snprintf(what, sizeof what, "gemm (%s) m=%d n=%d k=%d ta=%d tb=%d batch=%d alpha=%g beta=%g pad=%d",
+  snprintf(what, sizeof what,
+           "gemm (%s) m=%d n=%d k=%d ta=%d tb=%d batch=%d alpha=%g beta=%g pad=%d",
            backend < 0 ? "default" : gm__gemm_backend_name(backend), s->m, s->n, s->k, s->ta,
            s->tb, s->batch, s->alpha, s->beta, s->pad);
   /* Everything outside the C matrices (padding, gaps) must be untouched too. */

@@ -147,7 +147,8 @@ static int self_test(gm__gemm_native *nat, gm_device *dev, gm_error *err) {
     cl_int cl;
     bufs[i] = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof mark,
                              &mark, &cl);
-    if (cl != CL_SUCCESS) rc = gm__cl_fail(err, GM_EOPENCL, cl, "clCreateBuffer", "gemm native test");
+    if (cl != CL_SUCCESS)
+      rc = gm__cl_fail(err, GM_EOPENCL, cl, "clCreateBuffer", "gemm native test");
   }
   native_job *job = rc ? NULL : calloc(1, sizeof *job);
   if (rc == 0 && !job) rc = gm_error_set(err, GM_ENOMEM, "gemm native: out of memory");
