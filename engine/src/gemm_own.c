@@ -21,15 +21,11 @@ static const char *const kernel_names[K_COUNT] = {"gemm_nn", "gemm_tn", "gemm_nt
 /* Work-items per group along the row tiles: a group walks down the rows of one column
  * panel. One fixed size, so PoCL compiles each kernel once. */
 #define GROUP_ROWS 8
-/* gemm_nt's groups: 8 x 16 tiles (64 x 64 of C with 4x8 tiles), so that each chunk of A
- * and B is read once per 64 columns and 64 rows. */
-#define NT_GROUP_COLS 8
-#define NT_GROUP_ROWS 16
 
 struct gm__gemm_own {
   cl_program program;
   cl_kernel kernels[K_COUNT];
-  int vw, rm, dm, dn, kc, kct;
+  int vw, rm, dm, dn, kc;
   char about[128];
 };
 
@@ -44,8 +40,8 @@ static const struct gm__kernel_source *source(const char *name) {
  * registers) a 12x32 tile for nn/tn (24 accumulators) and a 4x8 dot tile for nt, the
  * fastest of the sizes measured on PoCL (docs/performance.md); narrower vectors mean
  * x86 with 16 registers, so 6 rows (12 accumulators) and a 2x4 dot tile. k goes in
- * chunks of 256 (nn, tn) and 2048 (nt), measured too. GM_GEMM_OWN_TILES=
- * "VW,RM,DM,DN[,KC[,KCT]]" overrides them, for measuring others. */
+ * chunks of 256 (measured too). GM_GEMM_OWN_TILES="VW,RM,DM,DN[,KC]" overrides them, for
+ * measuring others. */
 static void pick_tiles(gm__gemm_own *own, const gm_device *dev) {
   unsigned pw = dev->info.preferred_vector_width_float;
   own->vw = pw >= 16 ? 16 : pw >= 8 ? 8 : 4;
@@ -53,23 +49,17 @@ static void pick_tiles(gm__gemm_own *own, const gm_device *dev) {
   own->dm = own->vw == 16 ? 4 : 2;
   own->dn = own->vw == 16 ? 8 : 4;
   own->kc = 256;
-  own->kct = 2048;
   const char *env = getenv("GM_GEMM_OWN_TILES");
-  int v[6], got = env ? sscanf(env, "%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4],
-                               &v[5]) : 0;
+  int v[5], got = env ? sscanf(env, "%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4]) : 0;
   if (got >= 4 && (v[0] == 4 || v[0] == 8 || v[0] == 16) && v[1] >= 1 && v[1] <= 32 &&
-      v[2] >= 1 && v[2] <= 8 && v[3] >= 1 && v[3] <= 8 && (got < 5 || v[4] >= 1) &&
-      (got < 6 || v[5] >= 1)) {
+      v[2] >= 1 && v[2] <= 8 && v[3] >= 1 && v[3] <= 8 && (got == 4 || v[4] >= 1)) {
     own->vw = v[0];
     own->rm = v[1];
     own->dm = v[2];
     own->dn = v[3];
-    if (got >= 5) own->kc = v[4];
-    if (got >= 6) own->kct = v[5];
+    if (got == 5) own->kc = v[4];
   }
-  /* whole vectors per chunk */
-  own->kc = (own->kc + own->vw - 1) / own->vw * own->vw;
-  own->kct = (own->kct + own->vw - 1) / own->vw * own->vw;
+  own->kc = (own->kc + own->vw - 1) / own->vw * own->vw;  /* whole vectors per chunk */
 }
 
 static int build(gm__gemm_own *own, gm_device *dev, gm_error *err) {
@@ -80,8 +70,8 @@ static int build(gm__gemm_own *own, gm_device *dev, gm_error *err) {
   size_t lens[2] = {prelude->len, body->len};
   char options[256];
   snprintf(options, sizeof options, "%s -D GM_GEMM_OWN -D GM_VW=%d -D GM_RM=%d -D GM_DM=%d "
-           "-D GM_DN=%d -D GM_KC=%d -D GM_KCT=%d", gm__build_options(), own->vw, own->rm, own->dm,
-           own->dn, own->kc, own->kct);
+           "-D GM_DN=%d -D GM_KC=%d", gm__build_options(), own->vw, own->rm, own->dm, own->dn,
+           own->kc);
   cl_int cl = CL_SUCCESS;
   own->program = clCreateProgramWithSource(dev->ctx, 2, texts, lens, &cl);
   if (cl != CL_SUCCESS)
@@ -114,8 +104,7 @@ int gm__gemm_own_create(gm__gemm_own **out, gm_device *dev, gm_error *err) {
   if (!own) return gm_error_set(err, GM_ENOMEM, "gemm own: out of memory");
   pick_tiles(own, dev);
   snprintf(own->about, sizeof own->about, "float%d tiles %dx%d (nn, tn) and %dx%d (nt), k in "
-           "chunks of %d and %d", own->vw, own->rm, 2 * own->vw, own->dm, own->dn, own->kc,
-           own->kct);
+           "chunks of %d", own->vw, own->rm, 2 * own->vw, own->dm, own->dn, own->kc);
   int rc = build(own, dev, err);
   if (rc) {
     gm__gemm_own_destroy(own);
@@ -170,9 +159,8 @@ int gm__gemm_own_run(gm__gemm_own *own, gm_device *dev, const gm__gemm_desc *d, 
     cl = clSetKernelArg(kern, i, args[i].size, args[i].value);
   if (cl != CL_SUCCESS)
     return gm__cl_fail(err, GM_EGEMM, cl, "clSetKernelArg", kernel_names[which]);
-  size_t local[3] = {1, GROUP_ROWS, 1};
-  if (which == K_TT) local[0] = GROUP_ROWS, local[1] = 1;
-  if (which == K_NT) local[0] = NT_GROUP_COLS, local[1] = NT_GROUP_ROWS;
+  size_t local[3] = {1, which == K_TT ? 1 : GROUP_ROWS, 1};
+  if (which == K_TT) local[0] = GROUP_ROWS;
   size_t global[3] = {round_up((d->n + tile_cols - 1) / tile_cols, local[0]),
                       round_up((d->m + tile_rows - 1) / tile_rows, local[1]), d->batch};
   cl = clEnqueueNDRangeKernel(dev->queue, kern, 3, NULL, global, local, 0, NULL, NULL);
