@@ -1,6 +1,7 @@
 /* Kernels of the pixel-model ops (engine/src/ops_pixel.c): quantisation, windows of
- * feature maps, the gated activation, a convolution on a window of its output, and
- * putting sampled classes into a pixel. One work-item per output element throughout. */
+ * feature maps, the gated activation, a convolution on a window of its output (gather
+ * the taps, then vectorised dot products), and putting sampled classes into a pixel.
+ * One work-item per output element throughout. */
 
 /* classes of 0..255 values: clamp(floor(x * levels / 256), 0, levels - 1) */
 float pixel_class_of(float v, int levels) {
@@ -51,7 +52,8 @@ __kernel void pixel_window_write(GM_T(uint, dst), GM_T(uint, src), const int hd,
   if (o >= n) return;
   int c = o % w, r = (o / w) % h, bc = o / (w * h);
   int iy = top + r, ix = left + c;
-  if (iy >= 0 && iy < hd && ix >= 0 && ix < wd) GM_AT(dst)[(bc * hd + iy) * wd + ix] = GM_AT(src)[o];
+  if (iy >= 0 && iy < hd && ix >= 0 && ix < wd)
+    GM_AT(dst)[(bc * hd + iy) * wd + ix] = GM_AT(src)[o];
 }
 
 float pixel_sigmoid(float x) {
@@ -83,36 +85,49 @@ __kernel void pixel_gate_backward(GM_T(float, dx), GM_T(float, dy), GM_T(float, 
   GM_AT(dx)[g] += d * t * s * (1.0f - s);
 }
 
-/* y (B, Cout, rows, cols) = the window at (row0, col0) of conv(x, w * mask) + bias, one
- * work-item per output element. Neighbouring work-items differ in the column, then the
- * output channel, so for a one-position window a work-group shares every x load. */
-__kernel void pixel_conv_window(GM_T(float, y), GM_T(float, x), GM_T(float, w),
-                                GM_T(float, bias), GM_T(float, mask), const int has_bias,
-                                const int has_mask, const int cin, const int hx, const int wx,
-                                const int cout, const int kh, const int kw, const int stride,
-                                const int ph, const int pw, const int row0, const int col0,
-                                const int rows, const int cols, const int n) {
+/* patch (P, K) = the input taps of each output position of a window, P = B * rows * cols
+ * positions in (b, r, c) order, K = cin * kh * kw taps in the weights' (ci, ky, kx) order,
+ * zero where a tap falls in the padding. One work-item per element. */
+__kernel void pixel_conv_patch(GM_T(float, patch), GM_T(float, x), const int cin, const int hx,
+                               const int wx, const int kh, const int kw, const int stride,
+                               const int ph, const int pw, const int row0, const int col0,
+                               const int rows, const int cols, const int n) {
+  int o = get_global_id(0);
+  if (o >= n) return;
+  int k_all = cin * kh * kw, k = o % k_all, p = o / k_all;
+  int kx = k % kw, ky = (k / kw) % kh, ci = k / (kw * kh);
+  int c = p % cols, r = (p / cols) % rows, b = p / (cols * rows);
+  int iy = (row0 + r) * stride - ph + ky, ix = (col0 + c) * stride - pw + kx;
+  float v = 0.0f;
+  if (iy >= 0 && iy < hx && ix >= 0 && ix < wx) v = GM_AT(x)[((b * cin + ci) * hx + iy) * wx + ix];
+  GM_AT(patch)[o] = v;
+}
+
+/* y (B, Cout, rows, cols) = patch (P, K) . (w * mask) (Cout, K)^T + bias, one work-item per
+ * output: a dot product over K in 16-wide vectors (the loop is explicit, so it vectorises
+ * whatever the driver does with work-items), then the tail. */
+__kernel void pixel_conv_dot(GM_T(float, y), GM_T(float, patch), GM_T(float, w),
+                             GM_T(float, bias), GM_T(float, mask), const int has_bias,
+                             const int has_mask, const int k_all, const int cout,
+                             const int rows, const int cols, const int n) {
   int o = get_global_id(0);
   if (o >= n) return;
   int c = o % cols, r = (o / cols) % rows;
   int co = (o / (cols * rows)) % cout, b = o / (cols * rows * cout);
-  int y0 = (row0 + r) * stride - ph, x0 = (col0 + c) * stride - pw;
-  __global const float *xb = GM_AT(x) + b * cin * hx * wx;
-  __global const float *wc = GM_AT(w) + co * cin * kh * kw;
-  __global const float *mc = GM_AT(mask) + co * cin * kh * kw;
-  float acc = 0.0f;
-  for (int ci = 0; ci < cin; ci++)
-    for (int ky = 0; ky < kh; ky++) {
-      int iy = y0 + ky;
-      if (iy < 0 || iy >= hx) continue;
-      for (int kx = 0; kx < kw; kx++) {
-        int ix = x0 + kx;
-        if (ix < 0 || ix >= wx) continue;
-        int k = (ci * kh + ky) * kw + kx;
-        float wv = has_mask ? wc[k] * mc[k] : wc[k];
-        acc = fma(xb[(ci * hx + iy) * wx + ix], wv, acc);
-      }
-    }
+  __global const float *pr = GM_AT(patch) + ((b * rows + r) * cols + c) * k_all;
+  __global const float *wr = GM_AT(w) + co * k_all;
+  __global const float *mr = GM_AT(mask) + co * k_all;
+  float16 acc16 = (float16)(0.0f);
+  int k = 0;
+  if (has_mask)
+    for (; k + 16 <= k_all; k += 16)
+      acc16 = fma(vload16(0, pr + k), vload16(0, wr + k) * vload16(0, mr + k), acc16);
+  else
+    for (; k + 16 <= k_all; k += 16) acc16 = fma(vload16(0, pr + k), vload16(0, wr + k), acc16);
+  float8 acc8 = acc16.lo + acc16.hi;
+  float4 acc4 = acc8.lo + acc8.hi;
+  float acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+  for (; k < k_all; k++) acc = fma(pr[k], has_mask ? wr[k] * mr[k] : wr[k], acc);
   if (has_bias) acc += GM_AT(bias)[co];
   GM_AT(y)[o] = acc;
 }
@@ -124,5 +139,6 @@ __kernel void pixel_put(GM_T(float, img), GM_T(int, cls), const int channels, co
   int o = get_global_id(0);
   if (o >= n) return;
   int c = o % nc, b = o / nc;
-  GM_AT(img)[((b * channels + c0 + c) * hx + row) * wx + col] = scale * (float)GM_AT(cls)[o] + offset;
+  GM_AT(img)[((b * channels + c0 + c) * hx + row) * wx + col] =
+      scale * (float)GM_AT(cls)[o] + offset;
 }

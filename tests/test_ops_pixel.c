@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ops_pixel_internal.h"
 #include "testlib.h"
 
 START_TEST(quantize_maps_pixel_values_to_classes) {
@@ -21,10 +21,12 @@ START_TEST(quantize_maps_pixel_values_to_classes) {
   gmt_ok(gm_quantize(&q, x, 16, GM_I32, &err), &err);
   ck_assert_int_eq(q->dtype, GM_I32);
   gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++) ck_assert_msg(got[i] == want16[i], "v=%g: %d, want %d", v[i], got[i], want16[i]);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(got[i] == want16[i], "v=%g: %d, want %d", v[i], got[i], want16[i]);
   gmt_ok(gm_quantize(&q, x, 256, GM_I32, &err), &err);
   gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++) ck_assert_msg(got[i] == want256[i], "v=%g: %d, want %d", v[i], got[i], want256[i]);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(got[i] == want256[i], "v=%g: %d, want %d", v[i], got[i], want256[i]);
   gmt_ok(gm_quantize(&q, x, 16, GM_F32, &err), &err);
   float *f = gmt_read(q);
   for (int i = 0; i < n; i++) ck_assert_msg(f[i] == (float)want16[i], "v=%g: %g", v[i], f[i]);
@@ -70,7 +72,8 @@ START_TEST(window_crops_and_zero_pads) {
       for (int q = 0; q < c[3]; q++, o++) {
         int iy = c[0] + r, ix = c[1] + q;
         want[o] = at_or_zero(hxv, bc, hx, wx, iy, ix);
-        if (iy >= 0 && iy < hx && ix >= 0 && ix < wx) dwant[((size_t)bc * hx + iy) * wx + ix] += up[o];
+        if (iy >= 0 && iy < hx && ix >= 0 && ix < wx)
+          dwant[((size_t)bc * hx + iy) * wx + ix] += up[o];
       }
   float *got = gmt_read(y);
   gmt_assert_close(got, want, ny, 0, 0, "window");
@@ -205,23 +208,26 @@ END_TEST
 typedef struct wconv_case {
   int b, cin, h, w, cout, kh, kw, stride, ph, pw, bias, mask;
   int row0, col0, rows, cols;
+  int gemm;  /* 1: through gm_conv2d's GEMM rather than dot products */
 } wconv_case;
 
 static const wconv_case wconv_cases[] = {
-    /* one position, direct: a PixelCNN 7x7 type-B layer at an inner and an edge pixel */
-    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1},
-    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 8, 1, 1},
+    /* one position: a PixelCNN 7x7 type-B layer at an inner and an edge pixel */
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 0},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 8, 1, 1, 0},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 1},
     /* rows above only: a (2, 3) kernel padded (2, 1), window on the top row */
-    {3, 5, 6, 7, 10, 2, 3, 1, 2, 1, 1, 0, 0, 0, 1, 7},
-    /* a full row through the GEMM path, 1 x 2 kernel left-padded */
-    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8},
-    /* stride 2 with a mask, direct, and the same through GEMM */
-    {2, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 2, 2, 3},
-    {8, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 0, 3, 5},
-    /* 1x1 on a 1x1 map (the gated PixelCNN's head during sampling) */
-    {5, 9, 1, 1, 48, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1},
-    /* 9x9 at the bottom-right corner */
-    {2, 4, 11, 11, 3, 9, 9, 1, 4, 4, 1, GM_MASK_B, 10, 10, 1, 1},
+    {3, 5, 6, 7, 10, 2, 3, 1, 2, 1, 1, 0, 0, 0, 1, 7, 0},
+    /* a full row, 1 x 2 kernel left-padded, both ways */
+    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 0},
+    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 1},
+    /* stride 2 with a mask, both ways; K = 27 exercises the 16-wide loop and its tail */
+    {2, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 2, 2, 3, 0},
+    {8, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 0, 3, 5, 1},
+    /* 1x1 on a 1x1 map (the gated PixelCNN's head during sampling), K = 9 < 16 */
+    {5, 9, 1, 1, 48, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0},
+    /* 9x9 at the bottom-right corner, K = 324 */
+    {2, 4, 11, 11, 3, 9, 9, 1, 4, 4, 1, GM_MASK_B, 10, 10, 1, 1, 0},
 };
 
 START_TEST(conv2d_window_matches_the_window_of_conv2d) {
@@ -246,8 +252,10 @@ START_TEST(conv2d_window_matches_the_window_of_conv2d) {
   gm_tensor *full, *win, *want;
   gmt_ok(gm_conv2d(&full, x, w, bias, mask, &o, &err), &err);
   size_t nodes = gm_tape_node_count(gmt_device());
-  gmt_ok(gm_conv2d_window(&win, x, w, bias, mask, &o, c->row0, c->col0, c->rows, c->cols, &err),
-         &err);
+  int64_t prev = gm__conv_window_set_direct_limit(c->gemm ? 0 : -1);
+  int rc = gm_conv2d_window(&win, x, w, bias, mask, &o, c->row0, c->col0, c->rows, c->cols, &err);
+  gm__conv_window_set_direct_limit(prev);
+  gmt_ok(rc, &err);
   ck_assert_uint_eq(gm_tape_node_count(gmt_device()), nodes); /* inference only */
   gmt_ok(gm_window(&want, full, c->row0, c->col0, c->rows, c->cols, &err), &err);
   ck_assert_int_eq(win->shape[1], c->cout);
@@ -301,7 +309,8 @@ START_TEST(pixel_put_writes_scaled_classes_into_one_pixel) {
   gmt_ok(gm_pixel_put(img, cls, 1, 2, 1, 0.5f, -1.0f, &err), &err);
   float *got = gmt_read(img);
   for (int bb = 0; bb < b; bb++)
-    for (int c = 0; c < 2; c++) img0[((bb * ch + 1 + c) * h + 1) * w + 2] = 0.5f * (float)hc[bb * 2 + c] - 1.0f;
+    for (int c = 0; c < 2; c++)
+      img0[((bb * ch + 1 + c) * h + 1) * w + 2] = 0.5f * (float)hc[bb * 2 + c] - 1.0f;
   gmt_assert_close(got, img0, (size_t)n, 0, 0, "pixel_put");
   ck_assert_int_eq(gm_pixel_put(img, cls, 1, 2, 3, 1, 0, &err), GM_ESHAPE);
   ck_assert_int_eq(gm_pixel_put(img, cls, 2, 0, 0, 1, 0, &err), GM_ERANGE);

@@ -1,5 +1,7 @@
 /* The PixelCNN plugin, loaded through the registry as the host loads it: the seed
- * preset's keys, shapes and parameter count (738,288); its forward against a plain C
+ * preset's keys, shapes and parameter count (738,288); its weights through a
+ * .safetensors file by key, and a state_dict written by PyTorch giving PyTorch's logits;
+ * its forward against a plain C
  * reference of the study's network; causality of both networks pixel by pixel and
  * channel by channel; naive and cached samplers drawing the same images; the loss
  * falling under Adam; nll as the cross-entropy in bits; refusals. */
@@ -120,6 +122,93 @@ START_TEST(seed_has_the_study_keys_shapes_and_738288_parameters) {
   ck_assert_double_eq(s2, 64 * 64 * 25);
   free(m1);
   free(m2);
+  vt->destroy(m);
+}
+END_TEST
+
+/* A seed checkpoint holds exactly the study's state_dict (keys, order, (out, in, kh, kw)
+ * shapes) and loads into another model by key, which then computes the same logits. */
+START_TEST(seed_weights_travel_by_key_through_safetensors) {
+  gm_error err = {0};
+  gm_model *a = make_model("seed", NULL, 0, 31), *b = make_model("seed", NULL, 0, 32);
+  char path[1200];
+  snprintf(path, sizeof path, "%s/seed.safetensors", gmt_tmpdir());
+  gmt_ok(gm_checkpoint_write_params(path, vt->params(a), NULL, 0, NULL, 0, &err), &err);
+  gm_checkpoint *c;
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+  gm_params *p = vt->params(a);
+  ck_assert_int_eq(gm_checkpoint_count(c), gm_params_count(p));
+  for (int i = 0; i < gm_checkpoint_count(c); i++) {
+    const char *name;
+    gm_tensor *t = gm_params_at(p, i, &name, NULL);
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(c, i);
+    ck_assert_str_eq(e->name, name);
+    ck_assert_str_eq(e->dtype, "F32");
+    ck_assert_int_eq(e->ndim, t->ndim);
+    for (int d = 0; d < t->ndim; d++) ck_assert_int_eq(e->shape[d], t->shape[d]);
+  }
+  gmt_ok(gm_checkpoint_load_params(c, vt->params(b), NULL, &err), &err);
+  gm_checkpoint_close(c);
+  float *q = random_classes(3, 2 * 3 * 5 * 5);
+  float *la = forward_logits(a, q, 2, 5, 5), *lb = forward_logits(b, q, 2, 5, 5);
+  gmt_assert_close(lb, la, 2 * 3 * 25 * 16, 0, 0, "logits after loading the checkpoint");
+  free(q);
+  free(la);
+  free(lb);
+  vt->destroy(a);
+  vt->destroy(b);
+}
+END_TEST
+
+/* The study's network built in PyTorch (tests/data/pixelcnn/seed_torch.py, width 8): its
+ * state_dict loads into the seed preset by key, gives PyTorch's logits on PyTorch's
+ * input, and written back by genmoji holds the same tensors under the same names, so it
+ * loads into PyTorch again. */
+START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
+  gm_error err = {0};
+  const char *sets[] = {"width=8"};
+  gm_model *m = make_model("seed", sets, 1, 41);
+  gm_checkpoint *c, *io, *back;
+  const char *dir = GM_TEST_SOURCE_DIR "/data/pixelcnn";
+  char path[1200];
+  snprintf(path, sizeof path, "%s/seed_w8_torch.safetensors", dir);
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+  gmt_ok(gm_checkpoint_load_params(c, vt->params(m), NULL, &err), &err);
+  snprintf(path, sizeof path, "%s/seed_w8_torch_io.safetensors", dir);
+  gmt_ok(gm_checkpoint_open(&io, path, &err), &err);
+  gm_tensor *x, *want;
+  gmt_ok(gm_checkpoint_read_new(io, "x", gmt_device(), &x, &err), &err);
+  gmt_ok(gm_checkpoint_read_new(io, "logits", gmt_device(), &want, &err), &err);
+  ck_assert_int_eq(want->ndim, 5);
+  float *hx = gmt_read(x), *hw = gmt_read(want);
+  float *got = forward_logits(m, hx, (int)x->shape[0], (int)x->shape[2], (int)x->shape[3]);
+  gmt_assert_close(got, hw, (size_t)want->numel, 1e-5, 1e-6, "logits vs PyTorch's");
+  snprintf(path, sizeof path, "%s/seed_w8_back.safetensors", gmt_tmpdir());
+  gmt_ok(gm_checkpoint_write_params(path, vt->params(m), NULL, 0, NULL, 0, &err), &err);
+  gmt_ok(gm_checkpoint_open(&back, path, &err), &err);
+  ck_assert_int_eq(gm_checkpoint_count(back), gm_checkpoint_count(c));
+  for (int i = 0; i < gm_checkpoint_count(back); i++) {
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(back, i);
+    ck_assert_ptr_nonnull(gm_checkpoint_find(c, e->name));
+    gm_tensor *a, *b;
+    gmt_ok(gm_checkpoint_read_new(c, e->name, gmt_device(), &a, &err), &err);
+    gmt_ok(gm_checkpoint_read_new(back, e->name, gmt_device(), &b, &err), &err);
+    ck_assert_int_eq(a->numel, b->numel);
+    float *ha = gmt_read(a), *hb = gmt_read(b);
+    gmt_assert_close(hb, ha, (size_t)a->numel, 0, 0, e->name);
+    free(ha);
+    free(hb);
+    gm_tensor_destroy(a);
+    gm_tensor_destroy(b);
+  }
+  gm_checkpoint_close(back);
+  gm_checkpoint_close(io);
+  gm_checkpoint_close(c);
+  free(hx);
+  free(hw);
+  free(got);
+  gm_tensor_destroy(x);
+  gm_tensor_destroy(want);
   vt->destroy(m);
 }
 END_TEST
@@ -252,7 +341,8 @@ START_TEST(seed_logits_ignore_the_current_and_later_pixels) {
 END_TEST
 
 START_TEST(gated_logits_ignore_later_pixels_and_later_channels) {
-  const char *sets[][3] = {{"width=6", "layers=3", "kernel=3"}, {"width=9", "layers=2", "kernel=5"}};
+  const char *sets[][3] = {{"width=6", "layers=3", "kernel=3"},
+                           {"width=9", "layers=2", "kernel=5"}};
   gm_model *m = make_model("gated", sets[_i], 3, 4 + (uint64_t)_i);
   check_causal(m, 1, 5, 6);
   vt->destroy(m);
@@ -270,7 +360,10 @@ START_TEST(gated_sees_pixels_above_and_to_the_right) {
   q[1 * w + 3] = q[1 * w + 3] < 8 ? 15 : 0;
   float *got = forward_logits(m, q, 1, h, w);
   double d = 0;
-  for (int cls = 0; cls < 16; cls++) d = fmax(d, fabs(got[(2 * w + 1) * 16 + cls] - base[(2 * w + 1) * 16 + cls]));
+  for (int cls = 0; cls < 16; cls++) {
+    size_t i = (size_t)(2 * w + 1) * 16 + cls;  /* R logits of pixel (2, 1) */
+    d = fmax(d, fabs(got[i] - base[i]));
+  }
   ck_assert_msg(d > 1e-5, "pixel (1, 3) does not reach the R logits at (2, 1)");
   free(q);
   free(base);
@@ -365,7 +458,8 @@ static gm_tensor *disc_images(int n, int s) {
         for (int x = 0; x < s; x++) {
           double dy = y - s / 2.0 + 0.5, dx = x - s / 2.0 + 0.5 + b * 0.5;
           int inside = dy * dy + dx * dx < s * s / 6.0;
-          v[(((size_t)b * 3 + c) * s + y) * s + x] = inside ? (c == 2 ? 40.0f : 250.0f - 20 * c) : 0.0f;
+          float face = c == 2 ? 40.0f : 250.0f - 20 * c;
+          v[(((size_t)b * 3 + c) * s + y) * s + x] = inside ? face : 0.0f;
         }
   gm_tensor *t = gmt_tensor_from(4, GM_SHAPE(n, 3, s, s), v);
   free(v);
@@ -396,7 +490,8 @@ static void check_loss_falls(const char *preset, const char *const *sets, int n_
     last = v;
     gm_tape_reset(gmt_device());
   }
-  ck_assert_msg(first > 2.0f && first < 3.5f, "%s: initial loss %g is not near ln 16", preset, first);
+  ck_assert_msg(first > 2.0f && first < 3.5f, "%s: initial loss %g is not near ln 16", preset,
+                first);
   ck_assert_msg(last < 0.85f * first, "%s: loss %g -> %g after 30 Adam steps", preset, first, last);
   gm_tensor_destroy(img);
   gm_optim_destroy(opt);
@@ -477,6 +572,8 @@ int main(void) {
   TCase *tc = tcase_create("pixelcnn");
   tcase_add_unchecked_fixture(tc, load_plugin, unload_plugin);
   tcase_add_test(tc, seed_has_the_study_keys_shapes_and_738288_parameters);
+  tcase_add_test(tc, seed_weights_travel_by_key_through_safetensors);
+  tcase_add_test(tc, seed_loads_a_pytorch_state_dict_and_gives_its_logits);
   tcase_add_test(tc, seed_forward_matches_a_plain_c_reference_of_the_study_network);
   tcase_add_test(tc, seed_logits_ignore_the_current_and_later_pixels);
   tcase_add_loop_test(tc, gated_logits_ignore_later_pixels_and_later_channels, 0, 2);

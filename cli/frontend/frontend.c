@@ -21,6 +21,8 @@ static const gm_command commands[] = {
      gm_cli_cmd_forward},
     {"compare", "the main job: train, sample, evaluate and time both models; write a report",
      gm_cli_cmd_compare},
+    {"bench", "time the GEMMs and conv layers of the study's networks (bench ops)",
+     gm_cli_cmd_bench},
     {NULL, NULL, NULL},
 };
 

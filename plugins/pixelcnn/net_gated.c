@@ -38,7 +38,7 @@ static int declare_conv(gm_params *p, const char *name, int64_t cout, int64_t ci
   return rc;
 }
 
-int pcnn_gated_declare(gm_model *m, gm_error *err) {
+int pcnn__gated_declare(gm_model *m, gm_error *err) {
   int64_t f = m->width;
   int kc = m->kernel / 2, rc = 0;
   char name[48];
@@ -83,7 +83,7 @@ static int fill_h_mask(gm_tensor *mask, int f, int first, gm_error *err) {
   return rc;
 }
 
-int pcnn_gated_init(gm_model *m, gm_rng *rng, gm_error *err) {
+int pcnn__gated_init(gm_model *m, gm_rng *rng, gm_error *err) {
   m->gl = calloc((size_t)m->layers, sizeof *m->gl);
   if (!m->gl) return gm_error_set(err, GM_ENOMEM, "pixelcnn: no memory for %d layers", m->layers);
   char name[48];
@@ -144,7 +144,7 @@ static int head(gm_model *m, gm_tensor *h, gm_tensor **logits, int one_position,
 /* The rows each layer's vertical kernel starts above the output row. */
 static int v_top(const gm_model *m, int l) { return m->kernel / 2 + (l == 0); }
 
-int pcnn_gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
+int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
   int h_ = (int)x->shape[2], w_ = (int)x->shape[3], kc = m->kernel / 2;
   gm_tensor *v = x, *h = x;
   int rc = 0;
@@ -168,12 +168,12 @@ int pcnn_gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *e
   return rc;
 }
 
-double pcnn_gated_macs(const gm_model *m) {
-  double s = pcnn_macs(m->out_w[0]) + pcnn_macs(m->out_w[1]);
+double pcnn__gated_macs(const gm_model *m) {
+  double s = pcnn__macs(m->out_w[0]) + pcnn__macs(m->out_w[1]);
   for (int l = 0; l < m->layers; l++) {
     const pcnn_gated_layer *L = &m->gl[l];
-    s += pcnn_macs(L->v_w) + pcnn_macs(L->h_w) + pcnn_macs(L->vh_w);
-    if (l) s += pcnn_macs(L->res_w);
+    s += pcnn__macs(L->v_w) + pcnn__macs(L->h_w) + pcnn__macs(L->vh_w);
+    if (l) s += pcnn__macs(L->res_w);
   }
   return s;
 }
@@ -185,7 +185,7 @@ static gm_tensor *vmap(pcnn_cache *c, int l) { return c->maps[l]; }
 static gm_tensor *linkmap(pcnn_cache *c, int l) { return c->maps[c->m->layers - 1 + l]; }
 static gm_tensor *hmap(pcnn_cache *c, int l) { return c->maps[2 * c->m->layers - 1 + l]; }
 
-int pcnn_gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err) {
+int pcnn__gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err) {
   gm_model *m = c->m;
   int w_ = (int)x->shape[3], kc = m->kernel / 2, rc = 0;
   for (int l = 0; l < m->layers && rc == 0; l++) {
@@ -197,7 +197,7 @@ int pcnn_gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err) {
     if (rc == 0 && l < m->layers - 1) rc = gm_window_write(vmap(c, l), v, i, 0, err);
     if (rc == 0) rc = gm_conv2d_window(&link, v, L->vh_w, L->vh_b, NULL, NULL, 0, 0, 1, w_, err);
     if (rc == 0) rc = gm_window_write(linkmap(c, l), link, i, 0, err);
-    c->macs += (pcnn_macs(L->v_w) + pcnn_macs(L->vh_w)) * w_;
+    c->macs += (pcnn__macs(L->v_w) + pcnn__macs(L->vh_w)) * w_;
   }
   return rc;
 }
@@ -205,7 +205,7 @@ int pcnn_gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err) {
 /* The horizontal stack at (i, j) from the cached maps, then the head there. Every
  * position it reads left of j is final; at (i, j) itself the masks read only the
  * channels already drawn. */
-int pcnn_gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
+int pcnn__gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                           gm_error *err) {
   gm_model *m = c->m;
   int kc = m->kernel / 2, rc = 0;
@@ -224,9 +224,9 @@ int pcnn_gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor *
     if (rc == 0 && l) rc = gm_add(&h, prev, t, err);
     if (rc == 0 && l < m->layers - 1) rc = gm_window_write(hmap(c, l), h, i, j, err);
     if (l < m->layers - 1) src = hmap(c, l);
-    c->macs += pcnn_macs(L->h_w) + (l ? pcnn_macs(L->res_w) : 0);
+    c->macs += pcnn__macs(L->h_w) + (l ? pcnn__macs(L->res_w) : 0);
   }
   if (rc == 0) rc = head(m, h, logits, 1, err);
-  c->macs += pcnn_macs(m->out_w[0]) + pcnn_macs(m->out_w[1]);
+  c->macs += pcnn__macs(m->out_w[0]) + pcnn__macs(m->out_w[1]);
   return rc;
 }

@@ -20,7 +20,7 @@ static int declare_conv(gm_params *p, const char *name, int64_t cout, int64_t ci
   return rc;
 }
 
-int pcnn_seed_declare(gm_model *m, gm_error *err) {
+int pcnn__seed_declare(gm_model *m, gm_error *err) {
   int rc = 0;
   char name[16];
   for (int l = 0; l < 4 && rc == 0; l++) {
@@ -31,7 +31,7 @@ int pcnn_seed_declare(gm_model *m, gm_error *err) {
   return rc;
 }
 
-int pcnn_seed_init(gm_model *m, gm_rng *rng, gm_error *err) {
+int pcnn__seed_init(gm_model *m, gm_rng *rng, gm_error *err) {
   char key[64];
   for (int l = 0; l < 5; l++) {
     char name[16];
@@ -52,7 +52,7 @@ int pcnn_seed_init(gm_model *m, gm_rng *rng, gm_error *err) {
   return 0;
 }
 
-int pcnn_seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
+int pcnn__seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
   gm_tensor *a = x;
   int rc = 0;
   for (int l = 0; l < 4 && rc == 0; l++) {
@@ -65,16 +65,16 @@ int pcnn_seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *er
   return rc;
 }
 
-double pcnn_seed_macs(const gm_model *m) {
+double pcnn__seed_macs(const gm_model *m) {
   double s = 0;
-  for (int l = 0; l < 5; l++) s += pcnn_macs(m->conv_w[l]);
+  for (int l = 0; l < 5; l++) s += pcnn__macs(m->conv_w[l]);
   return s;
 }
 
 /* Layer l's activation at (i, j) from layer l - 1's cached map (the input for conv1):
  * the masks make every tap it reads a position already final. conv_out is 1x1, so it
  * runs on the new position alone and conv4's map need not be kept (maps: conv1..conv3). */
-int pcnn_seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
+int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                          gm_error *err) {
   gm_model *m = c->m;
   gm_tensor *src = x, *a = NULL;
@@ -85,10 +85,11 @@ int pcnn_seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **
     rc = gm_conv2d_window(&a, src, m->conv_w[l], m->conv_b[l], m->conv_m[l], &o, i, j, 1, 1, err);
     if (rc == 0) rc = gm_relu(&a, a, err);
     if (rc == 0 && l < 3) rc = gm_window_write(c->maps[l], a, i, j, err);
-    c->macs += pcnn_macs(m->conv_w[l]);
+    c->macs += pcnn__macs(m->conv_w[l]);
     src = l < 3 ? c->maps[l] : NULL;
   }
-  if (rc == 0) rc = gm_conv2d_window(logits, a, m->conv_w[4], m->conv_b[4], NULL, NULL, 0, 0, 1, 1, err);
-  c->macs += pcnn_macs(m->conv_w[4]);
+  if (rc == 0)
+    rc = gm_conv2d_window(logits, a, m->conv_w[4], m->conv_b[4], NULL, NULL, 0, 0, 1, 1, err);
+  c->macs += pcnn__macs(m->conv_w[4]);
   return rc;
 }

@@ -36,23 +36,23 @@ struct gm_model {
 
 /* Multiply-adds per output position of a conv with weight w: the unit in which the
  * samplers count their work. */
-double pcnn_macs(const gm_tensor *w);
+double pcnn__macs(const gm_tensor *w);
 
 /* ---- the networks ---- */
 
 /* Declares every parameter and buffer (checkpoint keys, in module order). */
-int pcnn_seed_declare(gm_model *m, gm_error *err);
-int pcnn_gated_declare(gm_model *m, gm_error *err);
+int pcnn__seed_declare(gm_model *m, gm_error *err);
+int pcnn__gated_declare(gm_model *m, gm_error *err);
 /* After finalize: binds the tensors, draws PyTorch's default init in module order, fills
  * the masks. */
-int pcnn_seed_init(gm_model *m, gm_rng *rng, gm_error *err);
-int pcnn_gated_init(gm_model *m, gm_rng *rng, gm_error *err);
+int pcnn__seed_init(gm_model *m, gm_rng *rng, gm_error *err);
+int pcnn__gated_init(gm_model *m, gm_rng *rng, gm_error *err);
 /* logits (B, 48, H, W) of the network input x (B, 3, H, W), recorded on the tape. */
-int pcnn_seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
-int pcnn_gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
+int pcnn__seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
+int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
 /* Multiply-adds of one full pass per image position. */
-double pcnn_seed_macs(const gm_model *m);
-double pcnn_gated_macs(const gm_model *m);
+double pcnn__seed_macs(const gm_model *m);
+double pcnn__gated_macs(const gm_model *m);
 
 /* ---- incremental (cached) sampling ----
  *
@@ -68,19 +68,19 @@ typedef struct pcnn_cache {
   double macs;           /* multiply-adds done so far, for evaluations_per_image */
 } pcnn_cache;
 
-int pcnn_cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err);
-void pcnn_cache_close(pcnn_cache *c);
+int pcnn__cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err);
+void pcnn__cache_close(pcnn_cache *c);
 /* Before the first pixel of row i (x holds rows < i): the gated vertical stack's row. */
-int pcnn_gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err);
+int pcnn__gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err);
 /* logits (B, 48, 1, 1) of pixel (i, j) with x holding every draw before it; the gated
  * network recomputes its horizontal stack at (i, j) for each channel's draw. */
-int pcnn_seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
+int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                          gm_error *err);
-int pcnn_gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
+int pcnn__gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                           gm_error *err);
 
 /* ---- samplers (sample.c) ---- */
-int pcnn_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+int pcnn__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
                 gm_error *err);
 
 #endif

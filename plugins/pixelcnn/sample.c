@@ -4,13 +4,14 @@
  * computes only the new position per layer per draw. Both make the same categorical
  * draws in the same order (pixels in raster order; per pixel one draw of n x 3 rows for
  * the seed network, three draws of n rows, R then G then B, for the gated one), so one
- * seed gives the same images from both. */
+ * seed gives the same images from both. Each draw's temporaries are freed with
+ * gm_tape_reset, so arena tensors a caller holds do not survive sample(). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pixelcnn.h"
 
-int pcnn_cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
+int pcnn__cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
   memset(c, 0, sizeof *c);
   c->m = m;
   int64_t f = m->width, channels[3 * 64];
@@ -33,12 +34,12 @@ int pcnn_cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
   }
   if (rc) {
     gm_error_prefix(err, "pixelcnn: sampler cache");
-    pcnn_cache_close(c);
+    pcnn__cache_close(c);
   }
   return rc;
 }
 
-void pcnn_cache_close(pcnn_cache *c) {
+void pcnn__cache_close(pcnn_cache *c) {
   for (int i = 0; c->maps && i < c->n_maps; i++) gm_tensor_destroy(c->maps[i]);
   free(c->maps);
   c->maps = NULL;
@@ -58,7 +59,7 @@ typedef struct run {
 } run;
 
 static void run_close(run *r) {
-  if (r->cached) pcnn_cache_close(&r->cache);
+  if (r->cached) pcnn__cache_close(&r->cache);
   gm_tensor_destroy(r->cls_view);
   gm_tensor_destroy(r->cls);
   gm_tensor_destroy(r->q);
@@ -82,7 +83,7 @@ static int run_open(run *r, gm_model *m, int n, int cached, float temperature, g
   if (rc == 0) rc = gm_tensor_create(&r->cls, m->dev, GM_I32, 1, GM_SHAPE(n * r->per_draw), err);
   if (rc == 0) rc = gm_tensor_view(&r->cls_view, r->cls, 0, 2, GM_SHAPE(n, r->per_draw), err);
   if (rc == 0 && cached) {
-    rc = pcnn_cache_open(&r->cache, m, n, err);  /* closes itself on failure */
+    rc = pcnn__cache_open(&r->cache, m, n, err);  /* closes itself on failure */
     r->cached = rc == 0;
   }
   if (rc) run_close(r);
@@ -93,11 +94,11 @@ static int run_open(run *r, gm_model *m, int n, int cached, float temperature, g
 static int pixel_logits(run *r, int i, int j, gm_tensor **logits, gm_error *err) {
   gm_model *m = r->m;
   if (r->cached)
-    return m->arch == PCNN_SEED ? pcnn_seed_cache_step(&r->cache, r->x, i, j, logits, err)
-                                : pcnn_gated_cache_step(&r->cache, r->x, i, j, logits, err);
+    return m->arch == PCNN_SEED ? pcnn__seed_cache_step(&r->cache, r->x, i, j, logits, err)
+                                : pcnn__gated_cache_step(&r->cache, r->x, i, j, logits, err);
   gm_tensor *all;
-  int rc = m->arch == PCNN_SEED ? pcnn_seed_logits(m, r->x, &all, err)
-                                : pcnn_gated_logits(m, r->x, &all, err);
+  int rc = m->arch == PCNN_SEED ? pcnn__seed_logits(m, r->x, &all, err)
+                                : pcnn__gated_logits(m, r->x, &all, err);
   if (rc == 0) rc = gm_window(logits, all, i, j, 1, 1, err);
   return rc;
 }
@@ -121,7 +122,7 @@ static int run_pixels(run *r, gm_sample_options *o, gm_error *err) {
   gm_model *m = r->m;
   int s = m->size, rc = 0;
   for (int i = 0; i < s && rc == 0; i++) {
-    if (r->cached && m->arch == PCNN_GATED) rc = pcnn_gated_cache_row(&r->cache, r->x, i, err);
+    if (r->cached && m->arch == PCNN_GATED) rc = pcnn__gated_cache_row(&r->cache, r->x, i, err);
     for (int j = 0; j < s && rc == 0; j++) {
       for (int c = 0; c < r->draws_per_pixel && rc == 0; c++) {
         gm_tensor *logits;
@@ -135,7 +136,7 @@ static int run_pixels(run *r, gm_sample_options *o, gm_error *err) {
   return rc;
 }
 
-int pcnn_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+int pcnn__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
                 gm_error *err) {
   const char *name = o->sampler ? o->sampler : "cached";
   int cached = strcmp(name, "cached") == 0;
@@ -148,7 +149,7 @@ int pcnn_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **imag
   int rc = run_open(&r, m, o->n, cached, t, rng, err);
   if (rc == 0) {
     rc = run_pixels(&r, o, err);
-    double full = (m->arch == PCNN_SEED ? pcnn_seed_macs(m) : pcnn_gated_macs(m)) *
+    double full = (m->arch == PCNN_SEED ? pcnn__seed_macs(m) : pcnn__gated_macs(m)) *
                   (double)m->size * m->size;
     o->evaluations_per_image = cached ? r.cache.macs / full
                                       : (double)m->size * m->size * r.draws_per_pixel;

@@ -37,10 +37,11 @@ GM_API int gm_gate(gm_tensor **y, gm_tensor *x, gm_error *err);
 
 /* y (B, Cout, rows, cols) = gm_conv2d(x, w, bias, mask, o)[:, :, row0 : row0 + rows,
  * col0 : col0 + cols], computing those output positions only. The window must lie in
- * the full output (Ho, Wo). Same arguments, shapes and limits as gm_conv2d. Small
- * windows are evaluated directly (one work-item per output element); large ones run
- * gm_conv2d on the gathered input window. Results agree with gm_conv2d's to float
- * rounding (the summation order differs). Inference only: nothing is recorded. */
+ * the full output (Ho, Wo). Same arguments, shapes and limits as gm_conv2d. Windows
+ * whose taps (positions x Cin kh kw) fit 8M floats gather them and take one vectorised
+ * dot product per output; larger ones run gm_conv2d on the gathered input window.
+ * Results agree with gm_conv2d's to float rounding (the summation order differs).
+ * Inference only: nothing is recorded. */
 GM_API int gm_conv2d_window(gm_tensor **y, gm_tensor *x /* (B, Cin, H, W) */,
                             gm_tensor *w /* (Cout, Cin, kh, kw) */,
                             gm_tensor *bias /* (Cout) or NULL */,
