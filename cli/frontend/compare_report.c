@@ -164,7 +164,9 @@ static void likelihood_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
     if (m->eval.status == GM_CLI_CMP_DONE || m->eval.status == GM_CLI_CMP_STOPPED) {
       size_t l = strlen(a[i]);
       if (m->t_samples)
-        snprintf(a[i] + l, sizeof a[i] - l, " (bound, %d levels drawn)", m->t_samples);
+        snprintf(a[i] + l, sizeof a[i] - l, " (bound, estimated from %d levels)", m->t_samples);
+      else if (strcmp(m->spec->likelihood, "bound") == 0)
+        snprintf(a[i] + l, sizeof a[i] - l, " (bound, every level)");
       else snprintf(a[i] + l, sizeof a[i] - l, " (%s)", m->spec->likelihood);
     }
   }
@@ -189,7 +191,8 @@ static void training_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   TRAIN_ROW("training time (s)", "%.1f", tr.wall_s);
 #undef TRAIN_ROW
   double s0 = gm_cli_cmp_final_loss(p, NULL), s1 = gm_cli_cmp_final_loss(q, NULL);
-  gm_cli_doc_rowf(d, 0, "final loss\t%s\t%s\tmean of the last tenth of the steps (at most "
+  gm_cli_doc_rowf(d, 0,
+                  "final loss\t%s\t%s\tmean of the last tenth of the steps (at most "
                   "10); units differ: %s / %s",
                   cell(a[0], sizeof a[0], &p->train, "%.4f", s0),
                   cell(a[1], sizeof a[1], &q->train, "%.4f", s1), p->spec->loss_unit,
@@ -379,13 +382,17 @@ static void method_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   gm_cli_doc_para(
       d, NULL,
       "Bits/dim: the negative log-likelihood of the held-out images in bits per "
-      "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound, with the "
-      "sum over noise levels estimated from %d levels drawn per image (`--t-samples`; 0 sums "
-      "every level); its own noise makes it move by a few tenths between seeds on this "
-      "small held-out set. Baselines on the same images: uniform (exactly 4) and an "
-      "independent per-channel histogram fitted on the training images with add-one "
-      "smoothing.",
-      j->t_samples);
+      "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound (an upper "
+      "bound on its negative log-likelihood), %s. Baselines on the same images: uniform "
+      "(exactly 4) and an independent per-channel histogram fitted on the training images "
+      "with add-one smoothing.",
+      j->t_samples == 0
+          ? "summed over every noise level (`--t-samples K` estimates the sum from K levels "
+            "instead: faster, but on a handful of images the estimate swings by a bit or more "
+            "between seeds)"
+          : "with the sum over noise levels estimated from K levels drawn per image "
+            "(`--t-samples`); on a handful of images this estimate swings by a bit or more "
+            "between seeds, so `--t-samples 0`, the full sum, is the figure to quote");
   gm_cli_doc_para(
       d, NULL,
       "Network evaluations: full-image network passes per image; the cached "
