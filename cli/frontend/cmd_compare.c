@@ -224,7 +224,7 @@ static double estimate(const gm_cli_cmp_job *j, int k) {
   if (!(ips > 0)) return -1;
   double pass = 1 / (3 * ips), b = j->timing_n;
   switch (PHASES[k].kind) {
-  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, j->size, 1) * pass;
+  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, 1) * pass;
   case PH_EVAL:
     if (!m->vt->nll) return 0;
     if (strcmp(m->spec->likelihood, "bound") != 0) return j->n_held * pass;
@@ -232,7 +232,7 @@ static double estimate(const gm_cli_cmp_job *j, int k) {
            (j->t_samples ? j->t_samples + 2 : gm_cli_cmp_guess_slow_passes(m, j->size) + 1) * pass;
   default: {
     double slow = b * gm_cli_cmp_guess_slow_passes(m, j->size) * pass;
-    return b * gm_cli_cmp_guess_passes(m, j->size, 0) * pass + 4 * b * pass +
+    return b * gm_cli_cmp_guess_passes(m, 0) * pass + 4 * b * pass +
            (slow < j->timing_limit_s ? slow : j->timing_limit_s);
   }
   }

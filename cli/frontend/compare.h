@@ -173,7 +173,7 @@ int gm_cli_cmp_eval(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 /* Rough network passes per image, for the job's ETA before a phase has run: of the
  * default sampler (sample_phase 1) or the fast cost sampler (0), and of the reference. */
-double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int size, int sample_phase);
+double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int sample_phase);
 double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size);
 /* The job's progress label and callbacks (cmd_compare.c). */
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p);
