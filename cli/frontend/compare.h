@@ -160,6 +160,8 @@ typedef struct gm_cli_cmp_job {
   gm_cli_cmp_model *current; /* the model of the phase in progress */
   int phase, n_phases;
   double phase_start, unit_start; /* when the phase and its current sampler call began */
+  int64_t sync_every, sync_done;  /* progress waits for the device every sync_every units */
+  double sync_time;               /* when it last did (after sync_done units) */
   double estimate[16];            /* seconds per phase; < 0 = unknown */
 } gm_cli_cmp_job;
 
