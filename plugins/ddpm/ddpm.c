@@ -50,7 +50,7 @@ static const gm_model_preset presets[] = {
 
 static const char *const samplers[] = {"ddim", "ddpm", NULL};
 static const char *const forward_inputs[] = {"x", "t", NULL};
-static const char *const forward_outputs[] = {"eps", "v", NULL}; /* one of them, per pred */
+static const char *const forward_outputs[] = {"eps", "v", NULL}; /* v only with pred=v */
 
 /* ---- options ---- */
 
@@ -243,12 +243,29 @@ static int forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_te
   if (!x || !t)
     return gm_error_set(err, GM_EINVAL, "ddpm forward: needs inputs 'x' (B, 3, H, W) in "
                         "[-1, 1] and 't' (B) holding t / T");
-  if (max_out < 1) return gm_error_set(err, GM_EINVAL, "ddpm forward: no room for an output");
+  if (max_out < 1) return gm_error_set(err, GM_EINVAL, "ddpm forward: no room for output 'eps'");
   int rc = ddpm__net(m, x, t, NULL, &y, err);
   if (rc) return rc;
-  out[0].name = m->cfg.pred == DDPM_PRED_V ? "v" : "eps";
-  out[0].tensor = y;
+  if (m->cfg.pred == DDPM_PRED_EPS) {
+    out[0] = (gm_named_tensor){"eps", y};
+    *n_out = 1;
+    return 0;
+  }
+  /* eps = sqrt(ab) v + sqrt(1 - ab) x per image, its level k found from t = k / T as
+   * floor((k + 1/2) / (N + 1) * (N + 1)), safe from the rounding of k / T */
+  int n1 = m->sched.levels + 1;
+  gm_tensor *u, *idx, *tin, *eps;
+  rc = gm_scale(&u, t, (float)(m->sched.T / (double)n1), err);
+  if (rc == 0) rc = gm_add_scalar(&u, u, (float)(0.5 / n1), err);
+  if (rc == 0) rc = gm_diffusion_timesteps(&idx, &tin, u, 0, n1, 1.0f, err);
+  if (rc == 0) rc = gm_diffusion_q_sample(&eps, y, x, idx, m->sqrt_ab, m->sqrt_1mab, 0, err);
+  if (rc) return rc;
+  out[0] = (gm_named_tensor){"eps", eps};
   *n_out = 1;
+  if (max_out >= 2) {
+    out[1] = (gm_named_tensor){"v", y};
+    *n_out = 2;
+  }
   return 0;
 }
 
