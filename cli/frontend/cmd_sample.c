@@ -142,26 +142,6 @@ static int is_png_path(const char *p) {
   return n > 4 && strcasecmp(p + n - 4, ".png") == 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, gm_error *err) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
-  for (char *q = p + 1;; q++) {
-    if (*q != '/' && *q != '\0') continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
-    *q = c;
-    if (!c) break;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
-  return 0;
-}
-
 /* The tensor 'noise' of FILE (or its only tensor) on dev. */
 static int load_noise(const char *path, gm_device *dev, gm_tensor **out, gm_error *err) {
   gm_checkpoint *c = NULL;
@@ -208,7 +188,7 @@ static int write_images(const sample_args *a, const uint8_t *rgb, int n, int s, 
     if (!rc) cJSON_AddItemToArray(files, cJSON_CreateString(a->out));
     return rc;
   }
-  int rc = make_dirs(a->out, err);
+  int rc = gm_cli_make_dirs(a->out, err);
   for (int i = 0; !rc && i < n; i++) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%04d.png", a->out, i);

@@ -15,5 +15,7 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_sample(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_eval(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_forward(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_compare(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_bench(int argc, char **argv, gm_host *host);
 
 #endif

@@ -19,6 +19,10 @@ static const gm_command commands[] = {
     {"eval", "bits per dimension of a trained model on a split of a dataset", gm_cli_cmd_eval},
     {"forward", "run a model's network on named tensors from a .safetensors file",
      gm_cli_cmd_forward},
+    {"compare", "the main job: train, sample, evaluate and time both models; write a report",
+     gm_cli_cmd_compare},
+    {"bench", "time the GEMMs and conv layers of the study's networks (bench ops)",
+     gm_cli_cmd_bench},
     {NULL, NULL, NULL},
 };
 

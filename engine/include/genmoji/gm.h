@@ -43,6 +43,8 @@
 #include "model.h"
 #include "checkpoint.h"
 #include "trainer.h"
+#include "metrics.h"
+#include "bench.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1
