@@ -185,17 +185,31 @@ START_TEST(split_hash_is_fnv1a_64_and_stable) {
   ck_assert_uint_eq(gm_dataset_name_hash("a"), 0xaf63dc4c8601ec8cull);
   ck_assert_uint_eq(gm_dataset_name_hash("foobar"), 0x85944171f73967e8ull);
   ck_assert_uint_eq(gm_dataset_name_hash("grinning face"), 0x588070a89b22f25aull);
-  /* hash / 2^64: pensive face 0.061, smiling face with halo 0.080, yawning face 0.149,
-   * grinning face 0.346, winking face 0.738. */
-  ck_assert_int_eq(gm_dataset_is_heldout("pensive face", 0.1), 1);
+  /* mix64(hash) / 2^64: grinning face 0.0707, smiling face with halo 0.09989, yawning
+   * face 0.2027, winking face 0.2441, pensive face 0.9773. */
+  ck_assert_int_eq(gm_dataset_is_heldout("grinning face", 0.1), 1);
+  ck_assert_int_eq(gm_dataset_is_heldout("grinning face", 0.07), 0);
   ck_assert_int_eq(gm_dataset_is_heldout("smiling face with halo", 0.1), 1);
-  ck_assert_int_eq(gm_dataset_is_heldout("yawning face", 0.1), 0);
-  ck_assert_int_eq(gm_dataset_is_heldout("yawning face", 0.15), 1);
-  ck_assert_int_eq(gm_dataset_is_heldout("grinning face", 0.1), 0);
-  ck_assert_int_eq(gm_dataset_is_heldout("winking face", 0.7), 0);
-  ck_assert_int_eq(gm_dataset_is_heldout("winking face", 0.75), 1);
+  ck_assert_int_eq(gm_dataset_is_heldout("smiling face with halo", 0.0998), 0);
+  ck_assert_int_eq(gm_dataset_is_heldout("yawning face", 0.2), 0);
+  ck_assert_int_eq(gm_dataset_is_heldout("yawning face", 0.21), 1);
+  ck_assert_int_eq(gm_dataset_is_heldout("winking face", 0.24), 0);
+  ck_assert_int_eq(gm_dataset_is_heldout("winking face", 0.25), 1);
+  ck_assert_int_eq(gm_dataset_is_heldout("pensive face", 0.9), 0);
   ck_assert_int_eq(gm_dataset_is_heldout("winking face", 0.0), 0);
   ck_assert_int_eq(gm_dataset_is_heldout("", 1.0), 1);
+}
+END_TEST
+
+START_TEST(split_spreads_names_that_differ_only_at_the_end) {
+  /* 100 names img00..img99 at a 0.25 share: 16 held out (plain FNV-1a put all 100 there). */
+  int held = 0;
+  for (int i = 0; i < 100; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "img%02d", i);
+    held += gm_dataset_is_heldout(name, 0.25);
+  }
+  ck_assert_int_eq(held, 16);
 }
 END_TEST
 
@@ -309,7 +323,7 @@ START_TEST(load_keeps_loader_order_and_marks_the_heldout_split) {
   ck_assert_int_eq(gm_dataset_size(d), 32);
   int idx[8];
   ck_assert_int_eq(gm_dataset_split(d, 1, idx, 8), 2);
-  ck_assert_int_eq(idx[0], 4); /* pensive face */
+  ck_assert_int_eq(idx[0], 0); /* grinning face */
   ck_assert_int_eq(idx[1], 5); /* smiling face with halo */
   ck_assert_int_eq(gm_dataset_split(d, 0, idx, 8), 5);
   ck_assert_int_eq(idx[4], 6);
@@ -623,6 +637,7 @@ static Suite *make_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("dataset");
   tcase_add_test(tc, split_hash_is_fnv1a_64_and_stable);
+  tcase_add_test(tc, split_spreads_names_that_differ_only_at_the_end);
   tcase_add_test(tc, load_keeps_loader_order_and_marks_the_heldout_split);
   tcase_add_test(tc, load_preprocesses_each_image);
   tcase_add_test(tc, filters_subset_match_yellow_and_limit_combine);

@@ -113,6 +113,21 @@ START_TEST(kernel_lookup_by_name) {
 }
 END_TEST
 
+START_TEST(failed_kernel_build_carries_the_build_log) {
+  gm_device *dev = gmt_device();
+  gm_error err = {0};
+  const char *src = "__kernel void broken(__global float *x) { x[0] = undefined_name; }";
+  size_t len = strlen(src);
+  cl_program prog = NULL;
+  int rc = gm__program_build(dev, 1, &src, &len, gm__build_options(), "test program", &prog, &err);
+  ck_assert_int_eq(rc, GM_EBUILD);
+  ck_assert_ptr_null(prog);
+  ck_assert_ptr_nonnull(strstr(err.msg, "clBuildProgram (test program"));
+  ck_assert_ptr_nonnull(strstr(err.msg, "CL_BUILD_PROGRAM_FAILURE"));
+  ck_assert_msg(strstr(err.msg, "undefined_name") != NULL, "no build log in: %s", err.msg);
+}
+END_TEST
+
 START_TEST(errors_have_names_and_messages) {
   ck_assert_str_eq(gm_err_name(GM_EINVAL), "GM_EINVAL");
   ck_assert_str_eq(gm_strerror(GM_ENODEVICE), "no OpenCL platform or device");
@@ -137,6 +152,7 @@ int main(void) {
   tcase_add_test(tc, env_gm_device_selects_when_no_flag);
   tcase_add_test(tc, open_device_reports_info_and_work_groups);
   tcase_add_test(tc, kernel_lookup_by_name);
+  tcase_add_test(tc, failed_kernel_build_carries_the_build_log);
   tcase_add_test(tc, errors_have_names_and_messages);
   suite_add_tcase(s, tc);
   return gmt_run(s);

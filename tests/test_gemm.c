@@ -1,11 +1,12 @@
 /* The GEMM entry point against a plain C reference in double on random data: odd sizes,
  * 1xN and Nx1, every transpose combination, alpha/beta, padded leading dimensions,
- * offsets and strided batches. */
+ * offsets and strided batches; on the backend the engine picks, and on every backend
+ * (clblast, own, native) in turn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "gemm_backend.h"
 #include "testlib.h"
 
 typedef struct shape {
@@ -28,7 +29,8 @@ static void ref_gemm(const shape *s, const float *A, size_t lda, const float *B,
     }
 }
 
-static void run_shape(const shape *s) {
+/* backend: a gm__gemm_backend, or -1 for the engine's choice. */
+static void run_shape(const shape *s, int backend) {
   gm_error err = {0};
   gm_device *dev = gmt_device();
   size_t arows = s->ta ? s->k : s->m, acols = s->ta ? s->m : s->k;
@@ -52,13 +54,15 @@ static void run_shape(const shape *s) {
                      .c = gm__mem(tc), .a_off = off, .b_off = off, .c_off = off, .lda = lda,
                      .ldb = ldb, .ldc = ldc, .batch = s->batch, .stride_a = sa,
                      .stride_b = sb, .stride_c = sc};
-  gmt_ok(gm__gemm(dev, &d, &err), &err);
+  gmt_ok(gm__gemm_with(dev, backend, &d, &err), &err);
   for (int b = 0; b < s->batch; b++)
     ref_gemm(s, A + off + b * sa, lda, B + off + b * sb, ldb, R + off + b * sc, ldc);
   float *got = gmt_read(tc);
   char what[160];
-  snprintf(what, sizeof what, "gemm m=%d n=%d k=%d ta=%d tb=%d batch=%d alpha=%g beta=%g pad=%d",
-           s->m, s->n, s->k, s->ta, s->tb, s->batch, s->alpha, s->beta, s->pad);
+  snprintf(what, sizeof what,
+           "gemm (%s) m=%d n=%d k=%d ta=%d tb=%d batch=%d alpha=%g beta=%g pad=%d",
+           backend < 0 ? "default" : gm__gemm_backend_name(backend), s->m, s->n, s->k, s->ta,
+           s->tb, s->batch, s->alpha, s->beta, s->pad);
   /* Everything outside the C matrices (padding, gaps) must be untouched too. */
   gmt_assert_close(got, R, nc, 1e-4, 1e-5 * s->k, what);
   free(got);
@@ -86,7 +90,27 @@ static const shape shapes[] = {
     {128, 3, 200, 0, 0, 2, 1, 0, 0},   {2, 2, 2000, 1, 1, 1, 1, 0, 0},
 };
 
-START_TEST(gemm_matches_reference) { run_shape(&shapes[_i]); }
+START_TEST(gemm_matches_reference) { run_shape(&shapes[_i], -1); }
+END_TEST
+
+/* Every shape on backend _i. The native backend needs a CPU device that runs native
+ * kernels and a BLAS: where it cannot be created, the test checks that it says so with
+ * GM_EUNSUPPORTED and a reason, and runs nothing. */
+START_TEST(gemm_backend_matches_reference_on_every_shape) {
+  if (_i == GM__GEMM_NATIVE) {
+    gm_error err = {0};
+    gm__gemm_native *nat = NULL;
+    int rc = gm__gemm_native_create(&nat, gmt_device(), &err);
+    gm__gemm_native_destroy(nat);
+    if (rc) {
+      ck_assert_int_eq(rc, GM_EUNSUPPORTED);
+      ck_assert_msg(err.msg[0] != '\0', "no reason given");
+      fprintf(stderr, "gemm native backend unavailable here: %s\n", err.msg);
+      return;
+    }
+  }
+  for (size_t i = 0; i < GM__COUNT(shapes); i++) run_shape(&shapes[i], _i);
+}
 END_TEST
 
 START_TEST(gemm_rejects_short_leading_dimensions) {
@@ -101,6 +125,7 @@ int main(void) {
   Suite *s = suite_create("gemm");
   TCase *tc = tcase_create("gemm");
   tcase_add_loop_test(tc, gemm_matches_reference, 0, (int)GM__COUNT(shapes));
+  tcase_add_loop_test(tc, gemm_backend_matches_reference_on_every_shape, 0, GM__GEMM_BACKENDS);
   tcase_add_test(tc, gemm_rejects_short_leading_dimensions);
   suite_add_tcase(s, tc);
   return gmt_run(s);

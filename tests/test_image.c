@@ -57,6 +57,35 @@ static uint8_t to8(uint32_t v, int depth) {
   return (uint8_t)(v * 255u / ((1u << depth) - 1));
 }
 
+/* Encodes rows with libpng itself (PLTE/tRNS as the fixture asks); a libpng error fails
+ * the test through the setjmp, which lives here apart from the fixture's locals. */
+static void encode_fixture(const char *path, const fixture *fx, png_bytep *rows, const png_color *pal,
+                           int palette_size, const png_byte *pal_alpha, const uint32_t key[3]) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct(png);
+  ck_assert(png && info);
+  ck_assert_int_eq(setjmp(png_jmpbuf(png)), 0);
+  png_init_io(png, f);
+  png_set_IHDR(png, info, FW, FH, fx->depth, fx->ctype,
+               fx->interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  if (pal) png_set_PLTE(png, info, pal, palette_size);
+  if (pal && fx->trns) png_set_tRNS(png, info, pal_alpha, fx->trns, NULL);
+  if (!pal && fx->trns) {
+    png_color_16 tc = {.gray = (png_uint_16)key[0], .red = (png_uint_16)key[0], .green = (png_uint_16)key[1],
+                       .blue = (png_uint_16)key[2]};
+    png_set_tRNS(png, info, NULL, 0, &tc);
+  }
+  png_write_info(png, info);
+  if (fx->interlace) png_set_interlace_handling(png);
+  png_write_image(png, rows);
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  fclose(f);
+}
+
 /* Writes fx as a FW x FH PNG with libpng and fills want (FW * FH * 4) with its RGBA8. */
 static void write_fixture(const char *path, const fixture *fx, uint8_t *want) {
   int ch = channels_of(fx->ctype);
@@ -95,29 +124,7 @@ static void write_fixture(const char *path, const fixture *fx, uint8_t *want) {
       }
     }
   }
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png_create_info_struct(png);
-  ck_assert(png && info);
-  ck_assert_int_eq(setjmp(png_jmpbuf(png)), 0);
-  png_init_io(png, f);
-  png_set_IHDR(png, info, FW, FH, fx->depth, fx->ctype,
-               fx->interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
-  if (palette_size) png_set_PLTE(png, info, pal, palette_size);
-  if (palette_size && fx->trns) png_set_tRNS(png, info, pal_alpha, fx->trns, NULL);
-  if (!palette_size && fx->trns) {
-    png_color_16 tc = {.gray = (png_uint_16)key[0], .red = (png_uint_16)key[0], .green = (png_uint_16)key[1],
-                       .blue = (png_uint_16)key[2]};
-    png_set_tRNS(png, info, NULL, 0, &tc);
-  }
-  png_write_info(png, info);
-  if (fx->interlace) png_set_interlace_handling(png);
-  png_write_image(png, rows);
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  fclose(f);
+  encode_fixture(path, fx, rows, palette_size ? pal : NULL, palette_size, pal_alpha, key);
   free(data);
 }
 
@@ -221,6 +228,12 @@ START_TEST(truncated_files_are_errors_naming_the_file) {
     write_all(cut, data, at[i]);
     assert_refused(cut, GM_EFORMAT, label);
   }
+  /* After IHDR, a text chunk that claims 160 MB and stops: refused, not allocated. */
+  uint8_t claim[33 + 12];
+  memcpy(claim, data, 33);
+  memcpy(claim + 33, "\x0a\x00\x00\x08zTXtabcd", 12);
+  write_all(cut, claim, sizeof claim);
+  assert_refused(cut, GM_EFORMAT, "huge zTXt claim");
   free(data);
 }
 END_TEST

@@ -6,110 +6,15 @@
 #include <string.h>
 
 #include "internal.h"
+#include "optest.h"
 #include "testlib.h"
-
-/* ---- the harness: one op case, forward against its double reference, then every
- * input's gradient against central finite differences of that reference ---- */
-
-#define MAX_IN 4
-
-typedef struct op_case op_case;
-struct op_case {
-  const char *name;
-  int n_in;
-  int ndim[MAX_IN];
-  int64_t shape[MAX_IN][GM_MAX_DIMS];
-  float lo[MAX_IN], hi[MAX_IN];       /* uniform random inputs in [lo, hi) */
-  /* optional: fills input k instead of the uniform draw (away from kinks or ties) */
-  void (*fill)(gmt_rng *r, float *x, size_t n, int k, const op_case *c);
-  int (*call)(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err);
-  gmt_ref_fn ref;                     /* ctx is the op_case */
-  int out_ndim;
-  int64_t out_shape[GM_MAX_DIMS];
-  int skip_grad[MAX_IN];              /* 1: input k gets no gradient (nor a check) */
-  double rtol, atol;                  /* forward; 0 means 1e-4 and 1e-5 */
-  double grad_rtol, grad_atol;        /* backward; 0 means 1e-3 and 1e-6 */
-  float p[4];                         /* op parameters */
-  int ip[GM_MAX_DIMS];
-};
-
-static size_t numel_of(int ndim, const int64_t *shape) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-  return n;
-}
-
-static void run_case(const op_case *c, uint64_t seed) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  size_t n[MAX_IN];
-  float *hx[MAX_IN];
-  double *dx[MAX_IN];
-  gm_tensor *tx[MAX_IN] = {0};
-  for (int k = 0; k < c->n_in; k++) {
-    n[k] = numel_of(c->ndim[k], c->shape[k]);
-    hx[k] = malloc(n[k] * 4 + 4);
-    dx[k] = malloc(n[k] * sizeof(double) + 8);
-    if (c->fill) c->fill(&r, hx[k], n[k], k, c);
-    else gmt_fill_uniform(&r, hx[k], n[k], c->lo[k], c->hi[k]);
-    for (size_t i = 0; i < n[k]; i++) dx[k][i] = hx[k][i];
-    tx[k] = gmt_tensor_from(c->ndim[k], c->shape[k], hx[k]);
-    gmt_ok(gm_tensor_set_requires_grad(tx[k], !c->skip_grad[k], &err), &err);
-  }
-  gm_tensor *y = NULL;
-  gmt_ok(c->call(&y, tx, c, &err), &err);
-  ck_assert_int_eq(y->ndim, c->out_ndim);
-  for (int i = 0; i < c->out_ndim; i++) ck_assert_int_eq(y->shape[i], c->out_shape[i]);
-  size_t n_out = numel_of(c->out_ndim, c->out_shape);
-  double *want = malloc(n_out * sizeof(double) + 8);
-  c->ref((void *)c, dx, want);
-  float *got = gmt_read(y), *wantf = malloc(n_out * 4 + 4);
-  for (size_t i = 0; i < n_out; i++) wantf[i] = (float)want[i];
-  gmt_assert_close(got, wantf, n_out, c->rtol ? c->rtol : 1e-4, c->atol ? c->atol : 1e-5,
-                   c->name);
-
-  float *up = malloc(n_out * 4 + 4);
-  double *upd = malloc(n_out * sizeof(double) + 8);
-  gmt_fill_uniform(&r, up, n_out, -1, 1);
-  for (size_t i = 0; i < n_out; i++) upd[i] = up[i];
-  gmt_backward_from(y, up);
-  for (int k = 0; k < c->n_in; k++) {
-    if (c->skip_grad[k]) {
-      ck_assert_ptr_null(tx[k]->grad);
-      continue;
-    }
-    double *fd = malloc(n[k] * sizeof(double) + 8);
-    gmt_fd_grad(c->ref, (void *)c, dx, k, n[k], n_out, upd, 1e-3, fd);
-    ck_assert_ptr_nonnull(tx[k]->grad);
-    float *g = gmt_read(tx[k]->grad);
-    char what[128];
-    snprintf(what, sizeof what, "%s: gradient of input %d", c->name, k);
-    gmt_assert_grad(g, fd, n[k], c->grad_rtol ? c->grad_rtol : 1e-3,
-                    c->grad_atol ? c->grad_atol : 1e-6, what);
-    free(g);
-    free(fd);
-  }
-  gm_tape_reset(dev);
-  for (int k = 0; k < c->n_in; k++) {
-    gm_tensor_destroy(tx[k]);
-    free(hx[k]);
-    free(dx[k]);
-  }
-  free(want);
-  free(wantf);
-  free(got);
-  free(up);
-  free(upd);
-}
 
 /* ---- references, in double ---- */
 
 #define UNARY_REF(fn, expr)                                                           \
   static void ref_##fn(void *ctx, double *const *in, double *out) {                   \
     const op_case *c = ctx;                                                           \
-    size_t n = numel_of(c->ndim[0], c->shape[0]);                                     \
+    size_t n = gmt_numel(c->ndim[0], c->shape[0]);                                     \
     for (size_t i = 0; i < n; i++) {                                                  \
       double x = in[0][i];                                                            \
       out[i] = (expr);                                                                \
@@ -119,7 +24,7 @@ static void run_case(const op_case *c, uint64_t seed) {
 #define BINARY_REF(fn, expr)                                                          \
   static void ref_##fn(void *ctx, double *const *in, double *out) {                   \
     const op_case *c = ctx;                                                           \
-    size_t n = numel_of(c->ndim[0], c->shape[0]);                                     \
+    size_t n = gmt_numel(c->ndim[0], c->shape[0]);                                     \
     for (size_t i = 0; i < n; i++) {                                                  \
       double a = in[0][i], b = in[1][i];                                              \
       out[i] = (expr);                                                                \
@@ -141,7 +46,7 @@ UNARY_REF(clamp, x < c->p[0] ? c->p[0] : x > c->p[1] ? c->p[1] : x)
 /* x (B, C, inner) + v (B, C) */
 static void ref_add_channel(void *ctx, double *const *in, double *out) {
   const op_case *c = ctx;
-  size_t n = numel_of(c->ndim[0], c->shape[0]), rows = numel_of(2, c->shape[0]);
+  size_t n = gmt_numel(c->ndim[0], c->shape[0]), rows = gmt_numel(2, c->shape[0]);
   size_t inner = n / rows;
   for (size_t i = 0; i < n; i++) out[i] = in[0][i] + in[1][i / inner];
 }
@@ -149,7 +54,7 @@ static void ref_add_channel(void *ctx, double *const *in, double *out) {
 /* x (B, C, inner) + b (C) */
 static void ref_add_bias(void *ctx, double *const *in, double *out) {
   const op_case *c = ctx;
-  size_t n = numel_of(c->ndim[0], c->shape[0]), rows = numel_of(2, c->shape[0]);
+  size_t n = gmt_numel(c->ndim[0], c->shape[0]), rows = gmt_numel(2, c->shape[0]);
   size_t inner = n / rows, ch = (size_t)c->shape[0][1];
   for (size_t i = 0; i < n; i++) out[i] = in[0][i] + in[1][(i / inner) % ch];
 }
@@ -232,46 +137,46 @@ static op_case same_shape_case(const char *name, int n_in, int s, gmt_ref_fn ref
 
 START_TEST(add_matches_reference) {
   op_case c = same_shape_case("add", 2, _i, ref_add, call_add);
-  run_case(&c, 10 + _i);
+  gmt_run_op_case(&c, 10 + _i);
 }
 END_TEST
 
 START_TEST(sub_matches_reference) {
   op_case c = same_shape_case("sub", 2, _i, ref_sub, call_sub);
-  run_case(&c, 30 + _i);
+  gmt_run_op_case(&c, 30 + _i);
 }
 END_TEST
 
 START_TEST(mul_matches_reference) {
   op_case c = same_shape_case("mul", 2, _i, ref_mul, call_mul);
-  run_case(&c, 40 + _i);
+  gmt_run_op_case(&c, 40 + _i);
 }
 END_TEST
 
 START_TEST(scale_matches_reference) {
   op_case c = same_shape_case("scale", 1, _i, ref_scale, call_scale);
   c.p[0] = -1.7f;
-  run_case(&c, 50 + _i);
+  gmt_run_op_case(&c, 50 + _i);
 }
 END_TEST
 
 START_TEST(add_scalar_matches_reference) {
   op_case c = same_shape_case("add_scalar", 1, _i, ref_add_scalar, call_add_scalar);
   c.p[0] = 0.3f;
-  run_case(&c, 60 + _i);
+  gmt_run_op_case(&c, 60 + _i);
 }
 END_TEST
 
 START_TEST(relu_matches_reference) {
   op_case c = same_shape_case("relu", 1, _i, ref_relu, call_relu);
   c.fill = fill_away_from_zero;
-  run_case(&c, 20 + _i);
+  gmt_run_op_case(&c, 20 + _i);
 }
 END_TEST
 
 START_TEST(silu_matches_reference) {
   op_case c = same_shape_case("silu", 1, _i, ref_silu, call_silu);
-  run_case(&c, 70 + _i);
+  gmt_run_op_case(&c, 70 + _i);
 }
 END_TEST
 
@@ -279,13 +184,13 @@ START_TEST(gelu_matches_erf_formula) {
   op_case c = same_shape_case("gelu", 1, _i, ref_gelu, call_gelu);
   c.lo[0] = -6;
   c.hi[0] = 6;
-  run_case(&c, 80 + _i);
+  gmt_run_op_case(&c, 80 + _i);
 }
 END_TEST
 
 START_TEST(tanh_matches_reference) {
   op_case c = same_shape_case("tanh", 1, _i, ref_tanh, call_tanh);
-  run_case(&c, 90 + _i);
+  gmt_run_op_case(&c, 90 + _i);
 }
 END_TEST
 
@@ -293,7 +198,7 @@ START_TEST(sigmoid_matches_reference) {
   op_case c = same_shape_case("sigmoid", 1, _i, ref_sigmoid, call_sigmoid);
   c.lo[0] = -8;
   c.hi[0] = 8;
-  run_case(&c, 100 + _i);
+  gmt_run_op_case(&c, 100 + _i);
 }
 END_TEST
 
@@ -302,7 +207,7 @@ START_TEST(clamp_matches_reference_and_passes_grad_inside_bounds) {
   c.p[0] = -0.5f;
   c.p[1] = 0.7f;
   c.fill = fill_away_from_bounds;
-  run_case(&c, 110 + _i);
+  gmt_run_op_case(&c, 110 + _i);
 }
 END_TEST
 
@@ -319,7 +224,7 @@ START_TEST(add_channel_matches_reference_with_grad_into_v) {
   memcpy(c.out_shape, bc_shapes[_i], sizeof bc_shapes[_i]);
   c.shape[1][0] = bc_shapes[_i][0];
   c.shape[1][1] = bc_shapes[_i][1];
-  run_case(&c, 120 + _i);
+  gmt_run_op_case(&c, 120 + _i);
 }
 END_TEST
 
@@ -329,7 +234,7 @@ START_TEST(add_bias_matches_reference_with_grad_into_b) {
   memcpy(c.shape[0], bc_shapes[_i], sizeof bc_shapes[_i]);
   memcpy(c.out_shape, bc_shapes[_i], sizeof bc_shapes[_i]);
   c.shape[1][0] = bc_shapes[_i][1];
-  run_case(&c, 130 + _i);
+  gmt_run_op_case(&c, 130 + _i);
 }
 END_TEST
 
@@ -338,7 +243,7 @@ START_TEST(add_bias_without_grad_on_x_still_reaches_b) {
                .call = call_add_bias, .ndim = {4, 1}, .shape = {{3, 5, 4, 4}, {5}},
                .lo = {-2, -2}, .hi = {2, 2}, .out_ndim = 4, .out_shape = {3, 5, 4, 4},
                .skip_grad = {1, 0}};
-  run_case(&c, 140);
+  gmt_run_op_case(&c, 140);
 }
 END_TEST
 

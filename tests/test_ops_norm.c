@@ -7,103 +7,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "optest.h"
 #include "testlib.h"
-
-/* ---- the harness: one op case, forward against its double reference, then every
- * input's gradient against central finite differences of that reference ---- */
-
-#define MAX_IN 5
-
-typedef struct op_case op_case;
-struct op_case {
-  const char *name;
-  int n_in;
-  int ndim[MAX_IN];
-  int64_t shape[MAX_IN][GM_MAX_DIMS];
-  float lo[MAX_IN], hi[MAX_IN];       /* uniform random inputs in [lo, hi) */
-  /* optional: fills input k instead of the uniform draw (away from kinks or ties) */
-  void (*fill)(gmt_rng *r, float *x, size_t n, int k, const op_case *c);
-  int (*call)(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err);
-  gmt_ref_fn ref;                     /* ctx is the op_case */
-  int out_ndim;
-  int64_t out_shape[GM_MAX_DIMS];
-  int skip_grad[MAX_IN];              /* 1: input k gets no gradient (nor a check) */
-  double rtol, atol;                  /* forward; 0 means 1e-4 and 1e-5 */
-  double grad_rtol, grad_atol;        /* backward; 0 means 1e-3 and 1e-6 */
-  float p[4];                         /* op parameters */
-  int ip[GM_MAX_DIMS];
-};
-
-static size_t numel_of(int ndim, const int64_t *shape) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-  return n;
-}
-
-static void run_case(const op_case *c, uint64_t seed) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  size_t n[MAX_IN];
-  float *hx[MAX_IN];
-  double *dx[MAX_IN];
-  gm_tensor *tx[MAX_IN] = {0};
-  for (int k = 0; k < c->n_in; k++) {
-    n[k] = numel_of(c->ndim[k], c->shape[k]);
-    hx[k] = malloc(n[k] * 4 + 4);
-    dx[k] = malloc(n[k] * sizeof(double) + 8);
-    if (c->fill) c->fill(&r, hx[k], n[k], k, c);
-    else gmt_fill_uniform(&r, hx[k], n[k], c->lo[k], c->hi[k]);
-    for (size_t i = 0; i < n[k]; i++) dx[k][i] = hx[k][i];
-    tx[k] = gmt_tensor_from(c->ndim[k], c->shape[k], hx[k]);
-    gmt_ok(gm_tensor_set_requires_grad(tx[k], !c->skip_grad[k], &err), &err);
-  }
-  gm_tensor *y = NULL;
-  gmt_ok(c->call(&y, tx, c, &err), &err);
-  ck_assert_int_eq(y->ndim, c->out_ndim);
-  for (int i = 0; i < c->out_ndim; i++) ck_assert_int_eq(y->shape[i], c->out_shape[i]);
-  size_t n_out = numel_of(c->out_ndim, c->out_shape);
-  double *want = malloc(n_out * sizeof(double) + 8);
-  c->ref((void *)c, dx, want);
-  float *got = gmt_read(y), *wantf = malloc(n_out * 4 + 4);
-  for (size_t i = 0; i < n_out; i++) wantf[i] = (float)want[i];
-  gmt_assert_close(got, wantf, n_out, c->rtol ? c->rtol : 1e-4, c->atol ? c->atol : 1e-5,
-                   c->name);
-
-  float *up = malloc(n_out * 4 + 4);
-  double *upd = malloc(n_out * sizeof(double) + 8);
-  gmt_fill_uniform(&r, up, n_out, -1, 1);
-  for (size_t i = 0; i < n_out; i++) upd[i] = up[i];
-  gmt_backward_from(y, up);
-  for (int k = 0; k < c->n_in; k++) {
-    if (c->skip_grad[k]) {
-      ck_assert_ptr_null(tx[k]->grad);
-      continue;
-    }
-    double *fd = malloc(n[k] * sizeof(double) + 8);
-    gmt_fd_grad(c->ref, (void *)c, dx, k, n[k], n_out, upd, 1e-3, fd);
-    ck_assert_ptr_nonnull(tx[k]->grad);
-    float *g = gmt_read(tx[k]->grad);
-    char what[128];
-    snprintf(what, sizeof what, "%s: gradient of input %d", c->name, k);
-    gmt_assert_grad(g, fd, n[k], c->grad_rtol ? c->grad_rtol : 1e-3,
-                    c->grad_atol ? c->grad_atol : 1e-6, what);
-    free(g);
-    free(fd);
-  }
-  gm_tape_reset(dev);
-  for (int k = 0; k < c->n_in; k++) {
-    gm_tensor_destroy(tx[k]);
-    free(hx[k]);
-    free(dx[k]);
-  }
-  free(want);
-  free(wantf);
-  free(got);
-  free(up);
-  free(upd);
-}
 
 /* Case parameters: ip[0] training, ip[1] has gamma, ip[2] has beta, ip[3] groups (group
  * norm); p[0] momentum, p[1] eps. Inputs: x, gamma, beta (always passed to the harness;
@@ -208,13 +113,13 @@ static const int64_t bn_shapes[][4] = {{2, 3, 5, 7}, {4, 6}, {3, 2, 4, 4}, {1, 3
 
 START_TEST(batchnorm_training_matches_reference_through_the_batch_statistics) {
   op_case c = bn_case("batchnorm train", bn_ndim[_i], bn_shapes[_i], 1, 1, 1);
-  run_case(&c, 300 + _i);
+  gmt_run_op_case(&c, 300 + _i);
 }
 END_TEST
 
 START_TEST(batchnorm_eval_matches_reference_with_fixed_statistics) {
   op_case c = bn_case("batchnorm eval", bn_ndim[_i], bn_shapes[_i], 0, 1, 1);
-  run_case(&c, 310 + _i);
+  gmt_run_op_case(&c, 310 + _i);
 }
 END_TEST
 
@@ -222,16 +127,16 @@ START_TEST(batchnorm_without_affine_parameters) {
   /* _i: 0 neither, 1 gamma only, 2 beta only; training and eval */
   int g = _i == 1, b = _i == 2;
   op_case c = bn_case("batchnorm train, partial affine", 4, bn_shapes[0], 1, g, b);
-  run_case(&c, 320 + _i);
+  gmt_run_op_case(&c, 320 + _i);
   c = bn_case("batchnorm eval, partial affine", 4, bn_shapes[2], 0, g, b);
-  run_case(&c, 325 + _i);
+  gmt_run_op_case(&c, 325 + _i);
 }
 END_TEST
 
 START_TEST(batchnorm_training_without_running_statistics) {
   op_case c = bn_case("batchnorm train, no running stats", 4, bn_shapes[0], 1, 1, 1);
   c.n_in = 3; /* x[3], x[4] are then NULL in call_batchnorm */
-  run_case(&c, 330);
+  gmt_run_op_case(&c, 330);
 }
 END_TEST
 
@@ -241,14 +146,14 @@ static const int gn_groups[] = {3, 4, 1, 2, 8, 2};
 
 START_TEST(groupnorm_matches_reference_through_the_group_statistics) {
   op_case c = gn_case("groupnorm", gn_ndim[_i], gn_shapes[_i], gn_groups[_i], 1, 1);
-  run_case(&c, 340 + _i);
+  gmt_run_op_case(&c, 340 + _i);
 }
 END_TEST
 
 START_TEST(groupnorm_without_affine_parameters) {
   int g = _i == 1, b = _i == 2;
   op_case c = gn_case("groupnorm, partial affine", 4, gn_shapes[0], 3, g, b);
-  run_case(&c, 350 + _i);
+  gmt_run_op_case(&c, 350 + _i);
 }
 END_TEST
 

@@ -46,4 +46,7 @@ int gm_cli_print_json(cJSON *root);
 /* "512 B", "256.0 KiB", "15.6 GiB" into buf. Returns buf. */
 const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
 
+/* mkdir -p: creates path and its missing parents; an error names the part that failed. */
+int gm_cli_make_dirs(const char *path, gm_error *err);
+
 #endif

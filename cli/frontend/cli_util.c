@@ -2,10 +2,12 @@
  * with those messages, JSON output, byte counts. See cli.h. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int gm_cli_fail(const char *fmt, ...) {
   va_list ap;
@@ -113,4 +115,24 @@ const char *gm_cli_bytes(uint64_t n, char *buf, size_t size) {
   }
   snprintf(buf, size, "%.1f %s", v, units[u]);
   return buf;
+}
+
+/* mkdir -p */
+int gm_cli_make_dirs(const char *path, gm_error *err) {
+  char p[4096];
+  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
+  for (char *q = p + 1;; q++) {
+    if (*q != '/' && *q != '\0') continue;
+    char c = *q;
+    *q = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
+    *q = c;
+    if (!c) break;
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
+  return 0;
 }

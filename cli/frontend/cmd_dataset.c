@@ -94,26 +94,6 @@ static int write_grid(const gm_dataset *ds, const char *path, gm_error *err) {
   return rc;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, gm_error *err) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
-  for (char *q = p + 1;; q++) {
-    if (*q != '/' && *q != '\0') continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
-    *q = c;
-    if (!c) break;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
-  return 0;
-}
-
 /* The file stem pngdir reads back under the same name: the codepoints when emoji-test.txt
  * gives them this name, else the name itself with '/' and control characters replaced. */
 static void export_stem(const gm_dataset_item *it, const gm_emoji_names *names, char *stem,
@@ -139,7 +119,7 @@ static int stem_taken(char (*stems)[256], int i) {
 }
 
 static int export_images(const gm_dataset *ds, const char *dir, gm_error *err) {
-  int rc = make_dirs(dir, err);
+  int rc = gm_cli_make_dirs(dir, err);
   if (rc) return rc;
   gm_emoji_names *names = NULL;
   gm_error ignored = {0};

@@ -11,5 +11,11 @@ int gm_cli_cmd_plugins(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_help(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_version(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_train(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_sample(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_eval(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_forward(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_compare(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_bench(int argc, char **argv, gm_host *host);
 
 #endif

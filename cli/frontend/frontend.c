@@ -12,6 +12,17 @@ static const gm_command commands[] = {
     {"version", "print the versions of genmoji and its library", gm_cli_cmd_version},
     {"dataset", "load a dataset, filter and preprocess it; list, draw or export it",
      gm_cli_cmd_dataset},
+    {"train", "train a model plugin on a dataset; checkpoints, metrics, --resume",
+     gm_cli_cmd_train},
+    {"sample", "draw images from a trained model into a grid or a folder of PNGs",
+     gm_cli_cmd_sample},
+    {"eval", "bits per dimension of a trained model on a split of a dataset", gm_cli_cmd_eval},
+    {"forward", "run a model's network on named tensors from a .safetensors file",
+     gm_cli_cmd_forward},
+    {"compare", "the main job: train, sample, evaluate and time both models; write a report",
+     gm_cli_cmd_compare},
+    {"bench", "time the GEMMs and conv layers of the study's networks (bench ops)",
+     gm_cli_cmd_bench},
     {NULL, NULL, NULL},
 };
 

@@ -201,6 +201,7 @@ static float map_pixel(uint8_t v, gm_pixel_map map) {
   switch (map) {
   case GM_PIXELS_SIGNED: return (float)(v / 127.5 - 1.0);
   case GM_PIXELS_Q16: return (float)(v >> 4);
+  case GM_PIXELS_RAW: return (float)v;
   case GM_PIXELS_UNIT:
   default: return (float)(v / 255.0);
   }
@@ -210,7 +211,8 @@ int gm_dataset_batch(const gm_dataset *d, const int *idx, int n, const uint8_t *
                      gm_pixel_map map, gm_tensor *out, gm_error *err) {
   int s = d->size;
   char shape[96];
-  if (map != GM_PIXELS_UNIT && map != GM_PIXELS_SIGNED && map != GM_PIXELS_Q16)
+  if (map != GM_PIXELS_UNIT && map != GM_PIXELS_SIGNED && map != GM_PIXELS_Q16 &&
+      map != GM_PIXELS_RAW)
     return gm_error_set(err, GM_EINVAL, "dataset batch: unknown pixel map %d", (int)map);
   if (n <= 0) return gm_error_set(err, GM_EINVAL, "dataset batch: %d images", n);
   if (out->dtype != GM_F32)

@@ -75,9 +75,18 @@ uint64_t gm_dataset_name_hash(const char *name) {
   return x;
 }
 
+/* splitmix64's finaliser: FNV-1a alone leaves names that differ only in their last
+ * characters ("img00".."img11") with nearly the same top bits, so they would all fall on
+ * one side of the split. */
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 int gm_dataset_is_heldout(const char *name, double heldout) {
   /* The top 53 bits as a fraction of one: exact in a double, so no platform rounds it
    * differently. */
-  double u = (double)(gm_dataset_name_hash(name) >> 11) * 0x1p-53;
+  double u = (double)(mix64(gm_dataset_name_hash(name)) >> 11) * 0x1p-53;
   return u < heldout;
 }

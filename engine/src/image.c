@@ -18,6 +18,11 @@
 
 /* A PNG file larger than this is not an image we would accept anyway. */
 #define MAX_PNG_FILE_BYTES ((size_t)256 << 20)
+/* Ancillary chunks (text, ICC profiles, sPLT) an emoji PNG could plausibly carry. */
+#define MAX_CHUNK_BYTES ((png_alloc_size_t)4 << 20)
+#define MAX_ANCILLARY_CHUNKS 256
+/* Any one allocation libpng makes while decoding an image we accept is far below this. */
+#define MAX_LIBPNG_ALLOC ((png_alloc_size_t)16 << 20)
 /* Grids and written images: a sanity bound well inside what PNG allows. */
 #define MAX_WRITE_SIDE 65535
 
@@ -43,6 +48,19 @@ static void on_png_warning(png_structp png, png_const_charp msg) {
   (void)msg;
 }
 
+/* libpng's own allocations while reading. It sizes some chunk buffers from the length a
+ * chunk declares and only warns when that length is over the chunk limit, so a few bytes
+ * could cost hundreds of megabytes; refusing here makes it skip or fail the chunk. */
+static png_voidp capped_malloc(png_structp png, png_alloc_size_t size) {
+  (void)png;
+  return size <= MAX_LIBPNG_ALLOC ? malloc(size) : NULL;
+}
+
+static void plain_free(png_structp png, png_voidp p) {
+  (void)png;
+  free(p);
+}
+
 static void read_from_memory(png_structp png, png_bytep dst, size_t n) {
   png_io *io = png_get_io_ptr(png);
   if (n > io->len - io->pos) png_error(png, "unexpected end of data (truncated file)");
@@ -66,21 +84,19 @@ static void request_rgba8(png_structp png, png_infop info) {
   png_read_update_info(png, info);
 }
 
-int gm_png_decode(const void *data, size_t len, const char *what_in, gm_image *out,
-                  gm_error *err) {
-  /* volatile: read after libpng's longjmp, so it must not live only in a register. */
-  const char *volatile what = what_in ? what_in : "PNG data";
-  if (!out || (!data && len)) return gm_error_set(err, GM_EINVAL, "%s: no data or no image to fill", what);
-  if (len < 8 || png_sig_cmp((png_const_bytep)data, 0, 8))
-    return gm_error_set(err, GM_EFORMAT, "%s: not a PNG file (bad signature)", what);
+/* Outcomes of one libpng run besides 0; the caller turns them into messages. */
+enum { DECODE_CORRUPT = 1, DECODE_TOO_BIG = 2, DECODE_NOMEM = 3 };
 
-  png_io io = {.data = data, .len = len};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_png_error, on_png_warning);
-  if (!png) return gm_error_set(err, GM_ENOMEM, "%s: cannot create a PNG reader", what);
+/* Runs libpng over io->data. The setjmp lives here, apart from the caller's arguments,
+ * so that nothing the error path reads is a local changed after setjmp. */
+static int decode_rgba8(png_io *io, gm_image *out, png_uint_32 *w_out, png_uint_32 *h_out) {
+  png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, io, on_png_error, on_png_warning, NULL,
+                                             capped_malloc, plain_free);
+  if (!png) return DECODE_NOMEM;
   png_infop info = png_create_info_struct(png);
   if (!info) {
     png_destroy_read_struct(&png, NULL, NULL);
-    return gm_error_set(err, GM_ENOMEM, "%s: cannot create a PNG reader", what);
+    return DECODE_NOMEM;
   }
   uint8_t *volatile pixels = NULL;
   png_bytep *volatile rows = NULL;
@@ -88,15 +104,26 @@ int gm_png_decode(const void *data, size_t len, const char *what_in, gm_image *o
     free(pixels);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
-    return gm_error_set(err, GM_EFORMAT, "%s: corrupt PNG: %s", what, io.msg);
+    return DECODE_CORRUPT;
   }
-  png_set_read_fn(png, &io, read_from_memory);
+  png_set_read_fn(png, io, read_from_memory);
+  /* Bounds what decompressing a text or ICC profile chunk may produce. */
+  png_set_chunk_malloc_max(png, MAX_CHUNK_BYTES);
+  png_set_chunk_cache_max(png, MAX_ANCILLARY_CHUNKS);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* Fuzzers mutate bytes without fixing checksums; let them reach the decoding. */
+  png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+  png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+#endif
   png_read_info(png, info);
   png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  *w_out = w;
+  *h_out = h;
   if (w == 0 || h == 0 || w > GM_PNG_MAX_SIDE || h > GM_PNG_MAX_SIDE) {
     png_destroy_read_struct(&png, &info, NULL);
-    return gm_error_set(err, GM_EFORMAT, "%s: image is %lux%lu; at most %dx%d is accepted", what,
-                        (unsigned long)w, (unsigned long)h, GM_PNG_MAX_SIDE, GM_PNG_MAX_SIDE);
+    return DECODE_TOO_BIG;
   }
   request_rgba8(png, info);
   if (png_get_rowbytes(png, info) != (size_t)w * 4) png_error(png, "unexpected row layout after conversion");
@@ -112,6 +139,23 @@ int gm_png_decode(const void *data, size_t len, const char *what_in, gm_image *o
   out->height = (int)h;
   out->rgba = pixels;
   return 0;
+}
+
+int gm_png_decode(const void *data, size_t len, const char *what, gm_image *out, gm_error *err) {
+  if (!what) what = "PNG data";
+  if (!out || (!data && len)) return gm_error_set(err, GM_EINVAL, "%s: no data or no image to fill", what);
+  if (len < 8 || png_sig_cmp((png_const_bytep)data, 0, 8))
+    return gm_error_set(err, GM_EFORMAT, "%s: not a PNG file (bad signature)", what);
+  png_io io = {.data = data, .len = len};
+  png_uint_32 w = 0, h = 0;
+  switch (decode_rgba8(&io, out, &w, &h)) {
+  case 0: return 0;
+  case DECODE_NOMEM: return gm_error_set(err, GM_ENOMEM, "%s: cannot create a PNG reader", what);
+  case DECODE_TOO_BIG:
+    return gm_error_set(err, GM_EFORMAT, "%s: image is %lux%lu; at most %dx%d is accepted", what,
+                        (unsigned long)w, (unsigned long)h, GM_PNG_MAX_SIDE, GM_PNG_MAX_SIDE);
+  default: return gm_error_set(err, GM_EFORMAT, "%s: corrupt PNG: %s", what, io.msg);
+  }
 }
 
 /* Reads a whole regular file into memory, at most `max` bytes. */

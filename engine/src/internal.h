@@ -120,6 +120,10 @@ struct gm_device {
 
 /* The kernel named `name`, building the program on first use. */
 int gm__kernel(gm_device *dev, const char *name, cl_kernel *out, gm_error *err);
+/* Builds a program from n sources with `options`; a failure carries the compiler's build
+ * log in err. `what` names the program in messages. */
+int gm__program_build(gm_device *dev, int n, const char **texts, const size_t *lens,
+                      const char *options, const char *what, cl_program *out, gm_error *err);
 /* The options every program build uses (one place: no fast-math, CL 1.2). */
 const char *gm__build_options(void);
 

@@ -24,6 +24,30 @@ static int cmp_entry(const void *a, const void *b) {
   return strcmp(((const gm__kernel_entry *)a)->name, ((const gm__kernel_entry *)b)->name);
 }
 
+int gm__program_build(gm_device *dev, int n, const char **texts, const size_t *lens,
+                      const char *options, const char *what, cl_program *out, gm_error *err) {
+  cl_int cl = CL_SUCCESS;
+  cl_program prog = clCreateProgramWithSource(dev->ctx, (cl_uint)n, texts, lens, &cl);
+  if (cl != CL_SUCCESS) return gm__cl_fail(err, GM_EBUILD, cl, "clCreateProgramWithSource", what);
+  cl = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
+  if (cl != CL_SUCCESS) {
+    size_t log_len = 0;
+    clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_len);
+    char *log = malloc(log_len + 1);
+    if (log) {
+      clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, log_len, log, NULL);
+      log[log_len] = '\0';
+    }
+    gm_error_set(err, GM_EBUILD, "clBuildProgram (%s on %s): %s (%d); build log:\n%s", what,
+                 dev->info.name, gm__cl_err_name(cl), (int)cl, log ? log : "(unavailable)");
+    free(log);
+    clReleaseProgram(prog);
+    return GM_EBUILD;
+  }
+  *out = prog;
+  return 0;
+}
+
 static int build_program(gm_device *dev, gm_error *err) {
   int n = gm__kernel_source_count;
   const char **texts = calloc((size_t)n, sizeof *texts);
@@ -37,26 +61,13 @@ static int build_program(gm_device *dev, gm_error *err) {
     texts[i] = gm__kernel_sources[i].text;
     lens[i] = gm__kernel_sources[i].len;
   }
-  cl_int cl = CL_SUCCESS;
-  cl_program prog = clCreateProgramWithSource(dev->ctx, (cl_uint)n, texts, lens, &cl);
+  cl_program prog = NULL;
+  int rc = gm__program_build(dev, n, texts, lens, gm__build_options(), "genmoji kernels", &prog,
+                             err);
   free(texts);
   free(lens);
-  if (cl != CL_SUCCESS) return gm__cl_fail(err, GM_EBUILD, cl, "clCreateProgramWithSource", NULL);
-  cl = clBuildProgram(prog, 1, &dev->id, gm__build_options(), NULL, NULL);
-  if (cl != CL_SUCCESS) {
-    size_t log_len = 0;
-    clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_len);
-    char *log = malloc(log_len + 1);
-    if (log) {
-      clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, log_len, log, NULL);
-      log[log_len] = '\0';
-    }
-    gm_error_set(err, GM_EBUILD, "clBuildProgram (genmoji kernels on %s): %s (%d); build log:\n%s",
-                 dev->info.name, gm__cl_err_name(cl), (int)cl, log ? log : "(unavailable)");
-    free(log);
-    clReleaseProgram(prog);
-    return GM_EBUILD;
-  }
+  if (rc) return rc;
+  cl_int cl;
   cl_uint nk = 0;
   cl = clCreateKernelsInProgram(prog, 0, NULL, &nk);
   cl_kernel *ks = nk ? calloc(nk, sizeof *ks) : NULL;

@@ -206,15 +206,17 @@ int gm_model_options_resolve(const gm_model_vtable *vt, const char *preset,
     rc = kv_set(&model, vt->options[i].name, vt->options[i].default_value);
   char *w = store;
   strcpy(w, p->settings ? p->settings : "");
+  size_t settings_len = strlen(w); /* strtok cuts the copy at the first token */
   char from[160];
   snprintf(from, sizeof from, "preset '%s'", p->name);
   for (char *tok = strtok(w, " \t\n"); tok && !rc; tok = strtok(NULL, " \t\n"))
     rc = apply(vt, tok, from, &model, &train, err);
-  w += strlen(w) + 1;
+  w += settings_len + 1;
   for (int i = 0; i < n_sets && !rc; i++) {
-    strcpy(w, sets[i]);
+    size_t len = strlen(sets[i]); /* apply() cuts the copy at '=' */
+    memcpy(w, sets[i], len + 1);
     rc = apply(vt, w, "--set", &model, &train, err);
-    w += strlen(w) + 1;
+    w += len + 1;
   }
   if (rc) {
     if (rc == GM_ENOMEM) gm_error_set(err, rc, "options: out of memory");

@@ -74,8 +74,9 @@ GM_API int gm_dataset_skipped(const gm_dataset *d, const char **first);
  * images, -1 all. Writes at most max of them; returns how many there are. */
 GM_API int gm_dataset_split(const gm_dataset *d, int heldout, int *idx, int max);
 
-/* Whether a name falls in the held-out share: FNV-1a 64 of the name's bytes, as a
- * fraction of 2^64, below heldout. The same on every run and machine. */
+/* Whether a name falls in the held-out share: FNV-1a 64 of the name's bytes, mixed by
+ * splitmix64's finaliser, as a fraction of 2^64, below heldout. The same on every run
+ * and machine. */
 GM_API uint64_t gm_dataset_name_hash(const char *name);
 GM_API int gm_dataset_is_heldout(const char *name, double heldout);
 
@@ -83,7 +84,8 @@ GM_API int gm_dataset_is_heldout(const char *name, double heldout);
 typedef enum gm_pixel_map {
   GM_PIXELS_UNIT,    /* v / 255, in [0, 1] */
   GM_PIXELS_SIGNED,  /* v / 127.5 - 1, in [-1, 1] */
-  GM_PIXELS_Q16      /* v >> 4 as a float, 0..15 (the study's 16 levels) */
+  GM_PIXELS_Q16,     /* v >> 4 as a float, 0..15 (the study's 16 levels) */
+  GM_PIXELS_RAW      /* v as a float, 0..255: the model boundary (model.h) */
 } gm_pixel_map;
 
 /* Writes images idx[0..n) into out (n, 3, S, S) F32, mirrored left-right where flip[i]

@@ -41,6 +41,10 @@
 #include "params.h"
 #include "optim.h"
 #include "model.h"
+#include "checkpoint.h"
+#include "trainer.h"
+#include "metrics.h"
+#include "bench.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1

@@ -36,7 +36,7 @@ GM_API int gm_png_write(const char *path, const uint8_t *pixels, int width, int 
                         int channels, gm_error *err);
 
 /* Lays n images of width x height (each width * height * channels bytes, channels 3 or 4)
- * out in a grid of `cols` columns (cols <= 0: ceil(sqrt(n))), row by row, each scaled up
+ * out in a grid of `cols` columns (cols <= 0: ceil(sqrt(n)); at most n), row by row, each scaled up
  * `upscale` times by nearest neighbour, with 1-pixel gaps between cells (none around the
  * border) in GM_GRID_GAP_GREY; empty cells of the last row are gap colour too. The sheet
  * is cols * width * upscale + cols - 1 pixels wide, and likewise tall for the rows. */

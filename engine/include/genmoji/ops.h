@@ -5,7 +5,8 @@
  *
  * Families: elementwise (ops_elementwise.c), conv (ops_conv.c), norm (ops_norm.c),
  * pool/resize/concat (ops_shape.c), loss and reductions (ops_loss.c), linear/attention
- * (ops_linear.c, ops_attention.c), embedding (ops_embed.c), diffusion helpers
+ * (ops_linear.c, ops_attention.c), embedding (ops_embed.c), windows, gating and
+ * quantisation for autoregressive pixel models (ops_pixel.c), diffusion helpers
  * (ops_diffusion.c). */
 #ifndef GENMOJI_OPS_H
 #define GENMOJI_OPS_H
@@ -19,6 +20,7 @@
 #include "ops_embed.h"
 #include "ops_conv.h"
 #include "ops_linear.h"
+#include "ops_pixel.h"
 #include "ops_diffusion.h"
 
 #endif

@@ -1,0 +1,367 @@
+/* `genmoji train`: one model plugin on a dataset for a time, step or epoch budget through
+ * the engine's trainer, with checkpoints and metrics.jsonl in --out, a progress bar, and a
+ * clean stop on Ctrl-C or SIGTERM that leaves last.safetensors for --resume. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "dataopts.h"
+#include "modelopts.h"
+#include "progress.h"
+
+enum {
+  OPT_OUT = 0x2000,
+  OPT_TIME,
+  OPT_STEPS,
+  OPT_EPOCHS,
+  OPT_BATCH,
+  OPT_LR,
+  OPT_SEED,
+  OPT_RESUME,
+  OPT_SAVE_EVERY,
+  OPT_KEEP_EVERY,
+  OPT_KEEP,
+  OPT_LOG_EVERY,
+  OPT_QUIET,
+  OPT_JSON
+};
+
+static const char usage[] =
+    "Usage: genmoji train --model NAME [--preset P] [--set KEY=VALUE]... --data SRC [FILTERS]\n"
+    "                     --out DIR [--time 5m | --steps N | --epochs N] [--batch N] [--lr X]\n"
+    "                     [--seed S] [--resume] [--json]\n"
+    "\n"
+    "Trains a model plugin on the training split of a dataset. DIR receives\n"
+    "last.safetensors (at the end, on Ctrl-C/SIGTERM and every --save-every steps),\n"
+    "step-N.safetensors (--keep-every) and metrics.jsonl (one JSON object per logged step:\n"
+    "step, epoch, loss, images_per_s, lr, wall_s). 'train --model NAME --help' shows the\n"
+    "model's options, presets and the training keys.\n"
+    "\n"
+    "Model:\n"
+    "      --model NAME         the model plugin (see 'genmoji plugins')\n"
+    "      --preset P           a named option set of the model (default: its first)\n"
+    "      --set KEY=VALUE      a model option or training key on top of the preset\n"
+    "                           (repeatable)\n" GM_CLI_DEVICE_HELP
+    "\n" GM_CLI_DATAOPTS_HELP
+    "\n"
+    "Training:\n"
+    "      --out DIR            where checkpoints and metrics go (created if missing)\n"
+    "      --time T             train for T: 90s, 5m, 1h, 1h30m or plain seconds\n"
+    "      --steps N            train until N optimiser steps in all\n"
+    "      --epochs N           train until N epochs in all (default: --time 5m)\n"
+    "      --batch N            images per step (overrides the preset's batch)\n"
+    "      --lr X               learning rate (overrides the preset's lr)\n"
+    "      --seed S             initialisation, data order, flips and noise (default 0)\n"
+    "      --resume             continue DIR/last.safetensors bit for bit; the budget counts\n"
+    "                           the steps, epochs and time before it (seed, preset and\n"
+    "                           options come from / must match the checkpoint)\n"
+    "      --save-every N       write last.safetensors every N steps (default: every 200\n"
+    "                           steps or 60 s, whichever comes first)\n"
+    "      --keep-every N       also write step-N.safetensors every N steps\n"
+    "      --keep K             keep only the K newest step-N files (default: all)\n"
+    "      --log-every N        a metrics.jsonl line every N steps (default 1)\n"
+    "\n"
+    "Output:\n"
+    "      --json               print {model, preset, step, start_step, epoch, images_seen,\n"
+    "                           loss, images_per_s, wall_s, session_s, stopped, checkpoint}\n"
+    "      --quiet              no progress on stderr\n"
+    "  -h, --help               show this help (with --model NAME: the model's options)\n";
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* "90s", "5m", "1h30m", "2.5m", "300" (seconds) -> seconds. */
+static int parse_duration(const char *s, double *out) {
+  double total = 0;
+  const char *p = s;
+  if (!*p) return -1;
+  while (*p) {
+    char *end;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (errno || end == p || !(v >= 0)) return -1;
+    double unit = 1;
+    if (*end == 'h') unit = 3600;
+    else if (*end == 'm') unit = 60;
+    else if (*end == 's') unit = 1;
+    else if (*end != '\0') return -1;
+    total += v * unit;
+    p = *end ? end + 1 : end;
+  }
+  if (!(total > 0) || !isfinite(total)) return -1;
+  *out = total;
+  return 0;
+}
+
+static int parse_count(const char *arg, long long lo, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end || v < lo) return -1;
+  *out = v;
+  return 0;
+}
+
+typedef struct train_args {
+  const char *out;
+  double time_s, lr;
+  long long steps, epochs, batch, save_every, keep_every, keep, log_every;
+  unsigned long long seed;
+  int resume, json, quiet, help, budgets;
+} train_args;
+
+/* The command's own options; returns 1 handled, 0 not ours, or an exit code + 10 (2 for
+ * usage errors) so the caller can tell them apart. */
+static int handle(train_args *a, int c, const char *arg, const char *cmd) {
+  long long v;
+  switch (c) {
+  case OPT_OUT: a->out = arg; return 1;
+  case OPT_TIME:
+    if (parse_duration(arg, &a->time_s))
+      return 10 + gm_cli_usage(cmd, "--time: \"%s\" is not a duration (90s, 5m, 1h30m)", arg);
+    a->budgets++;
+    return 1;
+  case OPT_STEPS:
+  case OPT_EPOCHS:
+    if (parse_count(arg, 1, &v))
+      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer",
+                               c == OPT_STEPS ? "steps" : "epochs", arg);
+    *(c == OPT_STEPS ? &a->steps : &a->epochs) = v;
+    a->budgets++;
+    return 1;
+  case OPT_BATCH:
+  case OPT_SAVE_EVERY:
+  case OPT_KEEP_EVERY:
+  case OPT_KEEP:
+  case OPT_LOG_EVERY: {
+    static const struct {
+      int c;
+      const char *name;
+    } names[] = {{OPT_BATCH, "batch"}, {OPT_SAVE_EVERY, "save-every"},
+                 {OPT_KEEP_EVERY, "keep-every"}, {OPT_KEEP, "keep"}, {OPT_LOG_EVERY, "log-every"}};
+    const char *name = "";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (names[i].c == c) name = names[i].name;
+    if (parse_count(arg, 1, &v) || v > (1 << 30))
+      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer", name, arg);
+    if (c == OPT_BATCH) a->batch = v;
+    else if (c == OPT_SAVE_EVERY) a->save_every = v;
+    else if (c == OPT_KEEP_EVERY) a->keep_every = v;
+    else if (c == OPT_KEEP) a->keep = v;
+    else a->log_every = v;
+    return 1;
+  }
+  case OPT_LR: {
+    char *end;
+    errno = 0;
+    a->lr = strtod(arg, &end);
+    if (errno || end == arg || *end || !(a->lr > 0) || !isfinite(a->lr))
+      return 10 + gm_cli_usage(cmd, "--lr: \"%s\" is not a positive number", arg);
+    return 1;
+  }
+  case OPT_SEED:
+    if (parse_count(arg, 0, &v)) return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+    a->seed = (unsigned long long)v;
+    return 1;
+  case OPT_RESUME: a->resume = 1; return 1;
+  case OPT_JSON: a->json = 1; return 1;
+  case OPT_QUIET: a->quiet = 1; return 1;
+  case 'h': a->help = 1; return 1;
+  default: return 0;
+  }
+}
+
+/* The data options as the `data` metadata records them. */
+static char *data_desc(const gm_cli_dataopts *d, const char *loader) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "source", d->data);
+  cJSON_AddStringToObject(o, "loader", loader);
+  if (d->vendor) cJSON_AddStringToObject(o, "vendor", d->vendor);
+  if (d->ds.subset) cJSON_AddStringToObject(o, "subset", d->ds.subset);
+  cJSON_AddBoolToObject(o, "yellow", d->ds.yellow);
+  if (d->ds.match) cJSON_AddStringToObject(o, "match", d->ds.match);
+  cJSON_AddNumberToObject(o, "limit", d->ds.limit);
+  cJSON_AddNumberToObject(o, "size", d->ds.size);
+  char bg[8];
+  snprintf(bg, sizeof bg, "%02x%02x%02x", d->ds.background[0], d->ds.background[1],
+           d->ds.background[2]);
+  cJSON_AddStringToObject(o, "background", bg);
+  cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+static void print_result(const gm_train_result *r, const char *model, const char *preset,
+                         const char *out, int json) {
+  if (json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", model);
+    cJSON_AddStringToObject(o, "preset", preset);
+    cJSON_AddStringToObject(o, "out", out);
+    cJSON_AddNumberToObject(o, "step", (double)r->step);
+    cJSON_AddNumberToObject(o, "start_step", (double)r->start_step);
+    cJSON_AddNumberToObject(o, "epoch", (double)r->epoch);
+    cJSON_AddNumberToObject(o, "images_seen", (double)r->images_seen);
+    if (isfinite(r->loss)) cJSON_AddNumberToObject(o, "loss", r->loss);
+    else cJSON_AddNullToObject(o, "loss");
+    cJSON_AddNumberToObject(o, "images_per_s", r->images_per_s);
+    cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "session_s", r->session_s);
+    cJSON_AddBoolToObject(o, "stopped", r->stopped);
+    cJSON_AddStringToObject(o, "checkpoint", r->checkpoint);
+    gm_cli_print_json(o);
+    return;
+  }
+  char wall[32];
+  printf("model:       %s (preset %s)\n", model, preset);
+  printf("step:        %lld (%lld this run)\n", (long long)r->step,
+         (long long)(r->step - r->start_step));
+  printf("epoch:       %lld\n", (long long)r->epoch);
+  if (isfinite(r->loss)) printf("loss:        %.6g\n", r->loss);
+  printf("images/s:    %.1f\n", r->images_per_s);
+  printf("wall:        %s (%.1f s)\n", gm_cli_duration(r->wall_s, wall, sizeof wall), r->wall_s);
+  printf("checkpoint:  %s\n", r->checkpoint);
+}
+
+/* Sets the handlers; the second signal of a kind ends the process at once. */
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  stop_signal = 0;
+  sigaction(SIGINT, &sa, old_int);
+  sigaction(SIGTERM, &sa, old_term);
+}
+
+typedef struct train_run {
+  gm_cli_dataopts d;
+  gm_cli_modelopts m;
+  train_args a;
+  const gm_plugin_record *rec;
+  gm_resolved_options opts;
+  gm_device *dev;
+  gm_dataset *ds;
+  char *desc;
+} train_run;
+
+static int train(train_run *t, gm_host *host) {
+  gm_error err = {0};
+  const gm_plugin_record *loader = NULL;
+  if (gm_device_create(&t->dev, t->m.device, &err)) return gm_cli_fail_err(&err);
+  if (gm_cli_dataopts_load(&t->d, host, &t->ds, &loader, &err)) return gm_cli_fail_err(&err);
+  t->desc = data_desc(&t->d, loader->name);
+  gm_train_config c;
+  gm_train_config_init(&c);
+  c.model = t->rec->vtable;
+  c.model_name = t->rec->name;
+  c.options = &t->opts;
+  c.data = t->ds;
+  c.data_desc = t->desc;
+  c.dev = t->dev;
+  c.seed = t->a.seed;
+  c.out_dir = t->a.out;
+  c.budget_steps = t->a.steps;
+  c.budget_epochs = t->a.epochs;
+  c.budget_s = t->a.budgets ? t->a.time_s : 300;
+  c.batch = (int)t->a.batch;
+  c.lr = t->a.lr;
+  c.save_every = t->a.save_every;
+  c.keep_every = t->a.keep_every;
+  c.keep = (int)t->a.keep;
+  c.log_every = (int)t->a.log_every;
+  c.resume = t->a.resume;
+  c.stop = &stop_signal;
+  gm_cli_progress bar;
+  gm_cli_progress_init(&bar, "train", t->a.quiet);
+  c.progress = gm_cli_progress_train;
+  c.progress_ctx = &bar;
+
+  gm_trainer *tr = NULL;
+  if (gm_trainer_create(&tr, &c, &err)) return gm_cli_fail_err(&err);
+  struct sigaction old_int, old_term;
+  catch_signals(&old_int, &old_term);
+  gm_train_result r;
+  int rc = gm_trainer_run(tr, &r, &err);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  gm_cli_progress_end(&bar);
+  gm_trainer_destroy(tr);
+  if (rc) return gm_cli_fail_err(&err);
+  if (r.stopped)
+    gm_cli_fail("train: stopped by %s after step %lld; saved %s (continue with --resume)",
+                stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.step, r.checkpoint);
+  print_result(&r, t->rec->name, t->opts.preset->name, t->a.out, t->a.json);
+  return GM_CLI_OK;
+}
+
+int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
+  static const struct option longopts[] = {
+      GM_CLI_DATAOPTS_LONGOPTS,
+      GM_CLI_MODELOPTS_LONGOPTS,
+      {"out", required_argument, NULL, OPT_OUT},
+      {"time", required_argument, NULL, OPT_TIME},
+      {"steps", required_argument, NULL, OPT_STEPS},
+      {"epochs", required_argument, NULL, OPT_EPOCHS},
+      {"batch", required_argument, NULL, OPT_BATCH},
+      {"lr", required_argument, NULL, OPT_LR},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"resume", no_argument, NULL, OPT_RESUME},
+      {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
+      {"keep-every", required_argument, NULL, OPT_KEEP_EVERY},
+      {"keep", required_argument, NULL, OPT_KEEP},
+      {"log-every", required_argument, NULL, OPT_LOG_EVERY},
+      {"quiet", no_argument, NULL, OPT_QUIET},
+      {"json", no_argument, NULL, OPT_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  train_run t;
+  memset(&t, 0, sizeof t);
+  gm_cli_dataopts_init(&t.d);
+  gm_cli_modelopts_init(&t.m);
+  gm_error err = {0};
+  int c, code = -1;
+  while (code < 0 && (c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
+    int r = gm_cli_dataopts_handle(&t.d, c, optarg, &err);
+    if (r == 0) r = gm_cli_modelopts_handle(&t.m, c, optarg, &err);
+    if (r < 0) code = gm_cli_usage(argv[0], "%s", err.msg);
+    else if (r == 0 && (r = handle(&t.a, c, optarg, argv[0])) == 0) code = GM_CLI_USAGE;
+    else if (r >= 10) code = r - 10;
+  }
+  if (code < 0 && !t.a.help && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
+  if (code < 0 && t.a.help) {
+    gm_cli_help(usage);
+    if (t.m.model && gm_cli_find_model(host, t.m.model, &t.rec, &err) == 0)
+      gm_cli_print_model_help(t.rec);
+    else if (t.m.model)
+      code = gm_cli_usage(argv[0], "%s", err.msg);
+    if (code < 0) code = GM_CLI_OK;
+  }
+  if (code < 0 && !t.m.model) code = gm_cli_usage(argv[0], "--model NAME is required");
+  if (code < 0 && !t.a.out) code = gm_cli_usage(argv[0], "--out DIR is required");
+  if (code < 0 && t.a.budgets > 1)
+    code = gm_cli_usage(argv[0], "give one budget: --time, --steps or --epochs");
+  if (code < 0 && gm_cli_find_model(host, t.m.model, &t.rec, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 &&
+      gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0) code = train(&t, host);
+  cJSON_free(t.desc);
+  gm_dataset_destroy(t.ds);
+  gm_model_options_free(&t.opts);
+  if (t.dev) gm_device_destroy(t.dev);
+  gm_cli_modelopts_free(&t.m);
+  return code;
+}

@@ -1,0 +1,297 @@
+/* Ops for autoregressive pixel models (header: genmoji/ops_pixel.h; kernels:
+ * kernels/pixel.cl): quantisation, windows of feature maps and their backward, the gated
+ * activation and its backward, convolution on a window of its output, and pixel puts. */
+#include <inttypes.h>
+
+#include "ops_pixel_internal.h"
+
+static int want_map(const char *op, const char *what, const gm_tensor *t, gm_error *err) {
+  return gm__want_ndim(op, what, t, 4, err);
+}
+
+/* GM_ERANGE unless every size fits the kernels' int arithmetic. */
+static int want_int_sized(const char *op, const gm_tensor *t, gm_error *err) {
+  if (t->numel <= INT32_MAX) return 0;
+  char s[96];
+  return gm_error_set(err, GM_ERANGE, "%s: %s has more than 2^31 elements", op,
+                      gm_shape_str(t, s, sizeof s));
+}
+
+/* ---- quantize ---- */
+
+int gm_quantize(gm_tensor **y, gm_tensor *x, int levels, gm_dtype dtype, gm_error *err) {
+  const char *op = "quantize";
+  int rc = gm__want_f32(op, x, err);
+  if (rc == 0) rc = want_int_sized(op, x, err);
+  if (rc) return rc;
+  if (levels < 1 || levels > 256)
+    return gm_error_set(err, GM_EINVAL, "%s: %d levels (1 to 256 allowed)", op, levels);
+  if (dtype != GM_I32 && dtype != GM_F32)
+    return gm_error_set(err, GM_EDTYPE, "%s: output dtype %d is neither float32 nor int32", op,
+                        (int)dtype);
+  rc = gm__tensor_temp(y, x->dev, dtype, x->ndim, x->shape, err);
+  if (rc) return rc;
+  return GM__LAUNCH1D(x->dev, dtype == GM_I32 ? "pixel_quantize_i32" : "pixel_quantize_f32",
+                      (size_t)x->numel, err, GMK_T(*y), GMK_T(x), GMK_I(levels),
+                      GMK_I(x->numel));
+}
+
+/* ---- window (crop / pad) ---- */
+
+enum { WIN_TOP, WIN_LEFT };
+
+static int window_backward(gm__node *n, gm_error *err) {
+  gm_tensor *x = n->in[0], *dy = n->out->grad, *dx;
+  if (!x->requires_grad) return 0;
+  int rc = gm__grad(x, &dx, err);
+  if (rc) return rc;
+  return GM__LAUNCH1D(x->dev, "pixel_window_backward", (size_t)dy->numel, err, GMK_T(dx),
+                      GMK_T(dy), GMK_I(x->shape[2]), GMK_I(x->shape[3]), GMK_I(n->iarg[WIN_TOP]),
+                      GMK_I(n->iarg[WIN_LEFT]), GMK_I(dy->shape[2]), GMK_I(dy->shape[3]),
+                      GMK_I(dy->numel));
+}
+
+int gm_window(gm_tensor **y, gm_tensor *x, int top, int left, int h, int w, gm_error *err) {
+  const char *op = "window";
+  int rc = want_map(op, "x (B, C, H, W)", x, err);
+  if (rc) return rc;
+  if (h < 1 || w < 1)
+    return gm_error_set(err, GM_ESHAPE, "%s: window %d x %d is empty", op, h, w);
+  rc = gm__tensor_temp(y, x->dev, x->dtype, 4, GM_SHAPE(x->shape[0], x->shape[1], h, w), err);
+  if (rc == 0) rc = want_int_sized(op, *y, err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(x->dev, "pixel_window_read", (size_t)(*y)->numel, err, GMK_T(*y),
+                      GMK_T(x), GMK_I(x->shape[2]), GMK_I(x->shape[3]), GMK_I(top), GMK_I(left),
+                      GMK_I(h), GMK_I(w), GMK_I((*y)->numel));
+  if (rc || x->dtype != GM_F32) return rc;
+  gm__node *n = gm__tape_record(x->dev, op, window_backward, *y, (gm_tensor *[]){x}, 1, &rc, err);
+  if (n) {
+    n->iarg[WIN_TOP] = top;
+    n->iarg[WIN_LEFT] = left;
+  }
+  return rc;
+}
+
+int gm_window_write(gm_tensor *dst, gm_tensor *src, int top, int left, gm_error *err) {
+  const char *op = "window_write";
+  int rc = want_map(op, "dst (B, C, H, W)", dst, err);
+  if (rc == 0) rc = want_map(op, "src (B, C, h, w)", src, err);
+  if (rc == 0) rc = want_int_sized(op, src, err);
+  if (rc) return rc;
+  if (dst->dtype != src->dtype)
+    return gm_error_set(err, GM_EDTYPE, "%s: dst is %s, src is %s", op, gm_dtype_name(dst->dtype),
+                        gm_dtype_name(src->dtype));
+  if (dst->shape[0] != src->shape[0] || dst->shape[1] != src->shape[1]) {
+    char sd[96], ss[96];
+    return gm_error_set(err, GM_ESHAPE, "%s: src %s and dst %s differ in batch or channels", op,
+                        gm_shape_str(src, ss, sizeof ss), gm_shape_str(dst, sd, sizeof sd));
+  }
+  return GM__LAUNCH1D(dst->dev, "pixel_window_write", (size_t)src->numel, err, GMK_T(dst),
+                      GMK_T(src), GMK_I(dst->shape[2]), GMK_I(dst->shape[3]), GMK_I(top),
+                      GMK_I(left), GMK_I(src->shape[2]), GMK_I(src->shape[3]),
+                      GMK_I(src->numel));
+}
+
+/* ---- gate ---- */
+
+static int64_t inner_size(const gm_tensor *x) {
+  int64_t n = 1;
+  for (int i = 2; i < x->ndim; i++) n *= x->shape[i];
+  return n;
+}
+
+static int gate_backward(gm__node *n, gm_error *err) {
+  gm_tensor *x = n->in[0], *dy = n->out->grad, *dx;
+  if (!x->requires_grad) return 0;
+  int rc = gm__grad(x, &dx, err);
+  if (rc) return rc;
+  return GM__LAUNCH1D(x->dev, "pixel_gate_backward", (size_t)dy->numel, err, GMK_T(dx),
+                      GMK_T(dy), GMK_T(x), GMK_I(x->shape[1] / 2), GMK_I(inner_size(x)),
+                      GMK_I(dy->numel));
+}
+
+int gm_gate(gm_tensor **y, gm_tensor *x, gm_error *err) {
+  const char *op = "gate";
+  int rc = gm__want_f32(op, x, err);
+  if (rc == 0) rc = want_int_sized(op, x, err);
+  if (rc) return rc;
+  char s[96];
+  if (x->ndim < 2 || x->shape[1] % 2 || x->shape[1] == 0)
+    return gm_error_set(err, GM_ESHAPE,
+                        "%s: x must be (B, C, ...) with C even and non-zero, got %s", op,
+                        gm_shape_str(x, s, sizeof s));
+  int64_t shape[GM_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+  shape[1] /= 2;
+  rc = gm__tensor_temp(y, x->dev, GM_F32, x->ndim, shape, err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(x->dev, "pixel_gate_forward", (size_t)(*y)->numel, err, GMK_T(*y),
+                      GMK_T(x), GMK_I(shape[1]), GMK_I(inner_size(x)), GMK_I((*y)->numel));
+  if (rc) return rc;
+  gm__tape_record(x->dev, op, gate_backward, *y, (gm_tensor *[]){x}, 1, &rc, err);
+  return rc;
+}
+
+/* ---- conv2d on a window of its output ---- */
+
+/* Windows whose taps (positions x Cin kh kw) fit a scratch of this many floats run as a
+ * gather plus one vectorised dot product per output; larger ones through gm_conv2d's
+ * GEMM on the gathered input. On PoCL's CPU device the dot products match or beat the
+ * GEMM up to here (a 9x9 64-channel row of 16 images: 35 vs 33 ms; a 3x3 96-channel
+ * one: 7 vs 16 ms), and a single position costs 2 launches instead of 5. */
+#define DIRECT_MAX_TAPS ((int64_t)8 << 20)
+
+static int64_t direct_limit = DIRECT_MAX_TAPS;
+
+int64_t gm__conv_window_set_direct_limit(int64_t taps) {
+  int64_t prev = direct_limit;
+  direct_limit = taps < 0 ? DIRECT_MAX_TAPS : taps;
+  return prev;
+}
+
+typedef struct window_geom {
+  int64_t b, cin, h, w, cout, kh, kw;
+  int stride, ph, pw;
+  int64_t ho, wo;
+} window_geom;
+
+static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor *w,
+                             const gm_tensor *bias, const gm_tensor *mask,
+                             const gm_conv2d_opts *o, int row0, int col0, int rows, int cols,
+                             gm_error *err) {
+  const char *op = "conv2d_window";
+  int rc = want_map(op, "x (B, Cin, H, W)", x, err);
+  if (rc == 0) rc = want_map(op, "w (Cout, Cin, kh, kw)", w, err);
+  if (rc == 0) rc = gm__want_f32(op, x, err);
+  if (rc == 0) rc = gm__want_f32(op, w, err);
+  if (rc == 0) rc = want_int_sized(op, x, err);
+  if (rc) return rc;
+  char sx[96], sw[96];
+  gm_shape_str(x, sx, sizeof sx);
+  gm_shape_str(w, sw, sizeof sw);
+  if (w->shape[1] != x->shape[1])
+    return gm_error_set(err, GM_ESHAPE, "%s: x %s has %" PRId64 " channels, w %s expects %" PRId64,
+                        op, sx, x->shape[1], sw, w->shape[1]);
+  if (w->shape[2] < 1 || w->shape[3] < 1 || w->shape[2] > 9 || w->shape[3] > 9)
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: kernel of w %s is not within 1x1 .. 9x9", op,
+                        sw);
+  g->stride = o && o->stride ? o->stride : 1;
+  g->ph = o ? o->pad_h : 0;
+  g->pw = o ? o->pad_w : 0;
+  if (g->stride != 1 && g->stride != 2)
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: stride %d (1 or 2 supported)", op, g->stride);
+  if (g->ph < 0 || g->pw < 0)
+    return gm_error_set(err, GM_EINVAL, "%s: negative padding (%d, %d)", op, g->ph, g->pw);
+  if (bias) {
+    rc = gm__want_f32(op, bias, err);
+    if (rc) return rc;
+    if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
+      return gm_error_set(err, GM_ESHAPE, "%s: bias must have shape (%" PRId64 ")", op,
+                          w->shape[0]);
+  }
+  if (mask) {
+    rc = gm__want_f32(op, mask, err);
+    if (rc == 0) rc = gm__same_shape("conv2d_window: mask vs w", mask, w, err);
+    if (rc) return rc;
+  }
+  g->b = x->shape[0];
+  g->cin = x->shape[1];
+  g->h = x->shape[2];
+  g->w = x->shape[3];
+  g->cout = w->shape[0];
+  g->kh = w->shape[2];
+  g->kw = w->shape[3];
+  g->ho = (g->h + 2 * g->ph - g->kh) / g->stride + 1;
+  g->wo = (g->w + 2 * g->pw - g->kw) / g->stride + 1;
+  if (g->h + 2 * g->ph < g->kh || g->w + 2 * g->pw < g->kw)
+    return gm_error_set(err, GM_ESHAPE, "%s: x %s padded by (%d, %d) is smaller than the kernel "
+                        "of w %s", op, sx, g->ph, g->pw, sw);
+  if (rows < 1 || cols < 1 || row0 < 0 || col0 < 0 || row0 + (int64_t)rows > g->ho ||
+      col0 + (int64_t)cols > g->wo)
+    return gm_error_set(err, GM_ERANGE, "%s: window rows %d..%d, columns %d..%d is not within the "
+                        "%" PRId64 " x %" PRId64 " output of x %s and w %s", op, row0,
+                        row0 + rows - 1, col0, col0 + cols - 1, g->ho, g->wo, sx, sw);
+  return 0;
+}
+
+/* The window's taps gathered into a pooled scratch (P, K), then one dot product per
+ * output. */
+static int window_conv_direct(gm_tensor *y, const window_geom *g, gm_tensor *x, gm_tensor *w,
+                              gm_tensor *bias, gm_tensor *mask, int row0, int col0, int rows,
+                              int cols, gm_error *err) {
+  int64_t k = g->cin * g->kh * g->kw, p = g->b * rows * cols;
+  gm_tensor *patch;
+  int rc = gm_tensor_create(&patch, x->dev, GM_F32, 2, GM_SHAPE(p, k), err);
+  if (rc) return rc;
+  rc = want_int_sized("conv2d_window", patch, err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(x->dev, "pixel_conv_patch", (size_t)patch->numel, err, GMK_T(patch),
+                      GMK_T(x), GMK_I(g->cin), GMK_I(g->h), GMK_I(g->w), GMK_I(g->kh),
+                      GMK_I(g->kw), GMK_I(g->stride), GMK_I(g->ph), GMK_I(g->pw), GMK_I(row0),
+                      GMK_I(col0), GMK_I(rows), GMK_I(cols), GMK_I(patch->numel));
+  if (rc == 0)
+    rc = GM__LAUNCH1D(x->dev, "pixel_conv_dot", (size_t)y->numel, err, GMK_T(y), GMK_T(patch),
+                      GMK_T(w), GMK_T(bias ? bias : w), GMK_T(mask ? mask : w),
+                      GMK_I(bias != NULL), GMK_I(mask != NULL), GMK_I(k), GMK_I(g->cout),
+                      GMK_I(rows), GMK_I(cols), GMK_I(y->numel));
+  gm_tensor_destroy(patch);  /* back to the pool; the in-order queue runs the dot first */
+  return rc;
+}
+
+/* The input rows and columns the window reads, zero-padded where they leave x, then an
+ * unpadded gm_conv2d over them. */
+static int window_conv_gemm(gm_tensor **y, const window_geom *g, gm_tensor *x, gm_tensor *w,
+                            gm_tensor *bias, gm_tensor *mask, int row0, int col0, int rows,
+                            int cols, gm_error *err) {
+  int top = row0 * g->stride - g->ph, left = col0 * g->stride - g->pw;
+  int h = (rows - 1) * g->stride + (int)g->kh, wd = (cols - 1) * g->stride + (int)g->kw;
+  gm_tensor *xw;
+  int rc = gm_window(&xw, x, top, left, h, wd, err);
+  gm_conv2d_opts o = {.stride = g->stride};
+  if (rc == 0) rc = gm_conv2d(y, xw, w, bias, mask, &o, err);
+  return rc;
+}
+
+int gm_conv2d_window(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *bias,
+                     gm_tensor *mask, const gm_conv2d_opts *o, int row0, int col0, int rows,
+                     int cols, gm_error *err) {
+  window_geom g = {0};
+  int rc = window_conv_check(&g, x, w, bias, mask, o, row0, col0, rows, cols, err);
+  if (rc) return rc;
+  int recording = gm_grad_enable(x->dev, 0);
+  if (g.b * rows * cols * g.cin * g.kh * g.kw <= direct_limit) {
+    rc = gm__tensor_temp(y, x->dev, GM_F32, 4, GM_SHAPE(g.b, g.cout, rows, cols), err);
+    if (rc == 0) rc = want_int_sized("conv2d_window", *y, err);
+    if (rc == 0) rc = window_conv_direct(*y, &g, x, w, bias, mask, row0, col0, rows, cols, err);
+  } else {
+    rc = window_conv_gemm(y, &g, x, w, bias, mask, row0, col0, rows, cols, err);
+  }
+  gm_grad_enable(x->dev, recording);
+  return rc;
+}
+
+/* ---- pixel put ---- */
+
+int gm_pixel_put(gm_tensor *img, gm_tensor *classes, int row, int col, int c0, float scale,
+                 float offset, gm_error *err) {
+  const char *op = "pixel_put";
+  int rc = want_map(op, "img (B, C, H, W)", img, err);
+  if (rc == 0) rc = gm__want_f32(op, img, err);
+  if (rc == 0) rc = gm__want_ndim(op, "classes (B, n)", classes, 2, err);
+  if (rc == 0) rc = gm__want_i32(op, classes, err);
+  if (rc == 0) rc = want_int_sized(op, img, err);
+  if (rc) return rc;
+  char si[96], sc[96];
+  gm_shape_str(img, si, sizeof si);
+  gm_shape_str(classes, sc, sizeof sc);
+  if (classes->shape[0] != img->shape[0] || c0 < 0 || c0 + classes->shape[1] > img->shape[1])
+    return gm_error_set(err, GM_ESHAPE, "%s: classes %s do not fit channels %d.. of img %s", op,
+                        sc, c0, si);
+  if (row < 0 || row >= img->shape[2] || col < 0 || col >= img->shape[3])
+    return gm_error_set(err, GM_ERANGE, "%s: pixel (%d, %d) is outside img %s", op, row, col, si);
+  return GM__LAUNCH1D(img->dev, "pixel_put", (size_t)classes->numel, err, GMK_T(img),
+                      GMK_T(classes), GMK_I(img->shape[1]), GMK_I(img->shape[2]),
+                      GMK_I(img->shape[3]), GMK_I(row), GMK_I(col), GMK_I(c0),
+                      GMK_I(classes->shape[1]), GMK_F(scale), GMK_F(offset),
+                      GMK_I(classes->numel));
+}

@@ -1,0 +1,489 @@
+/* The training loop: settings from presets and overrides, the trainer's set-up, epochs
+ * and batches from a seeded host PRNG, one step, the budget, checkpoint cadence and
+ * metrics.jsonl. What goes into a checkpoint is in trainer_state.c. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trainer_internal.h"
+
+/* ---- settings ---- */
+
+int gm_train_settings_resolve(const gm_resolved_options *o, int batch, double lr,
+                              gm_train_settings *s, gm_error *err) {
+  s->lr = 1e-3;
+  s->batch = 8;
+  s->optimizer = GM_OPTIM_ADAM;
+  s->clip = 0;
+  s->ema = 0;
+  s->hflip = 0;
+  const gm_kv *kv = o ? o->train : NULL;
+  int n = o ? o->n_train : 0;
+  int rc = 0;
+  const char *opt = gm_kv_get(kv, n, "optimizer");
+  if (opt && strcmp(opt, "adamw") == 0) s->optimizer = GM_OPTIM_ADAMW;
+  else if (opt && strcmp(opt, "adam") != 0)
+    return gm_error_set(err, GM_EINVAL, "option optimizer=%s: must be one of adam|adamw", opt);
+  s->weight_decay = s->optimizer == GM_OPTIM_ADAMW ? 1e-2 : 0.0;
+  int64_t b = s->batch;
+  if (gm_kv_get(kv, n, "lr")) rc = gm_kv_float(kv, n, "lr", &s->lr, err);
+  if (!rc && gm_kv_get(kv, n, "batch")) rc = gm_kv_int(kv, n, "batch", &b, err);
+  if (!rc && gm_kv_get(kv, n, "weight_decay"))
+    rc = gm_kv_float(kv, n, "weight_decay", &s->weight_decay, err);
+  if (!rc && gm_kv_get(kv, n, "clip")) rc = gm_kv_float(kv, n, "clip", &s->clip, err);
+  if (!rc && gm_kv_get(kv, n, "ema")) rc = gm_kv_float(kv, n, "ema", &s->ema, err);
+  if (!rc && gm_kv_get(kv, n, "hflip")) rc = gm_kv_bool(kv, n, "hflip", &s->hflip, err);
+  if (rc) return rc;
+  if (batch > 0) b = batch;
+  if (lr > 0) s->lr = lr;
+  if (b < 1 || b > 1 << 20)
+    return gm_error_set(err, GM_EINVAL, "batch=%lld: must be in 1..%d", (long long)b, 1 << 20);
+  s->batch = (int)b;
+  if (!(s->lr > 0) || !isfinite(s->lr))
+    return gm_error_set(err, GM_EINVAL, "lr=%g: must be a positive number", s->lr);
+  if (!(s->ema >= 0 && s->ema < 1))
+    return gm_error_set(err, GM_EINVAL, "ema=%g: must be in [0, 1) (0 = off)", s->ema);
+  if (!(s->weight_decay >= 0) || !(s->clip >= 0))
+    return gm_error_set(err, GM_EINVAL, "weight_decay and clip must not be negative");
+  return 0;
+}
+
+void gm_train_config_init(gm_train_config *c) { memset(c, 0, sizeof *c); }
+
+/* ---- set-up ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, gm_error *err) {
+  size_t n = strlen(path);
+  char *p = malloc(n + 1);
+  if (!p) return gm_error_set(err, GM_ENOMEM, "%s: out of memory", path);
+  memcpy(p, path, n + 1);
+  int rc = 0;
+  for (char *q = p + 1; !rc; q++) {
+    if (*q != '/' && *q != '\0') continue;
+    char c = *q;
+    *q = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+      rc = gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
+    *q = c;
+    if (!c) break;
+  }
+  free(p);
+  struct stat st;
+  if (!rc && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
+    rc = gm_error_set(err, GM_EIO, "%s: not a folder", path);
+  return rc;
+}
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%s/%s", dir, name);
+  return s;
+}
+
+static int check_config(const gm_train_config *c, gm_error *err) {
+  if (!c->model || !c->model_name || !c->options || !c->options->preset || !c->data || !c->dev ||
+      !c->out_dir)
+    return gm_error_set(err, GM_EINVAL, "trainer: model, model_name, options, data, dev and "
+                        "out_dir are required");
+  int budgets = (c->budget_s > 0) + (c->budget_steps > 0) + (c->budget_epochs > 0);
+  if (budgets != 1)
+    return gm_error_set(err, GM_EINVAL, "trainer: give exactly one budget (seconds, steps or "
+                        "epochs), not %d", budgets);
+  if (c->save_every < 0 || c->save_every_s < 0 || c->keep_every < 0 || c->keep < 0 ||
+      c->log_every < 0)
+    return gm_error_set(err, GM_EINVAL, "trainer: negative cadence");
+  return 0;
+}
+
+static int make_model(gm_trainer *t, gm_error *err) {
+  const gm_train_config *c = &t->c;
+  gm_rng init;
+  gm_rng_init(&init, c->seed, 0);
+  int rc = c->model->create(&t->model, c->dev, c->options->model, c->options->n_model, &init, err);
+  if (rc) return gm_error_prefix(err, "model '%s'", c->model_name);
+  t->params = c->model->params(t->model);
+  if (!t->params)
+    return gm_error_set(err, GM_EPLUGIN, "model '%s': params() returned nothing", c->model_name);
+  gm_optim_config oc;
+  gm_optim_config_default(&oc, t->s.optimizer);
+  oc.lr = (float)t->s.lr;
+  oc.weight_decay = (float)t->s.weight_decay;
+  oc.clip_norm = (float)t->s.clip;
+  rc = gm_optim_create(&t->optim, t->params, &oc, err);
+  if (!rc && t->s.ema > 0) rc = gm_ema_create(&t->ema, t->params, (float)t->s.ema, err);
+  return rc;
+}
+
+static int load_split(gm_trainer *t, gm_error *err) {
+  gm_dataset *d = t->c.data;
+  t->size = gm_dataset_size(d);
+  t->n_train = gm_dataset_split(d, 0, NULL, 0);
+  if (t->n_train == 0)
+    return gm_error_set(err, GM_EINVAL, "trainer: the training split is empty (%d images, all "
+                        "held out)", gm_dataset_count(d));
+  t->train_idx = malloc(sizeof *t->train_idx * (size_t)t->n_train);
+  t->perm = malloc(sizeof *t->perm * (size_t)t->n_train);
+  if (t->s.hflip) t->flip = malloc((size_t)t->n_train);
+  if (!t->train_idx || !t->perm || (t->s.hflip && !t->flip))
+    return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  gm_dataset_split(d, 0, t->train_idx, t->n_train);
+  t->perm_epoch = -1;
+  int n = t->s.batch < t->n_train ? t->s.batch : t->n_train;
+  t->x_n = n;
+  int rc = gm_tensor_create(&t->x, t->c.dev, GM_F32, 4, GM_SHAPE(n, 3, t->size, t->size), err);
+  if (!rc) gm_tensor_set_name(t->x, "batch");
+  return rc;
+}
+
+/* metrics.jsonl keeps the lines up to `step` (a crash may have logged steps that the
+ * checkpoint does not hold), then is appended to. */
+static int open_metrics(gm_trainer *t, int64_t keep_upto, gm_error *err) {
+  const char *path = t->metrics_path;
+  if (keep_upto >= 0) {
+    FILE *in = fopen(path, "r");
+    if (in) {
+      char tmp[4200];
+      snprintf(tmp, sizeof tmp, "%s.tmp", path);
+      FILE *out = fopen(tmp, "w");
+      if (!out) {
+        fclose(in);
+        return gm_error_set(err, GM_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+      }
+      char line[1024];
+      while (fgets(line, sizeof line, in)) {
+        long long s;
+        if (sscanf(line, "{\"step\":%lld", &s) == 1 && s <= keep_upto) fputs(line, out);
+      }
+      fclose(in);
+      int bad = fclose(out) != 0 || rename(tmp, path) != 0;
+      if (bad) return gm_error_set(err, GM_EIO, "%s: cannot rewrite: %s", path, strerror(errno));
+    }
+  }
+  t->metrics = fopen(path, keep_upto >= 0 ? "a" : "w");
+  if (!t->metrics) return gm_error_set(err, GM_EIO, "%s: cannot open: %s", path, strerror(errno));
+  return 0;
+}
+
+int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err) {
+  *out = NULL;
+  int rc = check_config(c, err);
+  if (rc) return rc;
+  gm_trainer *t = calloc(1, sizeof *t);
+  if (!t) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  t->c = *c;
+  if (!t->c.log_every) t->c.log_every = 1;
+  if (!t->c.save_every && !t->c.save_every_s) {
+    t->c.save_every = 200;
+    t->c.save_every_s = 60;
+  }
+  t->seed = c->seed;
+  t->saved_step = -1;
+  gm_rng_init(&t->rng, c->seed, 1);
+  rc = gm_train_settings_resolve(c->options, c->batch, c->lr, &t->s, err);
+  if (!rc) rc = make_dirs(c->out_dir, err);
+  if (!rc) {
+    t->last_path = join(c->out_dir, "last.safetensors");
+    t->metrics_path = join(c->out_dir, "metrics.jsonl");
+    if (!t->last_path || !t->metrics_path) rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  }
+  if (!rc && c->resume && access(t->last_path, F_OK) != 0)
+    rc = gm_error_set(err, GM_ENOTFOUND, "%s: nothing to resume from (no last.safetensors)",
+                      t->last_path);
+  if (!rc && !c->resume && access(t->last_path, F_OK) == 0)
+    rc = gm_error_set(err, GM_EEXISTS, "%s already holds a run (last.safetensors); resume it or "
+                      "train into another folder", c->out_dir);
+  if (!rc) rc = load_split(t, err);
+  if (!rc) rc = make_model(t, err);
+  if (!rc) rc = gm__trainer_state_init(t, err);
+  if (!rc && c->resume) {
+    rc = gm__trainer_restore(t, t->last_path, err);
+    if (!rc) {
+      t->saved_step = t->step;
+      t->saved_path = t->last_path;
+    }
+  }
+  if (!rc) rc = open_metrics(t, c->resume ? t->step : -1, err);
+  if (rc) {
+    gm_trainer_destroy(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void gm_trainer_destroy(gm_trainer *t) {
+  if (!t) return;
+  gm__trainer_state_close(t);
+  gm_ema_destroy(t->ema);
+  gm_optim_destroy(t->optim);
+  if (t->model) t->c.model->destroy(t->model);
+  gm_tensor_destroy(t->x);
+  if (t->metrics) fclose(t->metrics);
+  free(t->train_idx);
+  free(t->perm);
+  free(t->flip);
+  free(t->last_path);
+  free(t->metrics_path);
+  free(t);
+}
+
+gm_model *gm_trainer_model(gm_trainer *t) { return t->model; }
+gm_params *gm_trainer_params(gm_trainer *t) { return t->params; }
+gm_ema *gm_trainer_ema(gm_trainer *t) { return t->ema; }
+const gm_train_settings *gm_trainer_settings(const gm_trainer *t) { return &t->s; }
+int64_t gm_trainer_step(const gm_trainer *t) { return t->step; }
+
+/* ---- epochs and batches ---- */
+
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* The order (and flips) of one epoch: a function of (seed, epoch) alone, so a resumed run
+ * rebuilds the epoch it stopped in. */
+static void make_epoch(gm_trainer *t, int64_t epoch) {
+  uint64_t s = t->seed;
+  s = splitmix64(&s) ^ ((uint64_t)epoch * 0xD1B54A32D192ED03ull);
+  memcpy(t->perm, t->train_idx, sizeof *t->perm * (size_t)t->n_train);
+  for (int i = t->n_train - 1; i > 0; i--) {
+    int j = (int)(((splitmix64(&s) >> 32) * (uint64_t)(i + 1)) >> 32);
+    int tmp = t->perm[i];
+    t->perm[i] = t->perm[j];
+    t->perm[j] = tmp;
+  }
+  if (t->flip)
+    for (int i = 0; i < t->n_train; i++) t->flip[i] = (uint8_t)(splitmix64(&s) >> 63);
+  t->perm_epoch = epoch;
+}
+
+/* The next batch (the rest of the epoch when fewer than a batch are left) into *x. */
+static int next_batch(gm_trainer *t, gm_tensor **x, int *n, gm_error *err) {
+  if (t->perm_epoch != t->epoch) make_epoch(t, t->epoch);
+  int left = t->n_train - (int)t->epoch_pos;
+  *n = left < t->x_n ? left : t->x_n;
+  *x = t->x;
+  if (*n != t->x_n) {
+    int rc = gm_tensor_create(x, t->c.dev, GM_F32, 4, GM_SHAPE(*n, 3, t->size, t->size), err);
+    if (rc) return rc;
+    gm_tensor_set_name(*x, "batch");
+  }
+  const int *idx = t->perm + t->epoch_pos;
+  const uint8_t *flip = t->flip ? t->flip + t->epoch_pos : NULL;
+  int rc = gm_dataset_batch(t->c.data, idx, *n, flip, GM_PIXELS_RAW, *x, err);
+  if (rc && *x != t->x) gm_tensor_destroy(*x);
+  return rc;
+}
+
+static int train_step(gm_trainer *t, float *loss_out, gm_error *err) {
+  gm_tape_reset(t->c.dev);
+  gm_tensor *x, *loss = NULL;
+  int n;
+  int rc = next_batch(t, &x, &n, err);
+  if (rc) return rc;
+  rc = t->c.model->loss(t->model, x, &t->rng, &loss, err);
+  if (rc) gm_error_prefix(err, "step %lld: model '%s' loss", (long long)t->step + 1,
+                          t->c.model_name);
+  else if (!loss || loss->numel != 1)
+    rc = gm_error_set(err, GM_EPLUGIN, "step %lld: model '%s' loss is not a scalar",
+                      (long long)t->step + 1, t->c.model_name);
+  if (!rc) rc = gm_params_zero_grad(t->params, err);
+  if (!rc) rc = gm_backward(loss, err);
+  if (!rc) rc = gm_optim_step(t->optim, err);
+  if (!rc && t->ema) rc = gm_ema_update(t->ema, err);
+  if (!rc) rc = gm_tensor_read(loss, loss_out, sizeof *loss_out, err);
+  if (x != t->x) gm_tensor_destroy(x);
+  if (rc) return rc;
+  t->step++;
+  t->images_seen += n;
+  t->epoch_pos += n;
+  if (t->epoch_pos == t->n_train) {
+    t->epoch++;
+    t->epoch_pos = 0;
+  }
+  return 0;
+}
+
+/* ---- the loop ---- */
+
+static double budget_fraction(const gm_trainer *t) {
+  const gm_train_config *c = &t->c;
+  double f;
+  if (c->budget_steps > 0) f = (double)t->step / (double)c->budget_steps;
+  else if (c->budget_epochs > 0)
+    f = ((double)t->epoch + (double)t->epoch_pos / t->n_train) / (double)c->budget_epochs;
+  else f = (t->wall_before + t->session_s) / c->budget_s;
+  return f < 1 ? f : 1;
+}
+
+static int budget_spent(const gm_trainer *t) {
+  const gm_train_config *c = &t->c;
+  if (c->budget_steps > 0) return t->step >= c->budget_steps;
+  if (c->budget_epochs > 0) return t->epoch >= c->budget_epochs;
+  return t->wall_before + t->session_s >= c->budget_s;
+}
+
+static int64_t total_steps(const gm_trainer *t) {
+  if (t->c.budget_steps > 0) return t->c.budget_steps;
+  if (t->c.budget_epochs > 0) {
+    int64_t per = (t->n_train + t->x_n - 1) / t->x_n;
+    return t->c.budget_epochs * per;
+  }
+  return 0;
+}
+
+static int save_last(gm_trainer *t, gm_error *err) {
+  int rc = gm_trainer_save(t, t->last_path, err);
+  if (rc) return rc;
+  t->saved_step = t->step;
+  t->saved_path = t->last_path;
+  return 0;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x < y) - (x > y);
+}
+
+/* Deletes all but the `keep` newest step-N.safetensors of the out folder. */
+static int prune_steps(gm_trainer *t, gm_error *err) {
+  DIR *d = opendir(t->c.out_dir);
+  if (!d) return gm_error_set(err, GM_EIO, "%s: cannot list: %s", t->c.out_dir, strerror(errno));
+  int64_t *steps = NULL;
+  int n = 0, cap = 0, rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d));) {
+    long long s;
+    int end = 0;
+    if (sscanf(e->d_name, "step-%lld.safetensors%n", &s, &end) != 1 || e->d_name[end]) continue;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 16;
+      int64_t *grown = realloc(steps, sizeof *steps * (size_t)cap);
+      if (!grown) rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+      else steps = grown;
+    }
+    if (!rc) steps[n++] = s;
+  }
+  closedir(d);
+  if (!rc) qsort(steps, (size_t)n, sizeof *steps, cmp_desc);
+  for (int i = t->c.keep; !rc && i < n; i++) {
+    char name[64], *path;
+    snprintf(name, sizeof name, "step-%lld.safetensors", (long long)steps[i]);
+    if (!(path = join(t->c.out_dir, name))) rc = gm_error_set(err, GM_ENOMEM, "out of memory");
+    else if (unlink(path) != 0 && errno != ENOENT)
+      rc = gm_error_set(err, GM_EIO, "%s: cannot delete: %s", path, strerror(errno));
+    free(path);
+  }
+  free(steps);
+  return rc;
+}
+
+static int save_step_file(gm_trainer *t, char *path, size_t n, gm_error *err) {
+  snprintf(path, n, "%s/step-%lld.safetensors", t->c.out_dir, (long long)t->step);
+  int rc = gm_trainer_save(t, path, err);
+  if (!rc && t->c.keep > 0) rc = prune_steps(t, err);
+  return rc;
+}
+
+static void log_metrics(gm_trainer *t, float loss, double images_per_s) {
+  fprintf(t->metrics,
+          "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"images_per_s\":%.6g,\"lr\":%.9g,"
+          "\"wall_s\":%.6f}\n",
+          (long long)t->step, (long long)(t->epoch_pos ? t->epoch : t->epoch - 1), (double)loss,
+          images_per_s, t->s.lr, t->wall_before + t->session_s);
+  fflush(t->metrics);
+}
+
+static int nonfinite_loss(gm_trainer *t, float loss, gm_error *err) {
+  char good[4400];
+  return gm_error_set(err, GM_ENUMERIC, "step %lld: the loss is %s; training stopped (the "
+                      "learning rate may be too high); %s", (long long)t->step,
+                      isnan(loss) ? "NaN" : "infinite", gm__trainer_last_good(t, good, sizeof good));
+}
+
+int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
+  memset(r, 0, sizeof *r);
+  r->start_step = t->step;
+  r->loss = NAN;
+  gm_device *dev = t->c.dev;
+  int was_recording = gm_grad_enable(dev, 1);
+  if (t->c.model->train_mode) t->c.model->train_mode(t->model, 1);
+  double t0 = now_s(), last_save = t0;
+  int64_t images = 0;
+  float loss = NAN;
+  int rc = 0;
+  t->session_s = 0;
+  double start_fraction = budget_fraction(t);
+  while (!budget_spent(t)) {
+    if (t->c.stop && *t->c.stop) {
+      r->stopped = 1;
+      break;
+    }
+    int64_t seen = t->images_seen;
+    rc = train_step(t, &loss, err);
+    if (rc) break;
+    images += t->images_seen - seen;
+    t->session_s = now_s() - t0;
+    if (!isfinite(loss)) {
+      rc = nonfinite_loss(t, loss, err);
+      break;
+    }
+    double ips = t->session_s > 0 ? (double)images / t->session_s : 0;
+    char step_path[4200];
+    const char *written = NULL;
+    if (t->c.keep_every > 0 && t->step % t->c.keep_every == 0) {
+      if ((rc = save_step_file(t, step_path, sizeof step_path, err))) break;
+      written = step_path;
+    }
+    double now = now_s();
+    if ((t->c.save_every > 0 && t->step % t->c.save_every == 0) ||
+        (t->c.save_every_s > 0 && now - last_save >= t->c.save_every_s)) {
+      if ((rc = save_last(t, err))) break;
+      last_save = now;
+      written = t->last_path;
+    }
+    if (t->step % t->c.log_every == 0) log_metrics(t, loss, ips);
+    if (t->c.progress) {
+      gm_train_progress p = {
+          .step = t->step, .total_steps = total_steps(t), .fraction = budget_fraction(t),
+          .session_fraction = start_fraction, .epoch = t->epoch, .loss = loss,
+          .images_per_s = ips, .wall_s = t->wall_before + t->session_s,
+          .session_s = t->session_s, .lr = t->s.lr, .batch = t->s.batch, .checkpoint = written};
+      t->c.progress(t->c.progress_ctx, &p);
+    }
+  }
+  t->session_s = now_s() - t0;
+  if (!rc && t->saved_step != t->step) rc = save_last(t, err);
+  gm_tape_reset(dev);
+  gm_grad_enable(dev, was_recording);
+  r->step = t->step;
+  r->epoch = t->epoch;
+  r->images_seen = t->images_seen;
+  r->loss = t->step > r->start_step ? loss : NAN;
+  r->session_s = t->session_s;
+  r->wall_s = t->wall_before + t->session_s;
+  r->images_per_s = t->session_s > 0 ? (double)images / t->session_s : 0;
+  if (t->saved_path) snprintf(r->checkpoint, sizeof r->checkpoint, "%s", t->saved_path);
+  if (!rc) {
+    /* the next session's counters start from here */
+    t->wall_before += t->session_s;
+    t->session_s = 0;
+  }
+  return rc;
+}

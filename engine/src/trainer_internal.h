@@ -1,0 +1,60 @@
+/* The trainer's state, shared by the loop (trainer.c) and the checkpoint side
+ * (trainer_state.c: metadata, save, restore). Engine-private. */
+#ifndef GM_TRAINER_INTERNAL_H
+#define GM_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "genmoji/gm.h"
+
+struct gm_trainer {
+  gm_train_config c;
+  gm_train_settings s;
+  uint64_t seed;               /* c.seed, or the checkpoint's on resume */
+  gm_model *model;
+  gm_params *params;
+  gm_optim *optim;
+  gm_ema *ema;                 /* NULL when s.ema == 0 */
+  gm_rng rng;                  /* the loss RNG: (seed, stream 1) */
+
+  /* data: the training split and the current epoch's order */
+  int *train_idx;              /* dataset indices of the training split */
+  int n_train;
+  int size;                    /* image side */
+  int *perm;                   /* (n_train) dataset indices in this epoch's order */
+  uint8_t *flip;               /* (n_train) flips for those positions; NULL without hflip */
+  int64_t perm_epoch;          /* the epoch perm holds; -1 none */
+  gm_tensor *x;                /* (x_n, 3, S, S) the full-size batch */
+  int x_n;
+
+  /* progress, all saved in checkpoints */
+  int64_t step;                /* optimiser steps done */
+  int64_t epoch;               /* epochs completed */
+  int64_t epoch_pos;           /* images of the current epoch already used */
+  int64_t images_seen;
+  double wall_before;          /* training seconds of earlier sessions */
+  double session_s;            /* this session so far (updated by the loop) */
+
+  /* checkpoint contents beyond the params: moment and EMA views of each trainable */
+  gm_named_tensor *extra;
+  int n_extra;
+  char *extra_names;
+  char *options_json, *train_json, *data_json;
+
+  /* files */
+  char *last_path;             /* out_dir/last.safetensors */
+  char *metrics_path;
+  FILE *metrics;
+  int64_t saved_step;          /* step of the last checkpoint on disk; -1 none */
+  char *saved_path;            /* that file */
+};
+
+/* Builds the moment/EMA views and the options, train and data JSON. */
+int gm__trainer_state_init(gm_trainer *t, gm_error *err);
+void gm__trainer_state_close(gm_trainer *t);
+/* Restores everything from path after checking that it belongs to this run. */
+int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err);
+/* "the last good checkpoint is P (step N)" or "no checkpoint was written" into buf. */
+const char *gm__trainer_last_good(const gm_trainer *t, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,398 @@
+/* The trainer's checkpoints: what goes into one (parameters, moments, EMA, metadata),
+ * writing it, and restoring a run from one after checking it belongs to this run. */
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer_internal.h"
+
+static const char *optimizer_name(gm_optim_kind k) { return k == GM_OPTIM_ADAMW ? "adamw" : "adam"; }
+
+/* ---- the JSON metadata values ---- */
+
+static char *print_json(cJSON *o) {
+  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  if (!s) return NULL;
+  char *copy = strdup(s); /* free() by the trainer, whatever cJSON's allocator is */
+  cJSON_free(s);
+  return copy;
+}
+
+static char *options_json(const gm_resolved_options *o) {
+  cJSON *obj = cJSON_CreateObject();
+  for (int i = 0; obj && i < o->n_model; i++)
+    if (!cJSON_AddStringToObject(obj, o->model[i].key, o->model[i].value)) {
+      cJSON_Delete(obj);
+      return NULL;
+    }
+  return print_json(obj);
+}
+
+static char *train_json(const gm_train_settings *s) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "lr", s->lr);
+  cJSON_AddNumberToObject(o, "batch", s->batch);
+  cJSON_AddStringToObject(o, "optimizer", optimizer_name(s->optimizer));
+  cJSON_AddNumberToObject(o, "weight_decay", s->weight_decay);
+  cJSON_AddNumberToObject(o, "clip", s->clip);
+  cJSON_AddNumberToObject(o, "ema", s->ema);
+  cJSON_AddNumberToObject(o, "hflip", s->hflip);
+  return print_json(o);
+}
+
+static int data_json(gm_trainer *t, gm_error *err) {
+  cJSON *o = t->c.data_desc ? cJSON_Parse(t->c.data_desc) : cJSON_CreateObject();
+  if (!cJSON_IsObject(o)) {
+    cJSON_Delete(o);
+    return gm_error_set(err, GM_EINVAL, "trainer: data_desc is not a JSON object: %.200s",
+                        t->c.data_desc);
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(o, "images");
+  cJSON_DeleteItemFromObjectCaseSensitive(o, "train_images");
+  cJSON_AddNumberToObject(o, "images", gm_dataset_count(t->c.data));
+  cJSON_AddNumberToObject(o, "train_images", t->n_train);
+  t->data_json = print_json(o);
+  return t->data_json ? 0 : gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+}
+
+/* ---- moment and EMA views ---- */
+
+static int add_view(gm_trainer *t, gm_tensor *flat, int64_t offset, const gm_tensor *like,
+                    const char *prefix, const char *name, char **names, gm_error *err) {
+  gm_named_tensor *e = &t->extra[t->n_extra];
+  int rc = gm_tensor_view(&e->tensor, flat, (size_t)offset, like->ndim, like->shape, err);
+  if (rc) return rc;
+  t->n_extra++;
+  int len = sprintf(*names, "%s%s", prefix, name);
+  e->name = *names;
+  *names += len + 1;
+  return 0;
+}
+
+static int make_views(gm_trainer *t, gm_error *err) {
+  int n = gm_params_count(t->params), trainable = 0;
+  size_t bytes = 0;
+  for (int i = 0; i < n; i++) {
+    const char *name;
+    int kind;
+    gm_params_at(t->params, i, &name, &kind);
+    if (kind != GM_PARAM_TRAINABLE) continue;
+    trainable++;
+    bytes += 3 * (strlen(name) + 24);
+  }
+  int per = t->ema ? 3 : 2;
+  t->extra = calloc((size_t)(trainable * per) + 1, sizeof *t->extra);
+  t->extra_names = malloc(bytes + 1);
+  if (!t->extra || !t->extra_names) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  char *w = t->extra_names;
+  gm_tensor *m = gm_optim_moment(t->optim, 0), *v = gm_optim_moment(t->optim, 1);
+  gm_tensor *e = t->ema ? gm_ema_flat(t->ema) : NULL;
+  for (int i = 0; i < n; i++) {
+    const char *name;
+    int kind;
+    gm_tensor *p = gm_params_at(t->params, i, &name, &kind);
+    if (kind != GM_PARAM_TRAINABLE) continue;
+    int64_t off = gm_params_offset(t->params, i);
+    int rc = add_view(t, m, off, p, "optim.exp_avg.", name, &w, err);
+    if (!rc) rc = add_view(t, v, off, p, "optim.exp_avg_sq.", name, &w, err);
+    if (!rc && e) rc = add_view(t, e, off, p, "ema.", name, &w, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int gm__trainer_state_init(gm_trainer *t, gm_error *err) {
+  int rc = make_views(t, err);
+  if (rc) return rc;
+  t->options_json = options_json(t->c.options);
+  t->train_json = train_json(&t->s);
+  if (!t->options_json || !t->train_json)
+    return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  return data_json(t, err);
+}
+
+void gm__trainer_state_close(gm_trainer *t) {
+  for (int i = 0; i < t->n_extra; i++) gm_tensor_destroy(t->extra[i].tensor);
+  free(t->extra);
+  free(t->extra_names);
+  free(t->options_json);
+  free(t->train_json);
+  free(t->data_json);
+  t->extra = NULL;
+  t->n_extra = 0;
+}
+
+/* ---- saving ---- */
+
+/* Every float of the trainable values and of the float buffers is finite: a state that
+ * is not would only poison the last good checkpoint. */
+static int check_finite(gm_trainer *t, gm_error *err) {
+  gm_tensor *flats[2] = {gm_params_flat(t->params), gm_params_flat_buffers(t->params)};
+  int kinds[2] = {GM_PARAM_TRAINABLE, GM_PARAM_BUFFER};
+  for (int k = 0; k < 2; k++) {
+    if (!flats[k] || flats[k]->numel == 0) continue;
+    float *h = malloc(gm_tensor_bytes(flats[k]));
+    if (!h) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+    int rc = gm_tensor_read(flats[k], h, gm_tensor_bytes(flats[k]), err);
+    for (int i = 0; !rc && i < gm_params_count(t->params); i++) {
+      const char *name;
+      int kind;
+      gm_tensor *p = gm_params_at(t->params, i, &name, &kind);
+      if (kind != kinds[k] || p->dtype != GM_F32) continue;
+      const float *v = h + gm_params_offset(t->params, i);
+      for (int64_t j = 0; j < p->numel; j++)
+        if (!isfinite(v[j])) {
+          char good[4400];
+          rc = gm_error_set(err, GM_ENUMERIC,
+                            "step %lld: %s[%lld] is %g; training stopped (the learning rate may be "
+                            "too high); %s",
+                            (long long)t->step, name, (long long)j, (double)v[j],
+                            gm__trainer_last_good(t, good, sizeof good));
+          break;
+        }
+    }
+    free(h);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err) {
+  int rc = check_finite(t, err);
+  if (rc) return rc;
+  char step[24], epoch[24], pos[24], seen[24], seed[24], off[24], osteps[24], wall[32];
+  snprintf(step, sizeof step, "%lld", (long long)t->step);
+  snprintf(epoch, sizeof epoch, "%lld", (long long)t->epoch);
+  snprintf(pos, sizeof pos, "%lld", (long long)t->epoch_pos);
+  snprintf(seen, sizeof seen, "%lld", (long long)t->images_seen);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
+  snprintf(off, sizeof off, "%llu", (unsigned long long)t->rng.offset);
+  snprintf(osteps, sizeof osteps, "%lld", (long long)gm_optim_steps(t->optim));
+  snprintf(wall, sizeof wall, "%.17g", t->wall_before + t->session_s);
+  const gm_kv meta[] = {
+      {"format", GM_CHECKPOINT_FORMAT},
+      {"model", t->c.model_name},
+      {"preset", t->c.options->preset->name},
+      {"options", t->options_json},
+      {"train", t->train_json},
+      {"step", step},
+      {"epoch", epoch},
+      {"epoch_pos", pos},
+      {"images_seen", seen},
+      {"seed", seed},
+      {"rng_offset", off},
+      {"optim_steps", osteps},
+      {"data", t->data_json},
+      {"genmoji_version", gm_version()},
+      {"wall_s", wall},
+  };
+  return gm_checkpoint_write_params(path, t->params, t->extra, t->n_extra, meta,
+                                    (int)(sizeof meta / sizeof meta[0]), err);
+}
+
+const char *gm__trainer_last_good(const gm_trainer *t, char *buf, size_t n) {
+  if (t->saved_step >= 0 && t->saved_path)
+    snprintf(buf, n, "the last good checkpoint is %s (step %lld)", t->saved_path,
+             (long long)t->saved_step);
+  else
+    snprintf(buf, n, "no checkpoint was written");
+  return buf;
+}
+
+/* ---- restoring ---- */
+
+static int meta_str(gm_checkpoint *c, const char *path, const char *key, const char **out,
+                    gm_error *err) {
+  *out = gm_checkpoint_meta(c, key);
+  if (!*out) return gm_error_set(err, GM_EFORMAT, "%s: no '%s' in the metadata", path, key);
+  return 0;
+}
+
+static int meta_u64(gm_checkpoint *c, const char *path, const char *key, uint64_t *out,
+                    gm_error *err) {
+  const char *s;
+  int rc = meta_str(c, path, key, &s, err);
+  if (rc) return rc;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-')
+    return gm_error_set(err, GM_EFORMAT, "%s: metadata %s=\"%.60s\" is not a count", path, key, s);
+  *out = v;
+  return 0;
+}
+
+static int meta_i64(gm_checkpoint *c, const char *path, const char *key, int64_t *out,
+                    gm_error *err) {
+  uint64_t v;
+  int rc = meta_u64(c, path, key, &v, err);
+  if (rc) return rc;
+  if (v > (uint64_t)INT64_MAX)
+    return gm_error_set(err, GM_EFORMAT, "%s: metadata %s is out of range", path, key);
+  *out = (int64_t)v;
+  return 0;
+}
+
+static int meta_json(gm_checkpoint *c, const char *path, const char *key, cJSON **out,
+                     gm_error *err) {
+  const char *s;
+  int rc = meta_str(c, path, key, &s, err);
+  if (rc) return rc;
+  *out = cJSON_Parse(s);
+  if (!cJSON_IsObject(*out)) {
+    cJSON_Delete(*out);
+    *out = NULL;
+    return gm_error_set(err, GM_EFORMAT, "%s: metadata '%s' is not a JSON object", path, key);
+  }
+  return 0;
+}
+
+/* Two values of one option are the same setting: equal text, or equal numbers. */
+static int same_value(const char *a, const char *b) {
+  if (strcmp(a, b) == 0) return 1;
+  char *ea, *eb;
+  double x = strtod(a, &ea), y = strtod(b, &eb);
+  return ea != a && eb != b && !*ea && !*eb && x == y;
+}
+
+static const char *const resume_hint = "resume with the same --preset and --set values, or "
+                                       "train into another --out";
+
+static int check_options(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  cJSON *o;
+  int rc = meta_json(c, path, "options", &o, err);
+  if (rc) return rc;
+  const gm_resolved_options *r = t->c.options;
+  for (int i = 0; !rc && i < r->n_model; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, r->model[i].key);
+    if (!cJSON_IsString(v))
+      rc = gm_error_set(err, GM_EINVAL, "%s: was trained without option '%s' (this run has %s=%s); %s",
+                        path, r->model[i].key, r->model[i].key, r->model[i].value, resume_hint);
+    else if (!same_value(v->valuestring, r->model[i].value))
+      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with %s=%s, this run has %s=%s; %s", path,
+                        r->model[i].key, v->valuestring, r->model[i].key, r->model[i].value,
+                        resume_hint);
+  }
+  for (const cJSON *v = o->child; !rc && v; v = v->next)
+    if (!gm_kv_get(r->model, r->n_model, v->string))
+      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with option '%s', which this model lacks",
+                        path, v->string);
+  cJSON_Delete(o);
+  return rc;
+}
+
+static int check_train(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  cJSON *o;
+  int rc = meta_json(c, path, "train", &o, err);
+  if (rc) return rc;
+  const struct {
+    const char *key;
+    double now;
+  } nums[] = {{"batch", t->s.batch}, {"weight_decay", t->s.weight_decay}, {"clip", t->s.clip},
+              {"ema", t->s.ema},     {"hflip", t->s.hflip}};
+  const cJSON *opt = cJSON_GetObjectItemCaseSensitive(o, "optimizer");
+  const char *now = optimizer_name(t->s.optimizer);
+  if (!cJSON_IsString(opt) || strcmp(opt->valuestring, now) != 0)
+    rc = gm_error_set(err, GM_EINVAL, "%s: was trained with optimizer=%s, this run has "
+                      "optimizer=%s; %s", path, cJSON_IsString(opt) ? opt->valuestring : "?", now,
+                      resume_hint);
+  for (size_t i = 0; !rc && i < sizeof nums / sizeof nums[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, nums[i].key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != nums[i].now)
+      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with %s=%g, this run has %s=%g; %s",
+                        path, nums[i].key, cJSON_IsNumber(v) ? v->valuedouble : NAN, nums[i].key,
+                        nums[i].now, resume_hint);
+  }
+  cJSON_Delete(o);
+  return rc;
+}
+
+static int check_data(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  cJSON *o;
+  int rc = meta_json(c, path, "data", &o, err);
+  if (rc) return rc;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "train_images");
+  if (!cJSON_IsNumber(v) || v->valuedouble != t->n_train)
+    rc = gm_error_set(err, GM_EINVAL, "%s: was trained on %g training images, this data has %d; "
+                      "resume with the same --data and filters", path,
+                      cJSON_IsNumber(v) ? v->valuedouble : NAN, t->n_train);
+  cJSON_Delete(o);
+  return rc;
+}
+
+static int check_identity(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  const char *format, *model, *preset;
+  int rc = 0;
+  format = gm_checkpoint_meta(c, "format");
+  if (!format)
+    return gm_error_set(err, GM_EFORMAT, "%s: not a genmoji training checkpoint (no 'format' "
+                        "in the metadata)", path);
+  if (strcmp(format, GM_CHECKPOINT_FORMAT) != 0)
+    return gm_error_set(err, GM_EFORMAT, "%s: format \"%.60s\", want \"%s\"", path, format,
+                        GM_CHECKPOINT_FORMAT);
+  if ((rc = meta_str(c, path, "model", &model, err))) return rc;
+  if (strcmp(model, t->c.model_name) != 0)
+    return gm_error_set(err, GM_EINVAL, "%s: holds a '%.60s' model, this run trains '%s'; "
+                        "train into another --out", path, model, t->c.model_name);
+  if ((rc = meta_str(c, path, "preset", &preset, err))) return rc;
+  const char *now = t->c.options->preset->name;
+  if (strcmp(preset, now) != 0)
+    return gm_error_set(err, GM_EINVAL, "%s: was trained with preset '%.60s', this run has '%s'; "
+                        "%s", path, preset, now, resume_hint);
+  if ((rc = check_options(t, c, path, err))) return rc;
+  if ((rc = check_train(t, c, path, err))) return rc;
+  return check_data(t, c, path, err);
+}
+
+static int restore_counters(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  uint64_t seed = 0, offset = 0;
+  int64_t osteps = 0;
+  int rc = meta_u64(c, path, "seed", &seed, err);
+  if (!rc) rc = meta_u64(c, path, "rng_offset", &offset, err);
+  if (!rc) rc = meta_i64(c, path, "optim_steps", &osteps, err);
+  if (!rc) rc = meta_i64(c, path, "step", &t->step, err);
+  if (!rc) rc = meta_i64(c, path, "epoch", &t->epoch, err);
+  if (!rc) rc = meta_i64(c, path, "epoch_pos", &t->epoch_pos, err);
+  if (!rc) rc = meta_i64(c, path, "images_seen", &t->images_seen, err);
+  if (rc) return rc;
+  if (t->epoch_pos >= t->n_train)
+    return gm_error_set(err, GM_EFORMAT, "%s: epoch_pos %lld is past the %d training images",
+                        path, (long long)t->epoch_pos, t->n_train);
+  const char *wall;
+  if ((rc = meta_str(c, path, "wall_s", &wall, err))) return rc;
+  char *end;
+  t->wall_before = strtod(wall, &end);
+  if (end == wall || *end || !(t->wall_before >= 0))
+    return gm_error_set(err, GM_EFORMAT, "%s: metadata wall_s=\"%.60s\" is not a time", path, wall);
+  t->seed = seed;
+  gm_rng_init(&t->rng, seed, 1);
+  t->rng.offset = offset;
+  gm_optim_set_steps(t->optim, osteps);
+  return 0;
+}
+
+int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
+  gm_checkpoint *c = NULL;
+  int rc = gm_checkpoint_open(&c, path, err);
+  if (rc) return rc;
+  rc = check_identity(t, c, path, err);
+  if (!rc) {
+    const char *const ignore[] = {"optim.", "ema.", NULL};
+    rc = gm_checkpoint_load_params(c, t->params, ignore, err);
+  }
+  for (int i = 0; !rc && i < t->n_extra; i++) {
+    if (!gm_checkpoint_find(c, t->extra[i].name))
+      rc = gm_error_set(err, GM_EFORMAT, "%s: no tensor '%s' to resume from", path,
+                        t->extra[i].name);
+    else
+      rc = gm_checkpoint_read(c, t->extra[i].name, t->extra[i].tensor, err);
+  }
+  if (!rc) rc = restore_counters(t, c, path, err);
+  gm_checkpoint_close(c);
+  return rc;
+}

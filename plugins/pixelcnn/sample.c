@@ -1,0 +1,165 @@
+/* The PixelCNN's samplers. `naive` runs the whole network once per draw (the study's
+ * method: 1024 passes per 32x32 image for the seed network, 3072 for the gated one, which
+ * draws R, G and B of a pixel in turn); `cached` keeps every layer's activation maps and
+ * computes only the new position per layer per draw. Both make the same categorical
+ * draws in the same order (pixels in raster order; per pixel one draw of n x 3 rows for
+ * the seed network, three draws of n rows, R then G then B, for the gated one), so one
+ * seed gives the same images from both. Each draw's temporaries are freed with
+ * gm_tape_reset, so arena tensors a caller holds do not survive sample(). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pixelcnn.h"
+
+int pcnn__cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
+  memset(c, 0, sizeof *c);
+  c->m = m;
+  int64_t f = m->width, channels[3 * 64];
+  int k = 0, L = m->layers;
+  if (m->arch == PCNN_SEED) {
+    for (int l = 0; l < 3; l++) channels[k++] = f;
+  } else {
+    for (int l = 0; l < L - 1; l++) channels[k++] = f;      /* v */
+    for (int l = 0; l < L; l++) channels[k++] = 2 * f;      /* conv_vh(v) */
+    for (int l = 0; l < L - 1; l++) channels[k++] = f;      /* h */
+  }
+  c->maps = calloc((size_t)(k ? k : 1), sizeof *c->maps);
+  if (!c->maps) return gm_error_set(err, GM_ENOMEM, "pixelcnn: no memory for the sampler's cache");
+  int rc = 0;
+  for (c->n_maps = 0; c->n_maps < k && rc == 0; c->n_maps++) {
+    rc = gm_tensor_create(&c->maps[c->n_maps], m->dev, GM_F32, 4,
+                          GM_SHAPE(n, channels[c->n_maps], m->size, m->size), err);
+    if (rc) break;
+    rc = gm_tensor_fill(c->maps[c->n_maps], 0.0, err);
+  }
+  if (rc) {
+    gm_error_prefix(err, "pixelcnn: sampler cache");
+    pcnn__cache_close(c);
+  }
+  return rc;
+}
+
+void pcnn__cache_close(pcnn_cache *c) {
+  for (int i = 0; c->maps && i < c->n_maps; i++) gm_tensor_destroy(c->maps[i]);
+  free(c->maps);
+  c->maps = NULL;
+  c->n_maps = 0;
+}
+
+/* What one sampling run holds: the network's input image and the drawn classes as
+ * floats (both (n, 3, S, S)), and the draw's classes (n * per_draw, then viewed as
+ * (n, per_draw) for the pixel puts). */
+typedef struct run {
+  gm_model *m;
+  int n, per_draw, draws_per_pixel, cached;
+  float temperature;
+  gm_rng *rng;
+  gm_tensor *x, *q, *cls, *cls_view;
+  pcnn_cache cache;
+} run;
+
+static void run_close(run *r) {
+  if (r->cached) pcnn__cache_close(&r->cache);
+  gm_tensor_destroy(r->cls_view);
+  gm_tensor_destroy(r->cls);
+  gm_tensor_destroy(r->q);
+  gm_tensor_destroy(r->x);
+}
+
+static int run_open(run *r, gm_model *m, int n, int cached, float temperature, gm_rng *rng,
+                    gm_error *err) {
+  memset(r, 0, sizeof *r);
+  r->m = m;
+  r->n = n;
+  r->temperature = temperature;
+  r->rng = rng;
+  r->per_draw = m->arch == PCNN_SEED ? 3 : 1;
+  r->draws_per_pixel = 3 / r->per_draw;
+  int64_t s = m->size;
+  int rc = gm_tensor_create(&r->x, m->dev, GM_F32, 4, GM_SHAPE(n, 3, s, s), err);
+  if (rc == 0) rc = gm_tensor_fill(r->x, m->in_offset, err);  /* every pixel class 0 */
+  if (rc == 0) rc = gm_tensor_create(&r->q, m->dev, GM_F32, 4, GM_SHAPE(n, 3, s, s), err);
+  if (rc == 0) rc = gm_tensor_fill(r->q, 0.0, err);
+  if (rc == 0) rc = gm_tensor_create(&r->cls, m->dev, GM_I32, 1, GM_SHAPE(n * r->per_draw), err);
+  if (rc == 0) rc = gm_tensor_view(&r->cls_view, r->cls, 0, 2, GM_SHAPE(n, r->per_draw), err);
+  if (rc == 0 && cached) {
+    rc = pcnn__cache_open(&r->cache, m, n, err);  /* closes itself on failure */
+    r->cached = rc == 0;
+  }
+  if (rc) run_close(r);
+  return rc;
+}
+
+/* logits (n, 48, 1, 1) of pixel (i, j) given every draw before draw c of it. */
+static int pixel_logits(run *r, int i, int j, gm_tensor **logits, gm_error *err) {
+  gm_model *m = r->m;
+  if (r->cached)
+    return m->arch == PCNN_SEED ? pcnn__seed_cache_step(&r->cache, r->x, i, j, logits, err)
+                                : pcnn__gated_cache_step(&r->cache, r->x, i, j, logits, err);
+  gm_tensor *all;
+  int rc = m->arch == PCNN_SEED ? pcnn__seed_logits(m, r->x, &all, err)
+                                : pcnn__gated_logits(m, r->x, &all, err);
+  if (rc == 0) rc = gm_window(logits, all, i, j, 1, 1, err);
+  return rc;
+}
+
+/* Draw c of pixel (i, j): the rows of this draw's channels, one categorical draw, the
+ * classes written into both images. */
+static int draw(run *r, gm_tensor *logits, int i, int j, int c, gm_error *err) {
+  gm_model *m = r->m;
+  gm_tensor *rows = logits;
+  int rc = 0, c0 = c * r->per_draw;
+  if (r->per_draw == 1) rc = gm_slice_channels(&rows, logits, c * PCNN_LEVELS, PCNN_LEVELS, err);
+  if (rc == 0)
+    rc = gm_reshape(&rows, rows, 2, GM_SHAPE(r->n * r->per_draw, PCNN_LEVELS), err);
+  if (rc == 0) rc = gm_rng_categorical(r->cls, rows, r->temperature, r->rng, err);
+  if (rc == 0) rc = gm_pixel_put(r->q, r->cls_view, i, j, c0, 1.0f, 0.0f, err);
+  if (rc == 0) rc = gm_pixel_put(r->x, r->cls_view, i, j, c0, m->in_scale, m->in_offset, err);
+  return rc;
+}
+
+static int run_pixels(run *r, gm_sample_options *o, gm_error *err) {
+  gm_model *m = r->m;
+  int s = m->size, rc = 0;
+  for (int i = 0; i < s && rc == 0; i++) {
+    if (r->cached && m->arch == PCNN_GATED) rc = pcnn__gated_cache_row(&r->cache, r->x, i, err);
+    for (int j = 0; j < s && rc == 0; j++) {
+      for (int c = 0; c < r->draws_per_pixel && rc == 0; c++) {
+        gm_tensor *logits;
+        rc = pixel_logits(r, i, j, &logits, err);
+        if (rc == 0) rc = draw(r, logits, i, j, c, err);
+        gm_tape_reset(m->dev);  /* the step's temporaries; the run's tensors are its own */
+      }
+    }
+    /* The host enqueues without waiting; finishing each row keeps it at most a row ahead
+     * of the device, so progress reports work done, not work queued. */
+    if (rc == 0) rc = gm_device_finish(m->dev, err);
+    if (rc == 0 && o->progress) o->progress(o->progress_ctx, (int64_t)(i + 1) * s, (int64_t)s * s);
+  }
+  return rc;
+}
+
+int pcnn__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
+                gm_error *err) {
+  const char *name = o->sampler ? o->sampler : "cached";
+  int cached = strcmp(name, "cached") == 0;
+  if (!cached && strcmp(name, "naive") != 0)
+    return gm_error_set(err, GM_EINVAL, "pixelcnn: no sampler '%s' (cached, naive)", name);
+  if (o->n < 1) return gm_error_set(err, GM_EINVAL, "pixelcnn: %d images asked for", o->n);
+  float t = o->temperature > 0 ? o->temperature : 1.0f;
+  int recording = gm_grad_enable(m->dev, 0);
+  run r;
+  int rc = run_open(&r, m, o->n, cached, t, rng, err);
+  if (rc == 0) {
+    rc = run_pixels(&r, o, err);
+    double full = (m->arch == PCNN_SEED ? pcnn__seed_macs(m) : pcnn__gated_macs(m)) *
+                  (double)m->size * m->size;
+    o->evaluations_per_image = cached ? r.cache.macs / full
+                                      : (double)m->size * m->size * r.draws_per_pixel;
+    if (rc == 0) rc = gm_scale(images, r.q, 255.0f / (PCNN_LEVELS - 1), err);  /* q * 17 */
+    run_close(&r);
+  }
+  gm_grad_enable(m->dev, recording);
+  if (rc) gm_error_prefix(err, "pixelcnn: %s sampler", name);
+  return rc;
+}

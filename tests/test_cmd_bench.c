@@ -1,0 +1,180 @@
+/* `genmoji bench ops` end to end, through the built executable, on the smallest study layer
+ * (the U-Net's 1x1 output conv) at batch 1: the JSON rows and their fields, GFLOP/s that
+ * agree with the sizes and times, one row per backend with --backends and the engine's
+ * choice marked, the text table, and the usage exits. No speed is asserted. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "testlib.h"
+
+#define GENMOJI GM_BUILD_PLUGIN_DIR "/../genmoji"
+#define SMALL "--match unet.output --batch 1 --repeat 1"
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return strdup("");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  size_t got = fread(s, 1, (size_t)n, f);
+  s[got] = '\0';
+  fclose(f);
+  return s;
+}
+
+typedef struct run_result {
+  int code;
+  char *out, *err;
+} run_result;
+
+/* Runs "genmoji bench args" with stdout and stderr captured. */
+static run_result run(const char *args) {
+  char out[1100], err[1100], cmd[4096];
+  snprintf(out, sizeof out, "%s/stdout.txt", gmt_tmpdir());
+  snprintf(err, sizeof err, "%s/stderr.txt", gmt_tmpdir());
+  snprintf(cmd, sizeof cmd, "'%s' bench %s >'%s' 2>'%s'", GENMOJI, args, out, err);
+  int status = system(cmd);
+  run_result r = {.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+static void free_result(run_result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+static const char *str(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  ck_assert_msg(cJSON_IsString(v), "row field \"%s\" is not a string", key);
+  return v->valuestring;
+}
+
+static double num(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  ck_assert_msg(cJSON_IsNumber(v), "row field \"%s\" is not a number", key);
+  return v->valuedouble;
+}
+
+static int is_backend(const char *s) {
+  return !strcmp(s, "clblast") || !strcmp(s, "own") || !strcmp(s, "native");
+}
+
+/* Parses r's stdout and returns its "rows" (root in *root, for cJSON_Delete). */
+static const cJSON *rows_of(const run_result *r, cJSON **root) {
+  ck_assert_msg(r->code == 0, "exit %d, stderr: %s", r->code, r->err);
+  *root = cJSON_Parse(r->out);
+  ck_assert_msg(*root != NULL, "stdout is not JSON: %.300s", r->out);
+  const cJSON *dev = cJSON_GetObjectItemCaseSensitive(*root, "device");
+  ck_assert_msg(cJSON_IsObject(dev), "no \"device\" object");
+  ck_assert_str_ne(str(dev, "name"), "");
+  ck_assert_str_ne(str(*root, "gemm_backends"), "");
+  const cJSON *rows = cJSON_GetObjectItemCaseSensitive(*root, "rows");
+  ck_assert_msg(cJSON_IsArray(rows), "no \"rows\" array");
+  return rows;
+}
+
+START_TEST(bench_ops_json_rows_name_the_gemms_and_the_layer_passes) {
+  run_result r = run("ops --json " SMALL);
+  cJSON *root;
+  const cJSON *rows = rows_of(&r, &root), *row;
+  int gemms = 0, convs = 0, seen_pass[3] = {0};
+  cJSON_ArrayForEach(row, rows) {
+    const char *op = str(row, "op");
+    ck_assert_msg(is_backend(str(row, "backend")), "backend %s", str(row, "backend"));
+    ck_assert_int_eq((int)num(row, "batch"), 1);
+    ck_assert_msg(num(row, "ms") > 0 && num(row, "ms_min") <= num(row, "ms"), "times");
+    if (strcmp(op, "gemm") == 0) {
+      double m = num(row, "m"), n = num(row, "n"), k = num(row, "k");
+      const char *pass = str(row, "pass");
+      /* unet.output: conv 1x1 67 -> 3 on 32x32, so M = 3, N = 1024, K = 67 */
+      int which = !strcmp(pass, "forward") ? 0 : !strcmp(pass, "backward_w") ? 1 : 2;
+      static const double want_mnk[3][3] = {{3, 1024, 67}, {3, 67, 1024}, {67, 1024, 3}};
+      ck_assert_msg(m == want_mnk[which][0] && n == want_mnk[which][1] &&
+                        k == want_mnk[which][2], "%s: m=%g n=%g k=%g", pass, m, n, k);
+      seen_pass[which]++;
+      double want = 2 * m * n * k / (num(row, "ms") * 1e6);
+      ck_assert_msg(fabs(num(row, "gflops") - want) <= 1e-6 * want, "gflops %g, sizes say %g",
+                    num(row, "gflops"), want);
+      gemms++;
+    } else {
+      ck_assert_str_eq(op, "conv2d");
+      ck_assert_str_eq(str(row, "layer"), "unet.output");
+      const char *pass = str(row, "pass");
+      ck_assert_msg(!strcmp(pass, "forward") || !strcmp(pass, "backward"), "pass %s", pass);
+      convs++;
+    }
+  }
+  ck_assert_int_eq(gemms, 3);
+  ck_assert(seen_pass[0] == 1 && seen_pass[1] == 1 && seen_pass[2] == 1);
+  ck_assert_int_eq(convs, 2);
+  cJSON_Delete(root);
+  free_result(&r);
+}
+END_TEST
+
+START_TEST(bench_ops_backends_times_each_backend_and_marks_the_default) {
+  run_result r = run("ops --json --only gemm --backends own,clblast " SMALL);
+  cJSON *root;
+  const cJSON *rows = rows_of(&r, &root), *row;
+  int count = 0, defaults = 0, own = 0;
+  cJSON_ArrayForEach(row, rows) {
+    ck_assert_str_eq(str(row, "op"), "gemm");
+    own += !strcmp(str(row, "backend"), "own");
+    defaults += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "default"));
+    count++;
+  }
+  ck_assert_int_eq(count, 6);
+  ck_assert_int_eq(own, 3);
+  /* each GEMM's default is one of the two timed here unless the engine picks native */
+  ck_assert_msg(defaults == 3 || defaults == 0, "%d rows marked default", defaults);
+  cJSON_Delete(root);
+  free_result(&r);
+}
+END_TEST
+
+START_TEST(bench_ops_prints_a_table_with_the_device) {
+  run_result r = run("ops " SMALL);
+  ck_assert_msg(r.code == 0, "exit %d, stderr: %s", r.code, r.err);
+  ck_assert_msg(strncmp(r.out, "device: ", 8) == 0, "no device line: %.200s", r.out);
+  ck_assert_ptr_nonnull(strstr(r.out, "gemm backends: "));
+  ck_assert_ptr_nonnull(strstr(r.out, "GFLOP/s"));
+  ck_assert_ptr_nonnull(strstr(r.out, "backward ms"));
+  ck_assert_ptr_nonnull(strstr(r.out, "unet.output"));
+  free_result(&r);
+}
+END_TEST
+
+static const char *const bad_args[] = {
+    "", "models", "ops --batch 0", "ops --repeat x", "ops --only all", "ops --backends gpu",
+    "ops extra",
+};
+
+START_TEST(bench_usage_errors_exit_2_with_a_message) {
+  run_result r = run(bad_args[_i]);
+  ck_assert_msg(r.code == 2, "'bench %s': exit %d", bad_args[_i], r.code);
+  ck_assert_msg(strstr(r.err, "genmoji: bench: ") == r.err, "'bench %s': stderr %s",
+                bad_args[_i], r.err);
+  ck_assert_str_eq(r.out, "");
+  free_result(&r);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("cmd_bench");
+  TCase *tc = tcase_create("cmd_bench");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, bench_ops_json_rows_name_the_gemms_and_the_layer_passes);
+  tcase_add_test(tc, bench_ops_backends_times_each_backend_and_marks_the_default);
+  tcase_add_test(tc, bench_ops_prints_a_table_with_the_device);
+  tcase_add_loop_test(tc, bench_usage_errors_exit_2_with_a_message, 0,
+                      (int)(sizeof bad_args / sizeof bad_args[0]));
+  suite_add_tcase(s, tc);
+  return gmt_run(s);
+}
