@@ -21,6 +21,8 @@
 /* A sample whose nearest training image is closer than this (RMS per subpixel, 0..255
  * scale, both at 16 levels) counts as a near copy. */
 #define GM_CLI_CMP_NEAR_COPY_RMS 12.0
+/* The final smoothed loss is the mean of the last tenth of the steps, at most this many. */
+#define GM_CLI_CMP_RECENT 10
 /* How many closest sample/training pairs the report shows per model. */
 #define GM_CLI_CMP_PAIRS 8
 
@@ -93,7 +95,8 @@ typedef struct gm_cli_cmp_model {
   /* training */
   gm_cli_cmp_phase train;
   gm_train_result tr;
-  double loss_smooth, loss_weight; /* bias-corrected EMA (0.9) of the per-step loss */
+  double recent[GM_CLI_CMP_RECENT]; /* the last losses, a ring */
+  int64_t losses;                    /* steps whose loss it has seen */
   double ips_live;                 /* images/s while it trains (for the ETA) */
   /* sampling with the default sampler */
   gm_cli_cmp_phase sample;
@@ -180,6 +183,9 @@ void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j);
 double gm_cli_cmp_now(void);
 
 /* compare_metrics.c */
+/* The mean loss of the last tenth of m's steps (1 to GM_CLI_CMP_RECENT of them); *k
+ * receives how many (may be NULL). NAN before any step. */
+double gm_cli_cmp_final_loss(const gm_cli_cmp_model *m, int *k);
 /* Baselines and the training set's own numbers (needs the dataset). */
 void gm_cli_cmp_metrics_data(gm_cli_cmp_job *j);
 /* The sample metrics of m (needs m->samples). Returns 0 or GM_ENOMEM. */

@@ -335,8 +335,8 @@ static void describe_slow(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_cli_cmp_cos
   }
   if (pcnn)
     snprintf(c->method, sizeof c->method,
-             "extrapolated, not run: %.0f network passes per image batch (one per draw) x "
-             "%.4g s per pass, the mean of %d full passes of the network (forward) on a "
+             "extrapolated, not run: %.0f network passes (one per draw, each for the whole "
+             "batch) x %.4g s per pass, the mean of %d passes of the network (forward) on a "
              "batch of %d after a warm-up; the draws themselves are not counted. Running it "
              "would take about %s, over --timing-limit %s",
              c->estimate_evaluations_per_image, pass_s, PROBE_PASSES, c->n, total, limit);
