@@ -224,7 +224,7 @@ static double estimate(const gm_cli_cmp_job *j, int k) {
   if (!(ips > 0)) return -1;
   double pass = 1 / (3 * ips), b = j->timing_n;
   switch (PHASES[k].kind) {
-  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, j->size, 1) * pass;
+  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, 1) * pass;
   case PH_EVAL:
     if (!m->vt->nll) return 0;
     if (strcmp(m->spec->likelihood, "bound") != 0) return j->n_held * pass;
@@ -232,7 +232,7 @@ static double estimate(const gm_cli_cmp_job *j, int k) {
            (j->t_samples ? j->t_samples + 2 : gm_cli_cmp_guess_slow_passes(m, j->size) + 1) * pass;
   default: {
     double slow = b * gm_cli_cmp_guess_slow_passes(m, j->size) * pass;
-    return b * gm_cli_cmp_guess_passes(m, j->size, 0) * pass + 4 * b * pass +
+    return b * gm_cli_cmp_guess_passes(m, 0) * pass + 4 * b * pass +
            (slow < j->timing_limit_s ? slow : j->timing_limit_s);
   }
   }
@@ -263,6 +263,9 @@ static void update_label(gm_cli_cmp_job *j, double phase_left) {
 
 void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j) {
   gm_cli_progress_init(&j->bar, j->label, j->quiet);
+  j->sync_every = 1;
+  j->sync_done = 0;
+  j->sync_time = gm_cli_cmp_now();
   update_label(j, -1);
 }
 
@@ -278,11 +281,20 @@ void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
 
 void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
   gm_cli_cmp_job *j = ctx;
-  /* Samplers report a unit once its work is queued; waiting for the device here makes the
-   * bar and the ETA follow what has been computed (a failure shows in the sampler's own
-   * next call). */
-  gm_error err = {0};
-  gm_device_finish(j->dev, &err);
+  /* Samplers report a unit once its work is queued, so the host runs ahead of the device.
+   * Waiting for the device every few units keeps the bar and the ETA on what has been
+   * computed; the stride is set so that the waits come about four times a second, few
+   * enough not to starve the queue and disturb the timing. A failure shows in the
+   * sampler's own next call. */
+  if (done > j->sync_done && (done - j->sync_done >= j->sync_every || done >= total)) {
+    gm_error err = {0};
+    gm_device_finish(j->dev, &err);
+    double now = gm_cli_cmp_now(), per_unit = (now - j->sync_time) / (double)(done - j->sync_done);
+    j->sync_every = per_unit > 0 ? (int64_t)ceil(0.25 / per_unit) : 1;
+    if (j->sync_every < 1) j->sync_every = 1;
+    j->sync_done = done;
+    j->sync_time = now;
+  }
   double f = total > 0 ? (double)done / (double)total : 0, spent = gm_cli_cmp_now() - j->unit_start;
   int own = PHASES[j->phase].kind != PH_COSTS && f > 0;
   if (done <= 1) j->unit_start = gm_cli_cmp_now();

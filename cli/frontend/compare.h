@@ -160,6 +160,8 @@ typedef struct gm_cli_cmp_job {
   gm_cli_cmp_model *current; /* the model of the phase in progress */
   int phase, n_phases;
   double phase_start, unit_start; /* when the phase and its current sampler call began */
+  int64_t sync_every, sync_done;  /* progress waits for the device every sync_every units */
+  double sync_time;               /* when it last did (after sync_done units) */
   double estimate[16];            /* seconds per phase; < 0 = unknown */
 } gm_cli_cmp_job;
 
@@ -173,7 +175,7 @@ int gm_cli_cmp_eval(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 /* Rough network passes per image, for the job's ETA before a phase has run: of the
  * default sampler (sample_phase 1) or the fast cost sampler (0), and of the reference. */
-double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int size, int sample_phase);
+double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int sample_phase);
 double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size);
 /* The job's progress label and callbacks (cmd_compare.c). */
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p);
