@@ -366,6 +366,27 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
     free(e);
     assert_same_pixels(grid, again);
   }
+  /* and the held-out figures with `genmoji eval` */
+  cJSON *again = read_metrics(out);
+  for (int i = 0; i < 2; i++) {
+    char ckpt[1300], key[128];
+    snprintf(ckpt, sizeof ckpt, "%s/%s/last.safetensors", out, names[i]);
+    const char *eargs[] = {"eval", "--checkpoint", ckpt, "--data", data_dir(), "--heldout", "0.25",
+                           "--size", "16", "--t-samples", "2", "--seed", "0", "--json", NULL};
+    child c = start("eval", eargs, NULL, NULL);
+    char *o, *e;
+    code = finish(&c, &o, &e);
+    ck_assert_msg(code == 0, "eval exit %d: %s", code, e);
+    cJSON *ev = cJSON_Parse(o);
+    snprintf(key, sizeof key, "models.%s.likelihood.bits_per_dim", names[i]);
+    ck_assert_msg(fabs(num(ev, "bits_per_dim") - num(again, key)) < 1e-9,
+                  "%s: eval says %.9g, compare said %.9g", names[i], num(ev, "bits_per_dim"),
+                  num(again, key));
+    cJSON_Delete(ev);
+    free(o);
+    free(e);
+  }
+  cJSON_Delete(again);
 }
 END_TEST
 

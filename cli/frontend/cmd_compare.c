@@ -48,8 +48,7 @@ static const char usage[] =
     "in DIR/pixelcnn and DIR/ddpm. The report is rewritten after every phase. Ctrl-C or\n"
     "SIGTERM ends the phase in progress cleanly (training saves its checkpoint; a sampler\n"
     "call runs to its end) and leaves a report of what finished; a second one quits at once.\n"
-    "\n"
-    GM_CLI_DATAOPTS_HELP
+    "\n" GM_CLI_DATAOPTS_HELP
     "                           without --data: noto --subset faces --yellow, the\n"
     "                           system's yellow emoji faces\n"
     "\n"
@@ -60,8 +59,7 @@ static const char usage[] =
     "                           study's U-Net)\n"
     "      --set-pixelcnn KEY=VALUE  a PixelCNN option or training key (repeatable; see\n"
     "                           'genmoji train --model pixelcnn --help')\n"
-    "      --set-ddpm KEY=VALUE a DDPM option or training key (repeatable)\n"
-    GM_CLI_DEVICE_HELP
+    "      --set-ddpm KEY=VALUE a DDPM option or training key (repeatable)\n" GM_CLI_DEVICE_HELP
     "\n"
     "Budget and samples:\n"
     "      --time T             training time per model: 90s, 5m, 1h30m (default 5m)\n"
@@ -73,9 +71,9 @@ static const char usage[] =
     "                           runs/compare-YYYYmmdd-HHMMSS)\n"
     "\n"
     "Measurement:\n"
-    "      --t-samples K        noise levels drawn per image for the DDPM's likelihood\n"
-    "                           bound (default 50, about a minute on a 2-core CPU; 0 sums\n"
-    "                           every level: exact, ten times slower)\n"
+    "      --t-samples K        the DDPM's likelihood bound: 0 sums every noise level (the\n"
+    "                           default; about a minute on a 2-core CPU), K > 0 estimates\n"
+    "                           the sum from K levels drawn per image (faster, noisy)\n"
     "      --timing-n N         images per batch when timing the samplers (default 2)\n"
     "      --timing-limit T     run a reference sampler (PixelCNN naive, DDPM ancestral)\n"
     "                           only when its estimated time fits T, else extrapolate it\n"
@@ -226,13 +224,15 @@ static double estimate(const gm_cli_cmp_job *j, int k) {
   if (!(ips > 0)) return -1;
   double pass = 1 / (3 * ips), b = j->timing_n;
   switch (PHASES[k].kind) {
-  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, j->size, 1) * pass;
+  case PH_SAMPLE: return j->n * gm_cli_cmp_guess_passes(m, 1) * pass;
   case PH_EVAL:
     if (!m->vt->nll) return 0;
-    return j->n_held * (strcmp(m->spec->likelihood, "bound") == 0 ? j->t_samples + 2 : 1) * pass;
+    if (strcmp(m->spec->likelihood, "bound") != 0) return j->n_held * pass;
+    return j->n_held *
+           (j->t_samples ? j->t_samples + 2 : gm_cli_cmp_guess_slow_passes(m, j->size) + 1) * pass;
   default: {
     double slow = b * gm_cli_cmp_guess_slow_passes(m, j->size) * pass;
-    return b * gm_cli_cmp_guess_passes(m, j->size, 0) * pass + 4 * b * pass +
+    return b * gm_cli_cmp_guess_passes(m, 0) * pass + 4 * b * pass +
            (slow < j->timing_limit_s ? slow : j->timing_limit_s);
   }
   }
@@ -263,14 +263,16 @@ static void update_label(gm_cli_cmp_job *j, double phase_left) {
 
 void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j) {
   gm_cli_progress_init(&j->bar, j->label, j->quiet);
+  j->sync_every = 1;
+  j->sync_done = 0;
+  j->sync_time = gm_cli_cmp_now();
   update_label(j, -1);
 }
 
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
   gm_cli_cmp_job *j = ctx;
   gm_cli_cmp_model *m = j->current;
-  m->loss_smooth = 0.9 * m->loss_smooth + 0.1 * p->loss;
-  m->loss_weight = 0.9 * m->loss_weight + 0.1;
+  m->recent[m->losses++ % GM_CLI_CMP_RECENT] = p->loss;
   m->ips_live = p->images_per_s;
   double done = p->fraction - p->session_fraction;
   update_label(j, done > 0 ? p->session_s * (1 - p->fraction) / done : -1);
@@ -279,6 +281,20 @@ void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p) {
 
 void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
   gm_cli_cmp_job *j = ctx;
+  /* Samplers report a unit once its work is queued, so the host runs ahead of the device.
+   * Waiting for the device every few units keeps the bar and the ETA on what has been
+   * computed; the stride is set so that the waits come about four times a second, few
+   * enough not to starve the queue and disturb the timing. A failure shows in the
+   * sampler's own next call. */
+  if (done > j->sync_done && (done - j->sync_done >= j->sync_every || done >= total)) {
+    gm_error err = {0};
+    gm_device_finish(j->dev, &err);
+    double now = gm_cli_cmp_now(), per_unit = (now - j->sync_time) / (double)(done - j->sync_done);
+    j->sync_every = per_unit > 0 ? (int64_t)ceil(0.25 / per_unit) : 1;
+    if (j->sync_every < 1) j->sync_every = 1;
+    j->sync_done = done;
+    j->sync_time = now;
+  }
   double f = total > 0 ? (double)done / (double)total : 0, spent = gm_cli_cmp_now() - j->unit_start;
   int own = PHASES[j->phase].kind != PH_COSTS && f > 0;
   if (done <= 1) j->unit_start = gm_cli_cmp_now();
@@ -292,8 +308,8 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig) {
   static const char msg[] =
-      "\ngenmoji: compare: stopping after the current step; the report "
-      "keeps what finished (signal again to quit at once)\n";
+      "\ngenmoji: compare: stopping after the current training step, batch or sampler call; "
+      "the report keeps what finished (signal again to quit at once)\n";
   stop_flag = sig;
   if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig;
 }
@@ -386,11 +402,11 @@ static int make_out(gm_cli_cmp_job *j, char *buf, size_t n) {
   }
   if (!dir_is_empty(j->out))
     return gm_cli_fail("compare: %s already exists and is not empty; give a new --out", j->out);
-  if (gm_cli_cmp_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
+  if (gm_cli_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
   for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
     gm_cli_cmp_model *m = &j->model[i];
     snprintf(m->dir, sizeof m->dir, "%s/%s", j->out, m->spec->name);
-    if (gm_cli_cmp_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
+    if (gm_cli_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
   }
   return 0;
 }
@@ -490,8 +506,7 @@ static int run_phase(gm_cli_cmp_job *j, int k) {
   }
   if (PHASES[k].kind == PH_TRAIN && m->train.status == GM_CLI_CMP_DONE && !j->quiet)
     fprintf(stderr, "compare: %s trained: %lld steps, %.1f images/s, loss %.4f\n", m->spec->name,
-            (long long)m->tr.step, m->tr.images_per_s,
-            m->loss_weight > 0 ? m->loss_smooth / m->loss_weight : NAN);
+            (long long)m->tr.step, m->tr.images_per_s, gm_cli_cmp_final_loss(m, NULL));
   const gm_cli_cmp_phase *ps[] = {&m->train, &m->sample, &m->eval, &m->costs};
   if (ps[PHASES[k].kind]->status == GM_CLI_CMP_FAILED)
     gm_cli_fail("compare: %s %s failed: %s", KIND_NAMES[PHASES[k].kind], m->spec->name,
@@ -644,7 +659,7 @@ int gm_cli_cmd_compare(int argc, char **argv, gm_host *host) {
   j->default_data = 1;
   j->time_s = 300;
   j->n = 64;
-  j->t_samples = 50;
+  j->t_samples = 0;
   j->timing_n = 2;
   j->timing_limit_s = 60;
   j->argc = argc;

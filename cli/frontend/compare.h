@@ -21,6 +21,8 @@
 /* A sample whose nearest training image is closer than this (RMS per subpixel, 0..255
  * scale, both at 16 levels) counts as a near copy. */
 #define GM_CLI_CMP_NEAR_COPY_RMS 12.0
+/* The final smoothed loss is the mean of the last tenth of the steps, at most this many. */
+#define GM_CLI_CMP_RECENT 10
 /* How many closest sample/training pairs the report shows per model. */
 #define GM_CLI_CMP_PAIRS 8
 
@@ -93,7 +95,8 @@ typedef struct gm_cli_cmp_model {
   /* training */
   gm_cli_cmp_phase train;
   gm_train_result tr;
-  double loss_smooth, loss_weight; /* bias-corrected EMA (0.9) of the per-step loss */
+  double recent[GM_CLI_CMP_RECENT]; /* the last losses, a ring */
+  int64_t losses;                    /* steps whose loss it has seen */
   double ips_live;                 /* images/s while it trains (for the ETA) */
   /* sampling with the default sampler */
   gm_cli_cmp_phase sample;
@@ -157,6 +160,8 @@ typedef struct gm_cli_cmp_job {
   gm_cli_cmp_model *current; /* the model of the phase in progress */
   int phase, n_phases;
   double phase_start, unit_start; /* when the phase and its current sampler call began */
+  int64_t sync_every, sync_done;  /* progress waits for the device every sync_every units */
+  double sync_time;               /* when it last did (after sync_done units) */
   double estimate[16];            /* seconds per phase; < 0 = unknown */
 } gm_cli_cmp_job;
 
@@ -170,7 +175,7 @@ int gm_cli_cmp_eval(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
 /* Rough network passes per image, for the job's ETA before a phase has run: of the
  * default sampler (sample_phase 1) or the fast cost sampler (0), and of the reference. */
-double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int size, int sample_phase);
+double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int sample_phase);
 double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size);
 /* The job's progress label and callbacks (cmd_compare.c). */
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p);
@@ -180,6 +185,9 @@ void gm_cli_cmp_bar_reset(gm_cli_cmp_job *j);
 double gm_cli_cmp_now(void);
 
 /* compare_metrics.c */
+/* The mean loss of the last tenth of m's steps (1 to GM_CLI_CMP_RECENT of them); *k
+ * receives how many (may be NULL). NAN before any step. */
+double gm_cli_cmp_final_loss(const gm_cli_cmp_model *m, int *k);
 /* Baselines and the training set's own numbers (needs the dataset). */
 void gm_cli_cmp_metrics_data(gm_cli_cmp_job *j);
 /* The sample metrics of m (needs m->samples). Returns 0 or GM_ENOMEM. */
@@ -202,8 +210,5 @@ int gm_cli_cmp_write_train_grid(gm_cli_cmp_job *j, gm_error *err);
 int gm_cli_cmp_write_model_grids(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_error *err);
 /* loss.svg: one panel per model from its metrics.jsonl (compare_figures.c). */
 int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err);
-
-/* mkdir -p */
-int gm_cli_cmp_make_dirs(const char *path, gm_error *err);
 
 #endif

@@ -15,25 +15,6 @@
 
 static const char *const COLOURS[GM_CLI_CMP_MODELS] = {"#1f77b4", "#d95f02"};
 
-int gm_cli_cmp_make_dirs(const char *path, gm_error *err) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
-  for (char *q = p + 1;; q++) {
-    if (*q != '/' && *q != '\0') continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
-    *q = c;
-    if (!c) break;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
-  return 0;
-}
-
 /* ---- grids ---- */
 
 int gm_cli_cmp_write_train_grid(gm_cli_cmp_job *j, gm_error *err) {
@@ -81,6 +62,7 @@ int gm_cli_cmp_write_model_grids(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_erro
 typedef struct curve {
   double *x, *y, *smooth;
   int n, cap;
+  int window; /* steps the smoothed line averages over; < 2: none drawn */
 } curve;
 
 static void curve_free(curve *c) {
@@ -120,8 +102,10 @@ static int read_curve(const char *path, curve *c) {
   }
   fclose(f);
   if (!rc && c->n > 0) {
-    /* bias-corrected exponential average over about n / 50 steps (at least 10) */
-    double decay = 1 - 1.0 / (c->n / 50 > 10 ? c->n / 50 : 10), s = 0, w = 0;
+    /* a bias-corrected exponential average over about a twentieth of the run, so that a
+     * short run is not flattened and a long one is readable */
+    c->window = c->n / 20 > 50 ? 50 : c->n / 20;
+    double decay = c->window >= 2 ? 1 - 1.0 / c->window : 0, s = 0, w = 0;
     if (!(c->smooth = malloc(sizeof *c->smooth * (size_t)c->n))) return GM_ENOMEM;
     for (int i = 0; i < c->n; i++) {
       s = decay * s + (1 - decay) * c->y[i];
@@ -163,11 +147,13 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
       snprintf(title, sizeof title, "%s (%s)", m->spec->title,
                m->opts.preset ? m->opts.preset->name : "");
       snprintf(raw_label, sizeof raw_label, "each step");
-      snprintf(smooth_label, sizeof smooth_label, "smoothed (~%d steps)",
-               cs[i].n / 50 > 10 ? cs[i].n / 50 : 10);
+      snprintf(smooth_label, sizeof smooth_label, "smoothed (~%d steps)", cs[i].window);
+      int smooth = cs[i].smooth && cs[i].window >= 2;
       gm_cli_svg_series series[2] = {
-          {cs[i].x, cs[i].y, cs[i].n, COLOURS[i], 1.0, 0.3, raw_label},
-          {cs[i].x, cs[i].smooth, cs[i].smooth ? cs[i].n : 0, COLOURS[i], 2.2, 1.0, smooth_label}};
+          {cs[i].x, cs[i].y, cs[i].n, COLOURS[i], smooth ? 1.0 : 2.0, smooth ? 0.3 : 1.0,
+           raw_label},
+          {cs[i].x, cs[i].smooth, smooth ? cs[i].n : 0, COLOURS[i], 2.2, 1.0,
+           smooth ? smooth_label : NULL}};
       gm_cli_svg_chart c = {
           .left = w * i,
           .top = 0,

@@ -109,6 +109,17 @@ done:
   return rc;
 }
 
+double gm_cli_cmp_final_loss(const gm_cli_cmp_model *m, int *k) {
+  int64_t n = (m->losses + 9) / 10;
+  if (n > GM_CLI_CMP_RECENT) n = GM_CLI_CMP_RECENT;
+  if (n > m->losses) n = m->losses;
+  if (k) *k = (int)n;
+  if (n == 0) return NAN;
+  double s = 0;
+  for (int64_t i = m->losses - n; i < m->losses; i++) s += m->recent[i % GM_CLI_CMP_RECENT];
+  return s / (double)n;
+}
+
 /* ---- metrics.json ---- */
 
 const char *gm_cli_cmp_status_name(gm_cli_cmp_status s) {
@@ -156,7 +167,9 @@ static void training_json(cJSON *mo, const gm_cli_cmp_model *m) {
   cJSON_AddNumberToObject(t, "images_seen", (double)m->tr.images_seen);
   num(t, "images_per_s", m->tr.images_per_s);
   num(t, "loss", m->tr.loss);
-  num(t, "loss_smoothed", m->loss_weight > 0 ? m->loss_smooth / m->loss_weight : NAN);
+  int k = 0;
+  num(t, "loss_smoothed", gm_cli_cmp_final_loss(m, &k));
+  cJSON_AddNumberToObject(t, "loss_smoothed_steps", k);
   cJSON_AddStringToObject(t, "loss_unit", m->spec->loss_unit);
   num(t, "wall_s", m->tr.wall_s);
   char path[4400];

@@ -86,7 +86,7 @@ static void setup_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   char buf[8192], a[64];
   gm_cli_doc_heading(d, 2, "Setup");
   gm_cli_doc_table_begin(d, "kv");
-  gm_cli_doc_row(d, 1, "\tvalue");
+  gm_cli_doc_row(d, 1, "setting\tvalue");
   gm_cli_doc_rowf(d, 0,
                   "data\t%s: %d images, %d for training, %d held out (by name hash), %dx%d over "
                   "#%02x%02x%02x",
@@ -150,7 +150,7 @@ static void loss_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
       d, "loss.svg", "training loss of both models",
       "Loss per optimiser step against training time, each in its own unit (the two losses "
       "are not comparable with each other; the held-out bits/dim below are). Thin: every "
-      "step; thick: an exponential average.",
+      "step; thick: an exponential average, once a run has enough steps for one.",
       0);
   (void)j;
 }
@@ -164,7 +164,9 @@ static void likelihood_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
     if (m->eval.status == GM_CLI_CMP_DONE || m->eval.status == GM_CLI_CMP_STOPPED) {
       size_t l = strlen(a[i]);
       if (m->t_samples)
-        snprintf(a[i] + l, sizeof a[i] - l, " (bound, %d levels drawn)", m->t_samples);
+        snprintf(a[i] + l, sizeof a[i] - l, " (bound, estimated from %d levels)", m->t_samples);
+      else if (strcmp(m->spec->likelihood, "bound") == 0)
+        snprintf(a[i] + l, sizeof a[i] - l, " (bound, every level)");
       else snprintf(a[i] + l, sizeof a[i] - l, " (%s)", m->spec->likelihood);
     }
   }
@@ -188,9 +190,10 @@ static void training_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   TRAIN_ROW("images/s", "%.2f", tr.images_per_s);
   TRAIN_ROW("training time (s)", "%.1f", tr.wall_s);
 #undef TRAIN_ROW
-  double s0 = p->loss_weight > 0 ? p->loss_smooth / p->loss_weight : NAN;
-  double s1 = q->loss_weight > 0 ? q->loss_smooth / q->loss_weight : NAN;
-  gm_cli_doc_rowf(d, 0, "final loss, smoothed\t%s\t%s\tunits differ: %s / %s",
+  double s0 = gm_cli_cmp_final_loss(p, NULL), s1 = gm_cli_cmp_final_loss(q, NULL);
+  gm_cli_doc_rowf(d, 0,
+                  "final loss\t%s\t%s\tmean of the last tenth of the steps (at most "
+                  "10); units differ: %s / %s",
                   cell(a[0], sizeof a[0], &p->train, "%.4f", s0),
                   cell(a[1], sizeof a[1], &q->train, "%.4f", s1), p->spec->loss_unit,
                   q->spec->loss_unit);
@@ -217,9 +220,9 @@ static void sampling_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   if (p->sample.status == GM_CLI_CMP_DONE && q->sample.status == GM_CLI_CMP_DONE &&
       q->sample_seconds > 0)
     gm_cli_doc_rowf(d, 0,
-                    "time per image, PixelCNN / DDPM\t%.3g\t\tthe study: over 10 (DDPM under a "
-                    "tenth of PixelCNN's time)",
-                    (p->sample_seconds / p->n) / (q->sample_seconds / q->n));
+                    "DDPM's time per image over PixelCNN's\t\t%.3g\tthe study: under 0.1 "
+                    "(ancestral DDPM against naive PixelCNN)",
+                    (q->sample_seconds / q->n) / (p->sample_seconds / p->n));
   gm_cli_doc_section_row(
       d, "Sampler costs on a small batch (seconds per image; evaluations per image)");
   for (int k = 0; k < 2; k++) {
@@ -255,6 +258,11 @@ static void sampling_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
     else snprintf(a[i], sizeof a[i], "n/a");
   }
   gm_cli_doc_rowf(d, 0, "reference / fast time\t%s\t%s\t", a[0], a[1]);
+  if (p->n_costs == 2 && q->n_costs == 2 && p->cost[1].seconds_per_image > 0)
+    gm_cli_doc_rowf(d, 0,
+                    "DDPM ancestral over PixelCNN naive, per image\t\t%.3g\tthe study's two "
+                    "samplers; the study: under 0.1",
+                    q->cost[1].seconds_per_image / p->cost[1].seconds_per_image);
 }
 
 static void colour_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
@@ -374,13 +382,17 @@ static void method_section(gm_cli_doc *d, const gm_cli_cmp_job *j) {
   gm_cli_doc_para(
       d, NULL,
       "Bits/dim: the negative log-likelihood of the held-out images in bits per "
-      "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound, with the "
-      "sum over noise levels estimated from %d levels drawn per image (`--t-samples`; 0 sums "
-      "every level); its own noise makes it move by a few tenths between seeds on this "
-      "small held-out set. Baselines on the same images: uniform (exactly 4) and an "
-      "independent per-channel histogram fitted on the training images with add-one "
-      "smoothing.",
-      j->t_samples);
+      "subpixel of 16 levels. PixelCNN's is exact. DDPM's is the variational bound (an upper "
+      "bound on its negative log-likelihood), %s. Baselines on the same images: uniform "
+      "(exactly 4) and an independent per-channel histogram fitted on the training images "
+      "with add-one smoothing.",
+      j->t_samples == 0
+          ? "summed over every noise level (`--t-samples K` estimates the sum from K levels "
+            "instead: faster, but on a handful of images the estimate swings by a bit or more "
+            "between seeds)"
+          : "with the sum over noise levels estimated from K levels drawn per image "
+            "(`--t-samples`); on a handful of images this estimate swings by a bit or more "
+            "between seeds, so `--t-samples 0`, the full sum, is the figure to quote");
   gm_cli_doc_para(
       d, NULL,
       "Network evaluations: full-image network passes per image; the cached "

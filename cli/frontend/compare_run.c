@@ -17,9 +17,10 @@ const gm_cli_cmp_spec gm_cli_cmp_specs[GM_CLI_CMP_MODELS] = {
 
 /* Passes timed (after one warm-up) to estimate a full network pass. */
 #define PROBE_PASSES 3
-/* What a cached PixelCNN sample costs in full-pass equivalents on a 2-core CPU (measured:
- * per-position launches dominate); only for the job's ETA before it samples. */
-#define CACHED_PASSES_GUESS 8.0
+/* What a cached PixelCNN sample costs in full-pass equivalents of time on a 2-core CPU
+ * (measured 8 to 13: per-position launches dominate); only for the job's ETA before it
+ * samples. */
+#define CACHED_PASSES_GUESS 10.0
 
 static void fail_phase(gm_cli_cmp_phase *p, const gm_error *err, const char *what) {
   p->status = GM_CLI_CMP_FAILED;
@@ -60,12 +61,10 @@ static int fast_steps(const gm_cli_cmp_model *m) {
   return levels < m->spec->fast_steps ? levels : m->spec->fast_steps;
 }
 
-double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int size, int sample_phase) {
+double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int sample_phase) {
   if (strcmp(m->spec->name, "pixelcnn") == 0) return CACHED_PASSES_GUESS;
-  int levels = ddpm_levels(m);
-  if (sample_phase && strcmp(opt(m, "sampler"), "ddpm") == 0) return levels;
-  (void)size;
-  return levels < 50 ? levels : 50;
+  if (sample_phase && strcmp(opt(m, "sampler"), "ddpm") == 0) return ddpm_levels(m);
+  return fast_steps(m); /* DDIM's default steps too */
 }
 
 double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size) {
@@ -335,8 +334,8 @@ static void describe_slow(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_cli_cmp_cos
   }
   if (pcnn)
     snprintf(c->method, sizeof c->method,
-             "extrapolated, not run: %.0f network passes per image batch (one per draw) x "
-             "%.4g s per pass, the mean of %d full passes of the network (forward) on a "
+             "extrapolated, not run: %.0f network passes (one per draw, each for the whole "
+             "batch) x %.4g s per pass, the mean of %d passes of the network (forward) on a "
              "batch of %d after a warm-up; the draws themselves are not counted. Running it "
              "would take about %s, over --timing-limit %s",
              c->estimate_evaluations_per_image, pass_s, PROBE_PASSES, c->n, total, limit);

@@ -50,7 +50,7 @@ int gm_cli_svg_ticks_log(double lo, double hi, double *ticks, int max) {
   static const double all[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, some[] = {1, 2, 5}, one[] = {1};
   const double *ms[] = {one, some, all};
   const int counts[] = {1, 3, 9};
-  /* the coarsest set that puts at least two ticks inside, at most 8 */
+  /* the coarsest set that puts at least three ticks inside, at most 8 */
   int best = 0, n = 0;
   for (int level = 0; level < 3; level++) {
     int k = 0;
@@ -60,7 +60,7 @@ int gm_cli_svg_ticks_log(double lo, double hi, double *ticks, int max) {
         if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) k++;
       }
     best = level;
-    if (k >= 2 && (k <= 8 || level == 0)) break;
+    if (k >= 3 && (k <= 8 || level == 0)) break;
   }
   for (int d = d0; d <= d1; d++)
     for (int i = 0; i < counts[best] && n < max; i++) {

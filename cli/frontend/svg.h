@@ -46,8 +46,9 @@ void gm_cli_svg_escape(FILE *f, const char *s);
 /* "Nice" tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi]; returns
  * how many were written to ticks (at most max). */
 int gm_cli_svg_ticks_linear(double lo, double hi, double *ticks, int max);
-/* Ticks at 1, 2 and 5 times powers of ten inside [lo, hi] (lo > 0), thinned to the powers
- * of ten alone over wide ranges; at least the ends' neighbours when none falls inside. */
+/* Ticks inside [lo, hi] (lo > 0) from the coarsest of these sets that gives three to eight
+ * of them: powers of ten; 1, 2 and 5 times powers of ten; 1 to 9 times powers of ten (a
+ * narrow range may get fewer than three). */
 int gm_cli_svg_ticks_log(double lo, double hi, double *ticks, int max);
 
 #endif
