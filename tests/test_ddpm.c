@@ -419,6 +419,47 @@ START_TEST(sampler_options_are_checked_and_stretch_spans_0_to_255) {
 }
 END_TEST
 
+/* ---- forward with v-prediction ---- */
+
+/* With pred=v, forward's "eps" is sqrt(ab) v + sqrt(1 - ab) x at each image's own level,
+ * found from t = k / T, for the top and bottom levels too (linear: N = T; study: N = T - 1). */
+START_TEST(forward_turns_v_into_eps_at_each_images_level) {
+  gm_error err = {0};
+  const char *sched[2] = {"schedule=linear", "schedule=study"};
+  ddpm_schedule_kind kinds[2] = {DDPM_SCHEDULE_LINEAR, DDPM_SCHEDULE_STUDY};
+  gm_model *m = tiny_unet("timesteps=40", sched[_i], 17);
+  ddpm_schedule s;
+  gmt_ok(ddpm__schedule_init(&s, kinds[_i], 40, &err), &err);
+  enum { B = 4, PER = 3 * 8 * 8 };
+  int lv[B] = {1, 2, 17, s.levels};
+  float t[B], x[B * PER];
+  for (int b = 0; b < B; b++) t[b] = (float)(lv[b] * s.t_scale);
+  gmt_rng hr;
+  gmt_rng_seed(&hr, 18);
+  for (int i = 0; i < B * PER; i++) x[i] = gmt_normal(&hr);
+  gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(B, 3, 8, 8), x), *tt = gmt_tensor_from(1, GM_SHAPE(B), t);
+  gm_named_tensor in[2] = {{"x", tx}, {"t", tt}}, out[2];
+  int n_out = 0;
+  gmt_ok(vt->forward(m, in, 2, out, 2, &n_out, &err), &err);
+  ck_assert_int_eq(n_out, 2);
+  ck_assert_str_eq(out[0].name, "eps");
+  ck_assert_str_eq(out[1].name, "v");
+  float *eps = gmt_read(out[0].tensor), *v = gmt_read(out[1].tensor), want[B * PER];
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < PER; i++)
+      want[b * PER + i] = (float)(sqrt(s.ab[lv[b]]) * v[b * PER + i] +
+                                  sqrt(1 - s.ab[lv[b]]) * x[b * PER + i]);
+  gmt_assert_close(eps, want, B * PER, 1e-5, 1e-6, "eps from v");
+  free(eps);
+  free(v);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(tx);
+  gm_tensor_destroy(tt);
+  ddpm__schedule_close(&s);
+  vt->destroy(m);
+}
+END_TEST
+
 /* ---- the bound ---- */
 
 typedef struct oracle {
@@ -604,6 +645,7 @@ int main(void) {
   tcase_add_test(tc, ddim_with_eta_0_is_deterministic_from_the_same_noise);
   tcase_add_test(tc, ddim_over_every_level_with_eta_1_samples_as_ddpm);
   tcase_add_test(tc, sampler_options_are_checked_and_stretch_spans_0_to_255);
+  tcase_add_loop_test(tc, forward_turns_v_into_eps_at_each_images_level, 0, 2);
   tcase_add_test(tc, bound_of_the_exact_eps_predictor_is_the_analytic_value);
   tcase_add_test(tc, bound_of_an_offset_predictor_is_the_analytic_value);
   tcase_add_test(tc, bound_estimated_from_sampled_levels_weights_them_and_is_unbiased);

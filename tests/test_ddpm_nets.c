@@ -354,6 +354,66 @@ START_TEST(options_are_validated_at_create) {
 }
 END_TEST
 
+/* ---- the loss's target ---- */
+
+/* A fresh U-Net predicts exactly 0 (its output conv starts at zero), so its loss is the
+ * mean square of the target; the levels and noise are redrawn here from the same stream
+ * (u for the B levels, then eps), and the target rebuilt on the host: eps, or
+ * v = sqrt(ab) eps - sqrt(1 - ab) x0 with x0 = v / 127.5 - 1. */
+START_TEST(loss_targets_eps_or_v_at_the_drawn_levels) {
+  gm_error err = {0};
+  const int pred_v = _i;
+  enum { B = 5, S = 8, N = 40 };
+  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "timesteps=40",
+                        "schedule=cosine", pred_v ? "pred=v" : "pred=eps"};
+  gm_model *m = make_model("unet", sets, 7, 41);
+  gmt_rng hr;
+  gmt_rng_seed(&hr, 42);
+  float img[B * 3 * S * S];
+  for (int i = 0; i < B * 3 * S * S; i++) img[i] = floorf(gmt_uniform(&hr, 0, 256));
+  gm_tensor *timg = gmt_tensor_from(4, GM_SHAPE(B, 3, S, S), img);
+  gm_rng r, again;
+  gm_rng_init(&r, 43, 1);
+  again = r;
+  gm_tensor *l;
+  vt->train_mode(m, 1);
+  gmt_ok(vt->loss(m, timg, &r, &l, &err), &err);
+  float got;
+  gmt_ok(gm_tensor_read(l, &got, 4, &err), &err);
+  gm_tensor *u = tensor_of(1, GM_SHAPE(B)), *eps = tensor_of(4, GM_SHAPE(B, 3, S, S));
+  gmt_ok(gm_rng_uniform(u, &again, 0, 1, &err), &err);
+  gmt_ok(gm_rng_normal(eps, &again, 0, 1, &err), &err);
+  float *hu = gmt_read(u), *he = gmt_read(eps);
+  /* the cosine schedule of T = 40, as the plugin builds it */
+  double ab[N + 1];
+  ab[0] = 1;
+  for (int k = 1; k <= N; k++) {
+    double fk = pow(cos((k / (double)N + 0.008) / 1.008 * 3.14159265358979323846 / 2), 2);
+    double fp = pow(cos(((k - 1) / (double)N + 0.008) / 1.008 * 3.14159265358979323846 / 2), 2);
+    ab[k] = ab[k - 1] * (1 - fmin(1 - fk / fp, 0.999));
+  }
+  double sum = 0;
+  for (int b = 0; b < B; b++) {
+    int k = (int)floorf(hu[b] * (float)N);
+    k = 1 + (k < N - 1 ? k : N - 1);
+    for (int i = 0; i < 3 * S * S; i++) {
+      double e = he[b * 3 * S * S + i], x0 = img[b * 3 * S * S + i] / 127.5 - 1;
+      double t = pred_v ? sqrt(ab[k]) * e - sqrt(1 - ab[k]) * x0 : e;
+      sum += t * t;
+    }
+  }
+  double want = sum / (B * 3 * S * S);
+  ck_assert_msg(fabs(got - want) <= 1e-5 * want, "loss %.7g, mean square target %.7g", got, want);
+  free(hu);
+  free(he);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(u);
+  gm_tensor_destroy(eps);
+  gm_tensor_destroy(timg);
+  vt->destroy(m);
+}
+END_TEST
+
 /* ---- training ---- */
 
 /* four 8x8 images: colour blobs on black */
@@ -440,6 +500,7 @@ int main(void) {
   tcase_add_loop_test(tc, seed_forward_matches_a_plain_c_reference, 0, 2);
   tcase_add_test(tc, forward_refuses_missing_or_misshapen_inputs);
   tcase_add_test(tc, options_are_validated_at_create);
+  tcase_add_loop_test(tc, loss_targets_eps_or_v_at_the_drawn_levels, 0, 2);
   tcase_add_test(tc, seed_loss_falls_under_adam);
   tcase_add_test(tc, unet_loss_falls_under_adam);
   suite_add_tcase(s, tc);

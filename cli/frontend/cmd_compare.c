@@ -402,11 +402,11 @@ static int make_out(gm_cli_cmp_job *j, char *buf, size_t n) {
   }
   if (!dir_is_empty(j->out))
     return gm_cli_fail("compare: %s already exists and is not empty; give a new --out", j->out);
-  if (gm_cli_cmp_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
+  if (gm_cli_make_dirs(j->out, &err)) return gm_cli_fail_err(&err);
   for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
     gm_cli_cmp_model *m = &j->model[i];
     snprintf(m->dir, sizeof m->dir, "%s/%s", j->out, m->spec->name);
-    if (gm_cli_cmp_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
+    if (gm_cli_make_dirs(m->dir, &err)) return gm_cli_fail_err(&err);
   }
   return 0;
 }

@@ -211,7 +211,4 @@ int gm_cli_cmp_write_model_grids(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_erro
 /* loss.svg: one panel per model from its metrics.jsonl (compare_figures.c). */
 int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err);
 
-/* mkdir -p */
-int gm_cli_cmp_make_dirs(const char *path, gm_error *err);
-
 #endif

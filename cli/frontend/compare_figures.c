@@ -15,25 +15,6 @@
 
 static const char *const COLOURS[GM_CLI_CMP_MODELS] = {"#1f77b4", "#d95f02"};
 
-int gm_cli_cmp_make_dirs(const char *path, gm_error *err) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-    return gm_error_set(err, GM_EINVAL, "%s: path too long", path);
-  for (char *q = p + 1;; q++) {
-    if (*q != '/' && *q != '\0') continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      return gm_error_set(err, GM_EIO, "%s: cannot create: %s", p, strerror(errno));
-    *q = c;
-    if (!c) break;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gm_error_set(err, GM_EIO, "%s: not a folder", path);
-  return 0;
-}
-
 /* ---- grids ---- */
 
 int gm_cli_cmp_write_train_grid(gm_cli_cmp_job *j, gm_error *err) {

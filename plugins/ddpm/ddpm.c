@@ -21,6 +21,9 @@ static const gm_model_option options[] = {
      "clamp x_t to [-1, 1] in training and after every sampling step, as the study did"},
     {"sampler", GM_OPTION_CHOICE, "ddim", 1, 0, "ddpm|ddim",
      "the default sampler: ancestral (T steps) or DDIM (50 steps unless --steps)"},
+    {"pred", GM_OPTION_CHOICE, "v", 1, 0, "eps|v",
+     "what the network predicts: the noise eps (Ho et al.), or v = sqrt(ab) eps - "
+     "sqrt(1 - ab) x0 (Salimans & Ho), which stays well conditioned at high noise"},
     {"ch", GM_OPTION_INT, "16", 4, 512, NULL, "unet: base channels (even)"},
     {"mult", GM_OPTION_STRING, "1,2,2", 1, 0, NULL,
      "unet: channel multiplier per level, comma-separated (one level per resolution)"},
@@ -37,17 +40,17 @@ static const gm_model_preset presets[] = {
      * batch 8 gives the most Adam steps in a short run, and EMA 0.99 (a horizon of about
      * 100 steps) leaves little of the initial weights after a few hundred steps. */
     {"unet", "time-conditioned U-Net (GroupNorm, SiLU, attention at 8x8), cosine schedule, EMA",
-     "arch=unet timesteps=500 schedule=cosine sampler=ddim ch=16 mult=1,2,2 blocks=2 attn=8 "
+     "arch=unet timesteps=500 schedule=cosine sampler=ddim pred=v ch=16 mult=1,2,2 blocks=2 attn=8 "
      "dropout=0.1 lr=1e-3 batch=8 optimizer=adam ema=0.99 hflip=1"},
     {"seed", "the study's U-Net exactly: no time input, T=500 linear betas, clamped x_t",
-     "arch=seed timesteps=500 schedule=study clamp_xt=1 sampler=ddpm lr=1e-3 batch=8 "
+     "arch=seed timesteps=500 schedule=study clamp_xt=1 sampler=ddpm pred=eps lr=1e-3 batch=8 "
      "optimizer=adam ema=0 hflip=1"},
     {NULL, NULL, NULL},
 };
 
 static const char *const samplers[] = {"ddim", "ddpm", NULL};
 static const char *const forward_inputs[] = {"x", "t", NULL};
-static const char *const forward_outputs[] = {"eps", NULL};
+static const char *const forward_outputs[] = {"eps", "v", NULL}; /* v only with pred=v */
 
 /* ---- options ---- */
 
@@ -93,6 +96,7 @@ static int parse_config(const gm_kv *kv, int n, ddpm_config *c, gm_error *err) {
   if (rc == 0) rc = gm_kv_bool(kv, n, "clamp_xt", &c->clamp_xt, err);
   if (rc == 0)
     rc = choice(kv, n, "sampler", (const char *const[]){"ddpm", "ddim", NULL}, &c->sampler, err);
+  if (rc == 0) rc = choice(kv, n, "pred", (const char *const[]){"eps", "v", NULL}, &c->pred, err);
   if (rc == 0) rc = gm_kv_int(kv, n, "ch", &ch, err);
   if (rc == 0) rc = parse_mult(gm_kv_get(kv, n, "mult") ? gm_kv_get(kv, n, "mult") : "", c, err);
   if (rc == 0) rc = gm_kv_int(kv, n, "blocks", &blocks, err);
@@ -136,6 +140,7 @@ static void destroy(gm_model *m) {
   gm_params_destroy(m->params);
   gm_tensor_destroy(m->sqrt_ab);
   gm_tensor_destroy(m->sqrt_1mab);
+  gm_tensor_destroy(m->neg_sqrt_1mab);
   gm_tensor_destroy(m->eps);
   gm_tensor_destroy(m->u);
   ddpm__schedule_close(&m->sched);
@@ -145,16 +150,20 @@ static void destroy(gm_model *m) {
 /* sqrt(ab) and sqrt(1 - ab) per level on the device, for the training loss */
 static int upload_tables(gm_model *m, gm_error *err) {
   int n = m->sched.levels + 1;
-  float *h = malloc(2 * (size_t)n * sizeof *h);
+  float *h = malloc(3 * (size_t)n * sizeof *h);
   if (!h) return gm_error_set(err, GM_ENOMEM, "ddpm: out of memory");
   for (int k = 0; k < n; k++) {
     h[k] = (float)sqrt(m->sched.ab[k]);
     h[n + k] = (float)sqrt(1 - m->sched.ab[k]);
+    h[2 * n + k] = -h[n + k];
   }
+  size_t bytes = (size_t)n * sizeof *h;
   int rc = gm_tensor_create(&m->sqrt_ab, m->dev, GM_F32, 1, GM_SHAPE(n), err);
   if (rc == 0) rc = gm_tensor_create(&m->sqrt_1mab, m->dev, GM_F32, 1, GM_SHAPE(n), err);
-  if (rc == 0) rc = gm_tensor_write(m->sqrt_ab, h, (size_t)n * sizeof *h, err);
-  if (rc == 0) rc = gm_tensor_write(m->sqrt_1mab, h + n, (size_t)n * sizeof *h, err);
+  if (rc == 0) rc = gm_tensor_create(&m->neg_sqrt_1mab, m->dev, GM_F32, 1, GM_SHAPE(n), err);
+  if (rc == 0) rc = gm_tensor_write(m->sqrt_ab, h, bytes, err);
+  if (rc == 0) rc = gm_tensor_write(m->sqrt_1mab, h + n, bytes, err);
+  if (rc == 0) rc = gm_tensor_write(m->neg_sqrt_1mab, h + 2 * n, bytes, err);
   free(h);
   return rc;
 }
@@ -189,7 +198,7 @@ static void train_mode(gm_model *m, int training) { m->training = training != 0;
 
 /* ---- the network ---- */
 
-int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **eps,
+int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **out,
               gm_error *err) {
   char sx[96], st[96];
   if (x->dtype != GM_F32 || t->dtype != GM_F32 || x->ndim != 4 || x->shape[1] != 3 ||
@@ -201,9 +210,24 @@ int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tenso
     if (x->shape[2] % 4 || x->shape[3] % 4)
       return gm_error_set(err, GM_ESHAPE, "ddpm seed: x %s: H and W must be divisible by 4",
                           gm_shape_str(x, sx, sizeof sx));
-    return ddpm__seed_forward(m, x, t, eps, err);
+    return ddpm__seed_forward(m, x, t, out, err);
   }
-  return ddpm__unet_forward(m, x, t, dropout, eps, err);
+  return ddpm__unet_forward(m, x, t, dropout, out, err);
+}
+
+int ddpm__eps(gm_model *m, gm_tensor *x, gm_tensor *t, int level, gm_tensor **eps,
+              gm_error *err) {
+  gm_tensor *y, *a, *b;
+  int rc = ddpm__net(m, x, t, NULL, &y, err);
+  if (rc || m->cfg.pred == DDPM_PRED_EPS) {
+    *eps = y;
+    return rc;
+  }
+  double ab = m->sched.ab[level];
+  rc = gm_scale(&a, y, (float)sqrt(ab), err);
+  if (rc == 0) rc = gm_scale(&b, x, (float)sqrt(1 - ab), err);
+  if (rc == 0) rc = gm_add(eps, a, b, err);
+  return rc;
 }
 
 static gm_tensor *named(const gm_named_tensor *in, int n, const char *name) {
@@ -215,16 +239,33 @@ static gm_tensor *named(const gm_named_tensor *in, int n, const char *name) {
 static int forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_tensor *out,
                    int max_out, int *n_out, gm_error *err) {
   *n_out = 0;
-  gm_tensor *x = named(in, n_in, "x"), *t = named(in, n_in, "t"), *eps;
+  gm_tensor *x = named(in, n_in, "x"), *t = named(in, n_in, "t"), *y;
   if (!x || !t)
     return gm_error_set(err, GM_EINVAL, "ddpm forward: needs inputs 'x' (B, 3, H, W) in "
                         "[-1, 1] and 't' (B) holding t / T");
   if (max_out < 1) return gm_error_set(err, GM_EINVAL, "ddpm forward: no room for output 'eps'");
-  int rc = ddpm__net(m, x, t, NULL, &eps, err);
+  int rc = ddpm__net(m, x, t, NULL, &y, err);
   if (rc) return rc;
-  out[0].name = "eps";
-  out[0].tensor = eps;
+  if (m->cfg.pred == DDPM_PRED_EPS) {
+    out[0] = (gm_named_tensor){"eps", y};
+    *n_out = 1;
+    return 0;
+  }
+  /* eps = sqrt(ab) v + sqrt(1 - ab) x per image, its level k found from t = k / T as
+   * floor((k + 1/2) / (N + 1) * (N + 1)), safe from the rounding of k / T */
+  int n1 = m->sched.levels + 1;
+  gm_tensor *u, *idx, *tin, *eps;
+  rc = gm_scale(&u, t, (float)(m->sched.T / (double)n1), err);
+  if (rc == 0) rc = gm_add_scalar(&u, u, (float)(0.5 / n1), err);
+  if (rc == 0) rc = gm_diffusion_timesteps(&idx, &tin, u, 0, n1, 1.0f, err);
+  if (rc == 0) rc = gm_diffusion_q_sample(&eps, y, x, idx, m->sqrt_ab, m->sqrt_1mab, 0, err);
+  if (rc) return rc;
+  out[0] = (gm_named_tensor){"eps", eps};
   *n_out = 1;
+  if (max_out >= 2) {
+    out[1] = (gm_named_tensor){"v", y};
+    *n_out = 2;
+  }
   return 0;
 }
 
@@ -240,14 +281,15 @@ static int scratch(gm_tensor **t, gm_device *dev, int ndim, const int64_t *shape
 }
 
 /* L_simple: t uniform over the levels (the study: 1 .. T - 1), x_t from the forward
- * process (clamped when clamp_xt), loss = mean((eps_hat - eps)^2). */
+ * process (clamped when clamp_xt), loss = mean((eps_hat - eps)^2), or with pred=v
+ * mean((v_hat - v)^2), v = sqrt(ab) eps - sqrt(1 - ab) x0 (eps weighted by 1 + SNR). */
 static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm_error *err) {
   char s[96];
   if (images->ndim != 4 || images->shape[1] != 3)
     return gm_error_set(err, GM_ESHAPE, "ddpm loss: images must be (B, 3, S, S), got %s",
                         gm_shape_str(images, s, sizeof s));
   int64_t b = images->shape[0];
-  gm_tensor *x0, *idx, *tin, *xt, *eps_hat;
+  gm_tensor *x0, *idx, *tin, *xt, *y, *target;
   int rc = scratch(&m->eps, m->dev, 4, images->shape, err);
   if (rc == 0) rc = scratch(&m->u, m->dev, 1, GM_SHAPE(b), err);
   if (rc == 0) rc = gm_scale(&x0, images, 1.0f / 127.5f, err);
@@ -260,8 +302,11 @@ static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm
   if (rc == 0)
     rc = gm_diffusion_q_sample(&xt, x0, m->eps, idx, m->sqrt_ab, m->sqrt_1mab, m->cfg.clamp_xt,
                                err);
-  if (rc == 0) rc = ddpm__net(m, xt, tin, rng, &eps_hat, err);
-  if (rc == 0) rc = gm_mse(out, eps_hat, m->eps, err);
+  target = m->eps;
+  if (rc == 0 && m->cfg.pred == DDPM_PRED_V)
+    rc = gm_diffusion_q_sample(&target, x0, m->eps, idx, m->neg_sqrt_1mab, m->sqrt_ab, 0, err);
+  if (rc == 0) rc = ddpm__net(m, xt, tin, rng, &y, err);
+  if (rc == 0) rc = gm_mse(out, y, target, err);
   return rc;
 }
 

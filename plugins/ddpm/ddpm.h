@@ -9,6 +9,7 @@
 
 enum { DDPM_ARCH_UNET = 0, DDPM_ARCH_SEED = 1 };
 enum { DDPM_SAMPLER_DDPM = 0, DDPM_SAMPLER_DDIM = 1 };
+enum { DDPM_PRED_EPS = 0, DDPM_PRED_V = 1 };
 #define DDPM_MAX_LEVELS 6
 #define DDPM_DDIM_DEFAULT_STEPS 50
 
@@ -19,6 +20,7 @@ typedef struct ddpm_config {
   ddpm_schedule_kind schedule;
   int clamp_xt;      /* the study's clamp of x_t in training and after every sampling step */
   int sampler;       /* default sampler, DDPM_SAMPLER_* */
+  int pred;          /* what the network predicts: eps, or v = sqrt(ab) eps - sqrt(1 - ab) x0 */
   /* unet only */
   int ch;                        /* base channels */
   int mult[DDPM_MAX_LEVELS];     /* channel multiplier per level */
@@ -40,6 +42,7 @@ struct gm_model {
   ddpm_seed_net *seed;        /* arch seed */
   ddpm_unet *unet;            /* arch unet */
   gm_tensor *sqrt_ab, *sqrt_1mab;  /* (N + 1) device copies of the schedule, for training */
+  gm_tensor *neg_sqrt_1mab;        /* (N + 1) -sqrt(1 - ab), for the v target */
   gm_tensor *eps, *u;         /* the loss's noise (B, 3, S, S) and uniforms (B), kept alive
                                  until the next loss call because its backward reads eps */
 };
@@ -63,8 +66,14 @@ void ddpm__unet_free(gm_model *m);
  * 32 and leaves at least 4 channels per group (1 for c < 8). */
 int ddpm__groups(int c);
 
-/* Either network (ddpm.c). */
-int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **eps,
+/* Either network (ddpm.c): its raw output (eps or v, as cfg.pred says) for x (B, 3, H, W)
+ * and t (B) = level / T. */
+int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **out,
+              gm_error *err);
+/* eps_hat for x (B, 3, H, W), every image at `level` (t holds level / T): the network's
+ * output, converted from v when it predicts v (eps = sqrt(ab) v + sqrt(1 - ab) x). Eval
+ * only: no dropout. */
+int ddpm__eps(gm_model *m, gm_tensor *x, gm_tensor *t, int level, gm_tensor **eps,
               gm_error *err);
 
 /* The samplers (sample.c). */

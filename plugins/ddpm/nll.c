@@ -14,7 +14,7 @@ typedef struct net_ctx {
 static int predict(void *ctx, gm_tensor *x_t, int level, gm_tensor **eps_hat, gm_error *err) {
   net_ctx *c = ctx;
   int rc = gm_tensor_fill(c->tin, level * c->m->sched.t_scale, err);
-  if (rc == 0) rc = ddpm__net(c->m, x_t, c->tin, NULL, eps_hat, err);
+  if (rc == 0) rc = ddpm__eps(c->m, x_t, c->tin, level, eps_hat, err);
   return rc;
 }
 

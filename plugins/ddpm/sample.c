@@ -63,7 +63,7 @@ static int run(gm_model *m, gm_sample_options *o, gm_rng *rng, const ddpm_step *
         .clip_x0 = 1, .c0 = (float)st[i].c0, .c1 = (float)st[i].c1,
         .sigma = (float)st[i].sigma, .clamp_out = m->cfg.clamp_xt};
     rc = gm_tensor_fill(tin, st[i].from * m->sched.t_scale, err);
-    if (rc == 0) rc = ddpm__net(m, x, tin, NULL, &eps, err);
+    if (rc == 0) rc = ddpm__eps(m, x, tin, st[i].from, &eps, err);
     if (rc == 0 && st[i].sigma > 0) rc = gm_rng_normal(z, rng, 0.0f, 1.0f, err);
     if (rc == 0) rc = gm_diffusion_step(x, eps, st[i].sigma > 0 ? z : NULL, &c, err);
     gm_tape_reset(m->dev);  /* one step's activations at a time */

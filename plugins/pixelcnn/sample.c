@@ -130,8 +130,11 @@ static int run_pixels(run *r, gm_sample_options *o, gm_error *err) {
         if (rc == 0) rc = draw(r, logits, i, j, c, err);
         gm_tape_reset(m->dev);  /* the step's temporaries; the run's tensors are its own */
       }
-      if (o->progress) o->progress(o->progress_ctx, (int64_t)i * s + j + 1, (int64_t)s * s);
     }
+    /* The host enqueues without waiting; finishing each row keeps it at most a row ahead
+     * of the device, so progress reports work done, not work queued. */
+    if (rc == 0) rc = gm_device_finish(m->dev, err);
+    if (rc == 0 && o->progress) o->progress(o->progress_ctx, (int64_t)(i + 1) * s, (int64_t)s * s);
   }
   return rc;
 }

@@ -104,14 +104,16 @@ typedef struct gm_model_vtable {
   /* required: the scalar training loss of a batch (B, 3, S, S) of 0..255 images, recorded
    * on the tape; rng draws what the loss needs (DDPM: t and noise). */
   int (*loss)(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss, gm_error *err);
-  /* required: o->n images (n, 3, S, S), 0..255, as an arena tensor; recording is off. */
+  /* required: o->n images (n, 3, S, S), 0..255, as an arena tensor; recording is off.
+   * Samplers reset the step arena (gm_tape_reset) between network passes, so arena
+   * tensors the caller made before the call do not survive it. */
   int (*sample)(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
                 gm_error *err);
   /* required: sampler names, NULL-terminated; the first is the default. */
   const char *const *samplers;
 
   /* optional: negative log-likelihood (or its bound) of a batch in bits per dimension
-   * (3 * S * S subpixels, 16 levels per subpixel). */
+   * (3 * S * S subpixels, 16 levels per subpixel). Like sample, it may reset the arena. */
   int (*nll)(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *rng,
              double *bits_per_dim, gm_error *err);
   /* optional: training (1) or evaluation (0) behaviour (batch norm, dropout). */
