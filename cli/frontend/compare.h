@@ -76,7 +76,7 @@ typedef struct gm_cli_cmp_spec {
   const char *likelihood;  /* "exact" or "bound" */
   const char *fast, *slow; /* the samplers whose costs are compared */
   int fast_steps;          /* steps asked of the fast sampler (0: its own) */
-  const char *loss_unit;   /* what its training loss measures */
+  const char *loss_unit;   /* what its training loss measures (see gm_cli_cmp_loss_unit) */
 } gm_cli_cmp_spec;
 
 typedef struct gm_cli_cmp_model {
@@ -177,6 +177,9 @@ int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m);
  * default sampler (sample_phase 1) or the fast cost sampler (0), and of the reference. */
 double gm_cli_cmp_guess_passes(const gm_cli_cmp_model *m, int sample_phase);
 double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size);
+/* What m's training loss measures: the spec's words, or for a DDPM predicting v
+ * (option pred=v) the error of v. */
+const char *gm_cli_cmp_loss_unit(const gm_cli_cmp_model *m);
 /* The job's progress label and callbacks (cmd_compare.c). */
 void gm_cli_cmp_progress_train(void *ctx, const gm_train_progress *p);
 void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total);

@@ -149,11 +149,10 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
       snprintf(raw_label, sizeof raw_label, "each step");
       snprintf(smooth_label, sizeof smooth_label, "smoothed (~%d steps)", cs[i].window);
       int smooth = cs[i].smooth && cs[i].window >= 2;
-      gm_cli_svg_series series[2] = {
-          {cs[i].x, cs[i].y, cs[i].n, COLOURS[i], smooth ? 1.0 : 2.0, smooth ? 0.3 : 1.0,
-           raw_label},
-          {cs[i].x, cs[i].smooth, smooth ? cs[i].n : 0, COLOURS[i], 2.2, 1.0,
-           smooth ? smooth_label : NULL}};
+      gm_cli_svg_series series[2] = {{cs[i].x, cs[i].y, cs[i].n, COLOURS[i], smooth ? 1.0 : 2.0,
+                                      smooth ? 0.3 : 1.0, raw_label},
+                                     {cs[i].x, cs[i].smooth, smooth ? cs[i].n : 0, COLOURS[i], 2.2,
+                                      1.0, smooth ? smooth_label : NULL}};
       gm_cli_svg_chart c = {
           .left = w * i,
           .top = 0,
@@ -161,7 +160,7 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
           .height = h,
           .title = title,
           .x_label = minutes ? "training time (minutes)" : "training time (seconds)",
-          .y_label = m->spec->loss_unit,
+          .y_label = gm_cli_cmp_loss_unit(m),
           .log_y = -1,
           .x_min = 0,
           .x_max = xmax > 0 ? xmax * scale : 1,

@@ -170,7 +170,7 @@ static void training_json(cJSON *mo, const gm_cli_cmp_model *m) {
   int k = 0;
   num(t, "loss_smoothed", gm_cli_cmp_final_loss(m, &k));
   cJSON_AddNumberToObject(t, "loss_smoothed_steps", k);
-  cJSON_AddStringToObject(t, "loss_unit", m->spec->loss_unit);
+  cJSON_AddStringToObject(t, "loss_unit", gm_cli_cmp_loss_unit(m));
   num(t, "wall_s", m->tr.wall_s);
   char path[4400];
   snprintf(path, sizeof path, "%s/last.safetensors", m->spec->name);

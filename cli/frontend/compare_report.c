@@ -195,8 +195,8 @@ static void training_rows(gm_cli_doc *d, const gm_cli_cmp_job *j) {
                   "final loss\t%s\t%s\tmean of the last tenth of the steps (at most "
                   "10); units differ: %s / %s",
                   cell(a[0], sizeof a[0], &p->train, "%.4f", s0),
-                  cell(a[1], sizeof a[1], &q->train, "%.4f", s1), p->spec->loss_unit,
-                  q->spec->loss_unit);
+                  cell(a[1], sizeof a[1], &q->train, "%.4f", s1), gm_cli_cmp_loss_unit(p),
+                  gm_cli_cmp_loss_unit(q));
   gm_cli_doc_rowf(d, 0, "trainable parameters\t%s\t%s\t",
                   fmt(a[0], sizeof a[0], "%.0f", p->parameters ? (double)p->parameters : NAN),
                   fmt(a[1], sizeof a[1], "%.0f", q->parameters ? (double)q->parameters : NAN));

@@ -71,6 +71,12 @@ double gm_cli_cmp_guess_slow_passes(const gm_cli_cmp_model *m, int size) {
   return slow_passes(m, size);
 }
 
+const char *gm_cli_cmp_loss_unit(const gm_cli_cmp_model *m) {
+  if (strcmp(m->spec->name, "ddpm") == 0 && strcmp(opt(m, "pred"), "v") == 0)
+    return "mean squared error of the predicted v";
+  return m->spec->loss_unit;
+}
+
 /* ---- training ---- */
 
 int gm_cli_cmp_train(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
