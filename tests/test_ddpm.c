@@ -16,52 +16,19 @@
 
 /* ---- the plugin through the registry ---- */
 
-static gm_registry *registry;
 static const gm_model_vtable *vt;
 
-static void load_plugin(void) {
-  gm_error err = {0};
-  gmt_ok(gm_registry_create(&registry, NULL, 0, &err), &err);
-  const gm_plugin_record *r = gm_registry_find(registry, "model", "ddpm");
-  ck_assert_msg(r != NULL, "the ddpm plugin was not found on %s",
-                gm_registry_search_path(registry));
-  vt = r->vtable;
-}
+static void load_plugin(void) { vt = gmt_model_plugin("ddpm"); }
 
 static void unload_plugin(void) {
-  gm_registry_destroy(registry);
-  registry = NULL;
+  gmt_model_plugins_close();
   vt = NULL;
 }
 
-/* A model from a preset with key=value overrides applied to the resolved options. */
+/* A model from a preset plus --set strings, initialised from the rng. */
 static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
                             uint64_t seed) {
-  gm_error err = {0};
-  gm_resolved_options ro;
-  gmt_ok(gm_model_options_resolve(vt, preset, NULL, 0, &ro, &err), &err);
-  char *copies[16];
-  ck_assert_int_le(n_sets, 16);
-  for (int i = 0; i < n_sets; i++) {
-    copies[i] = strdup(sets[i]);
-    char *eq = strchr(copies[i], '=');
-    ck_assert_ptr_nonnull(eq);
-    *eq = '\0';
-    int found = 0;
-    for (int j = 0; j < ro.n_model; j++)
-      if (strcmp(ro.model[j].key, copies[i]) == 0) {
-        ro.model[j].value = eq + 1;
-        found = 1;
-      }
-    ck_assert_msg(found, "no option %s", copies[i]);
-  }
-  gm_rng rng;
-  gm_rng_init(&rng, seed, 0);
-  gm_model *m = NULL;
-  gmt_ok(vt->create(&m, gmt_device(), ro.model, ro.n_model, &rng, &err), &err);
-  for (int i = 0; i < n_sets; i++) free(copies[i]);
-  gm_model_options_free(&ro);
-  return m;
+  return gmt_model_create(vt, preset, sets, n_sets, seed);
 }
 
 /* A tiny time-conditioned U-Net whose zero-initialised output conv is redrawn, so that it

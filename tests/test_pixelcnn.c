@@ -13,35 +13,19 @@
 #include "internal.h"
 #include "testlib.h"
 
-static gm_registry *registry;
 static const gm_model_vtable *vt;
 
-static void load_plugin(void) {
-  gm_error err = {0};
-  gmt_ok(gm_registry_create(&registry, NULL, 0, &err), &err);
-  const gm_plugin_record *r = gm_registry_find(registry, "model", "pixelcnn");
-  ck_assert_msg(r != NULL, "no model plugin 'pixelcnn' on %s", gm_registry_search_path(registry));
-  vt = r->vtable;
-}
+static void load_plugin(void) { vt = gmt_model_plugin("pixelcnn"); }
 
 static void unload_plugin(void) {
-  gm_registry_destroy(registry);
-  registry = NULL;
+  gmt_model_plugins_close();
   vt = NULL;
 }
 
-/* A model from a preset plus --set strings, initialised from the device rng. */
+/* A model from a preset plus --set strings, initialised from the rng. */
 static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
                             uint64_t seed) {
-  gm_error err = {0};
-  gm_resolved_options ro;
-  gmt_ok(gm_model_options_resolve(vt, preset, sets, n_sets, &ro, &err), &err);
-  gm_rng rng;
-  gm_rng_init(&rng, seed, 0);
-  gm_model *m = NULL;
-  gmt_ok(vt->create(&m, gmt_device(), ro.model, ro.n_model, &rng, &err), &err);
-  gm_model_options_free(&ro);
-  return m;
+  return gmt_model_create(vt, preset, sets, n_sets, seed);
 }
 
 static gm_tensor *param(gm_model *m, const char *name) {

@@ -142,3 +142,31 @@ void gmt_assert_grad_(const float *got, const double *want, size_t n, double rto
                     "(tol %.3g)", file, line, what, i, n, (double)got[i], want[i], tol);
   }
 }
+
+static gm_registry *g_models;
+
+const gm_model_vtable *gmt_model_plugin(const char *name) {
+  gm_error err = {0};
+  if (!g_models) gmt_ok(gm_registry_create(&g_models, NULL, 0, &err), &err);
+  const gm_plugin_record *r = gm_registry_find(g_models, GM_PLUGIN_KIND_MODEL, name);
+  ck_assert_msg(r != NULL, "no model plugin '%s' on %s", name, gm_registry_search_path(g_models));
+  return r->vtable;
+}
+
+void gmt_model_plugins_close(void) {
+  gm_registry_destroy(g_models);
+  g_models = NULL;
+}
+
+gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
+                           const char *const *sets, int n_sets, uint64_t seed) {
+  gm_error err = {0};
+  gm_resolved_options ro;
+  gmt_ok(gm_model_options_resolve(vt, preset, sets, n_sets, &ro, &err), &err);
+  gm_rng rng;
+  gm_rng_init(&rng, seed, 0);
+  gm_model *m = NULL;
+  gmt_ok(vt->create(&m, gmt_device(), ro.model, ro.n_model, &rng, &err), &err);
+  gm_model_options_free(&ro);
+  return m;
+}

@@ -57,6 +57,15 @@ void gmt_assert_grad_(const float *got, const double *want, size_t n, double rto
 #define gmt_assert_grad(got, want, n, rtol, atol, what) \
   gmt_assert_grad_((got), (want), (n), (rtol), (atol), (what), __FILE__, __LINE__)
 
+/* Model plugins as the host loads them: the registry is created once per process
+ * (GM_PLUGIN_PATH is set by ctest); gmt_model_plugins_close unloads it. */
+const gm_model_vtable *gmt_model_plugin(const char *name);
+void gmt_model_plugins_close(void);
+/* A model of that plugin from a preset plus --set strings ("key=value"), its parameters
+ * drawn from the rng (seed, stream 0). */
+gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
+                           const char *const *sets, int n_sets, uint64_t seed);
+
 /* Runs a suite built by make_suite; returns the process exit code. */
 int gmt_run(Suite *s);
 
