@@ -327,27 +327,6 @@ static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
 
 /* ---- set-up ---- */
 
-static char *data_desc(const gm_cli_dataopts *d, const char *loader) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "source", d->data);
-  cJSON_AddStringToObject(o, "loader", loader);
-  if (d->vendor) cJSON_AddStringToObject(o, "vendor", d->vendor);
-  if (d->ds.subset) cJSON_AddStringToObject(o, "subset", d->ds.subset);
-  cJSON_AddBoolToObject(o, "yellow", d->ds.yellow);
-  if (d->ds.match) cJSON_AddStringToObject(o, "match", d->ds.match);
-  cJSON_AddNumberToObject(o, "limit", d->ds.limit);
-  cJSON_AddNumberToObject(o, "size", d->ds.size);
-  char bg[8];
-  snprintf(bg, sizeof bg, "%02x%02x%02x", d->ds.background[0], d->ds.background[1],
-           d->ds.background[2]);
-  cJSON_AddStringToObject(o, "background", bg);
-  cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return s;
-}
-
 /* The models' plugins and options: the image size first (when the model takes one), then
  * the user's --set values. Returns an exit code, 0 when all is well. */
 static int resolve_models(cmd_state *s, gm_host *host, const char *cmd) {
@@ -414,7 +393,7 @@ static int make_out(gm_cli_cmp_job *j, char *buf, size_t n) {
 static int load_data(gm_cli_cmp_job *j, gm_host *host) {
   gm_error err = {0};
   if (gm_cli_dataopts_load(&j->data, host, &j->ds, &j->loader, &err)) return gm_cli_fail_err(&err);
-  j->data_desc = data_desc(&j->data, j->loader->name);
+  j->data_desc = gm_cli_dataopts_describe(&j->data, j->loader->name);
   j->size = gm_dataset_size(j->ds);
   j->len = 3 * (size_t)j->size * (size_t)j->size;
   int total = gm_dataset_count(j->ds);

@@ -178,28 +178,6 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
   }
 }
 
-/* The data options as the `data` metadata records them. */
-static char *data_desc(const gm_cli_dataopts *d, const char *loader) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "source", d->data);
-  cJSON_AddStringToObject(o, "loader", loader);
-  if (d->vendor) cJSON_AddStringToObject(o, "vendor", d->vendor);
-  if (d->ds.subset) cJSON_AddStringToObject(o, "subset", d->ds.subset);
-  cJSON_AddBoolToObject(o, "yellow", d->ds.yellow);
-  if (d->ds.match) cJSON_AddStringToObject(o, "match", d->ds.match);
-  cJSON_AddNumberToObject(o, "limit", d->ds.limit);
-  cJSON_AddNumberToObject(o, "size", d->ds.size);
-  char bg[8];
-  snprintf(bg, sizeof bg, "%02x%02x%02x", d->ds.background[0], d->ds.background[1],
-           d->ds.background[2]);
-  cJSON_AddStringToObject(o, "background", bg);
-  cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return s;
-}
-
 static void print_result(const gm_train_result *r, const char *model, const char *preset,
                          const char *out, int json) {
   if (json) {
@@ -260,7 +238,7 @@ static int train(train_run *t, gm_host *host) {
   const gm_plugin_record *loader = NULL;
   if (gm_device_create(&t->dev, t->m.device, &err)) return gm_cli_fail_err(&err);
   if (gm_cli_dataopts_load(&t->d, host, &t->ds, &loader, &err)) return gm_cli_fail_err(&err);
-  t->desc = data_desc(&t->d, loader->name);
+  t->desc = gm_cli_dataopts_describe(&t->d, loader->name);
   gm_train_config c;
   gm_train_config_init(&c);
   c.model = t->rec->vtable;

@@ -2,8 +2,11 @@
  * dataset through the host's loader plugins. */
 #include "dataopts.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +99,26 @@ int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **o
   if (o->vendor) kv[n++] = (gm_kv){"vendor", o->vendor};
   if (o->skip_bad) kv[n++] = (gm_kv){"skip-bad", "1"};
   return gm_dataset_load(out, rec->vtable, o->data, kv, n, &o->ds, err);
+}
+
+/* The data options as the `data` metadata records them. */
+char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "source", d->data);
+  cJSON_AddStringToObject(o, "loader", loader);
+  if (d->vendor) cJSON_AddStringToObject(o, "vendor", d->vendor);
+  if (d->ds.subset) cJSON_AddStringToObject(o, "subset", d->ds.subset);
+  cJSON_AddBoolToObject(o, "yellow", d->ds.yellow);
+  if (d->ds.match) cJSON_AddStringToObject(o, "match", d->ds.match);
+  cJSON_AddNumberToObject(o, "limit", d->ds.limit);
+  cJSON_AddNumberToObject(o, "size", d->ds.size);
+  char bg[8];
+  snprintf(bg, sizeof bg, "%02x%02x%02x", d->ds.background[0], d->ds.background[1],
+           d->ds.background[2]);
+  cJSON_AddStringToObject(o, "background", bg);
+  cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
 }

@@ -74,4 +74,8 @@ int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_erro
 int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **out,
                          const gm_plugin_record **loader, gm_error *err);
 
+/* The data options as JSON (source, loader, filters, size, background, heldout), as the
+ * checkpoint metadata and the compare report record them; malloc'd, NULL on no memory. */
+char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader);
+
 #endif
