@@ -1,7 +1,7 @@
 /* The DDPM plugin's diffusion maths: its schedules against closed forms, the forward
  * process's statistics, the posterior on worked numbers, the samplers (DDIM eta 0
- * determinism, DDIM over every level with eta 1 = ancestral) and the likelihood bound
- * against analytic values. The plugin is loaded through the registry; its host-side
+ * determinism, DDIM over every level with eta 1 = ancestral, stopping after k steps) and
+ * the likelihood bound against analytic values. The plugin is loaded through the registry; its host-side
  * schedule and bound code is compiled in here as well, to test it directly. The networks
  * are tested in test_ddpm_nets.c. */
 #include <math.h>
@@ -351,6 +351,54 @@ START_TEST(ddim_over_every_level_with_eta_1_samples_as_ddpm) {
 }
 END_TEST
 
+typedef struct progress_log {
+  int calls;
+  int64_t done, total;
+} progress_log;
+
+static void log_progress(void *ctx, int64_t done, int64_t total) {
+  progress_log *l = ctx;
+  ck_assert_int_eq(done, l->done + 1);
+  l->calls++;
+  l->done = done;
+  l->total = total;
+}
+
+/* stop_after k runs k steps of either sampler, reports k of its steps and returns images
+ * of the full shape; 0, and more than the steps, run to the end. */
+START_TEST(samplers_stop_after_k_steps_with_k_reported) {
+  gm_model *m = tiny_unet("timesteps=20", "schedule=linear", 16);
+  static const struct {
+    const char *sampler;
+    int steps;
+    int64_t stop, want_done, want_total;
+  } cases[] = {{"ddpm", 0, 5, 5, 20},  {"ddpm", 0, 0, 20, 20}, {"ddpm", 0, 50, 20, 20},
+               {"ddim", 10, 3, 3, 10}, {"ddim", 10, 0, 10, 10}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gm_error err = {0};
+    gm_rng r;
+    gm_rng_init(&r, 30 + i, 7);
+    progress_log log = {0};
+    gm_sample_options o = {.n = 2, .sampler = cases[i].sampler, .steps = cases[i].steps,
+                           .stop_after = cases[i].stop, .progress = log_progress,
+                           .progress_ctx = &log};
+    gm_tensor *img;
+    gmt_ok(vt->sample(m, &o, &r, &img, &err), &err);
+    ck_assert_int_eq(img->ndim, 4);
+    ck_assert_int_eq(img->shape[0], 2);
+    ck_assert_int_eq(img->shape[1], 3);
+    ck_assert_int_eq(img->shape[2], 8);
+    ck_assert_int_eq(img->shape[3], 8);
+    ck_assert_int_eq(log.done, cases[i].want_done);
+    ck_assert_int_eq(log.calls, (int)cases[i].want_done);
+    ck_assert_int_eq(log.total, cases[i].want_total);
+    ck_assert_double_eq(o.evaluations_per_image, (double)cases[i].want_done);
+    gm_tape_reset(gmt_device());
+  }
+  vt->destroy(m);
+}
+END_TEST
+
 START_TEST(sampler_options_are_checked_and_stretch_spans_0_to_255) {
   gm_error err = {0};
   gm_model *m = tiny_unet("timesteps=20", "schedule=cosine", 13);
@@ -612,6 +660,7 @@ int main(void) {
   tcase_add_test(tc, ddim_with_eta_0_is_deterministic_from_the_same_noise);
   tcase_add_test(tc, ddim_over_every_level_with_eta_1_samples_as_ddpm);
   tcase_add_test(tc, sampler_options_are_checked_and_stretch_spans_0_to_255);
+  tcase_add_test(tc, samplers_stop_after_k_steps_with_k_reported);
   tcase_add_loop_test(tc, forward_turns_v_into_eps_at_each_images_level, 0, 2);
   tcase_add_test(tc, bound_of_the_exact_eps_predictor_is_the_analytic_value);
   tcase_add_test(tc, bound_of_an_offset_predictor_is_the_analytic_value);

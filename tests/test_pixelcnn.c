@@ -3,7 +3,7 @@
  * .safetensors file by key, and a state_dict written by PyTorch giving PyTorch's logits;
  * its forward against a plain C
  * reference of the study's network; causality of both networks pixel by pixel and
- * channel by channel; naive and cached samplers drawing the same images; the loss
+ * channel by channel; naive and cached samplers drawing the same images, and stopping after k pixels; the loss
  * falling under Adam; nll as the cross-entropy in bits; refusals. */
 #include <math.h>
 #include <stdio.h>
@@ -430,6 +430,68 @@ START_TEST(samples_vary_with_the_seed_and_are_repeatable) {
 }
 END_TEST
 
+/* What the progress callback saw. */
+typedef struct progress_log {
+  int calls;
+  int64_t done, total;
+} progress_log;
+
+static void log_progress(void *ctx, int64_t done, int64_t total) {
+  progress_log *l = ctx;
+  ck_assert_msg(done > l->done, "progress went from %lld to %lld", (long long)l->done,
+                (long long)done);
+  l->calls++;
+  l->done = done;
+  l->total = total;
+}
+
+/* stop_after k draws the first k pixels as a full run does (same seed), leaves the rest at
+ * class 0, reports exactly k of 36 pixels and counts k evaluations (naive); 0 and more
+ * than the image run to the end. */
+START_TEST(samplers_stop_after_k_pixels_with_k_reported_and_the_rest_undrawn) {
+  const char *sets[] = {"width=8", "image_size=6"};
+  const char *sampler = _i ? "cached" : "naive";
+  gm_model *m = make_model("seed", sets, 2, 31);
+  const int64_t stops[] = {7, 6, 0, 100};
+  double e;
+  float *full = draw_images(m, sampler, 2, 5, &e);
+  for (int si = 0; si < 4; si++) {
+    int64_t k = stops[si], want = k > 0 && k < 36 ? k : 36;
+    gm_error err = {0};
+    gm_rng rng;
+    gm_rng_init(&rng, 5, 7);
+    progress_log log = {0};
+    gm_sample_options o = {.n = 2, .sampler = sampler, .stop_after = k,
+                           .progress = log_progress, .progress_ctx = &log};
+    gm_tensor *img = NULL;
+    gmt_ok(vt->sample(m, &o, &rng, &img, &err), &err);
+    ck_assert_int_eq(img->ndim, 4);
+    ck_assert_int_eq(img->shape[0], 2);
+    ck_assert_int_eq(img->shape[1], 3);
+    ck_assert_int_eq(img->shape[2], 6);
+    ck_assert_int_eq(img->shape[3], 6);
+    ck_assert_int_eq(log.done, want);
+    ck_assert_int_eq(log.total, 36);
+    ck_assert_int_eq(log.calls, (int)((want + 5) / 6));  /* each row's end, and the stop */
+    if (!_i) ck_assert_double_eq(o.evaluations_per_image, (double)want);
+    else ck_assert_msg(o.evaluations_per_image > 0, "evaluations %g", o.evaluations_per_image);
+    float *h = gmt_read(img);
+    for (int b = 0; b < 2; b++)
+      for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 36; p++) {
+          size_t at = ((size_t)b * 3 + (size_t)c) * 36 + (size_t)p;
+          float expect = p < want ? full[at] : 0.0f;
+          ck_assert_msg(h[at] == expect, "%s stop_after %lld: image %d channel %d pixel %d is "
+                        "%g, expected %g", sampler, (long long)k, b, c, p, h[at], expect);
+        }
+    free(h);
+    gm_tape_reset(gmt_device());
+  }
+  free(full);
+  vt->destroy(m);
+}
+END_TEST
+
 /* ---- training and likelihood ---- */
 
 /* n images (n, 3, s, s) of 0..255 values with some structure: a bright disc on black. */
@@ -565,6 +627,7 @@ int main(void) {
   tcase_add_test(tc, seed_naive_and_cached_samplers_draw_the_same_images);
   tcase_add_test(tc, gated_naive_and_cached_samplers_draw_the_same_images);
   tcase_add_test(tc, samples_vary_with_the_seed_and_are_repeatable);
+  tcase_add_loop_test(tc, samplers_stop_after_k_pixels_with_k_reported_and_the_rest_undrawn, 0, 2);
   tcase_add_test(tc, seed_loss_falls_under_adam);
   tcase_add_test(tc, gated_loss_falls_under_adam);
   tcase_add_test(tc, nll_is_the_mean_cross_entropy_in_bits);

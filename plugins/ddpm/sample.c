@@ -1,6 +1,7 @@
 /* The samplers: ancestral DDPM (every level, the study's x0 clipping, no noise at the last
  * step) and DDIM (any number of evenly spaced levels, eta), a whole batch per network
- * pass, from drawn or given x_N, mapped back to 0..255 by clamping or the study's stretch. */
+ * pass, from drawn or given x_N, mapped back to 0..255 by clamping or the study's stretch;
+ * both may stop early after o->stop_after steps (for benchmarks). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,8 +56,8 @@ static int want_shape(const char *what, const gm_tensor *t, const int64_t *shape
 
 static int run(gm_model *m, gm_sample_options *o, gm_rng *rng, const ddpm_step *st, int steps,
                gm_tensor *x, gm_tensor *z, gm_tensor *tin, gm_error *err) {
-  int rc = 0;
-  for (int i = 0; i < steps && rc == 0; i++) {
+  int rc = 0, stop = o->stop_after > 0 && o->stop_after < steps ? (int)o->stop_after : steps;
+  for (int i = 0; i < stop && rc == 0; i++) {
     gm_tensor *eps;
     gm_diffusion_step_coefs c = {
         .inv_sqrt_ab = (float)st[i].inv_sqrt_ab, .sqrt_1mab = (float)st[i].sqrt_1mab,
@@ -99,7 +100,8 @@ int ddpm__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **ima
   if (rc == 0 && o->noise_out) rc = gm_tensor_copy(o->noise_out, x, err);
   if (rc == 0) rc = run(m, o, rng, st, steps, x, z, tin, err);
   if (rc == 0) rc = gm_diffusion_to_pixels(images, x, o->stretch, err);
-  if (rc == 0) o->evaluations_per_image = steps;
+  if (rc == 0) o->evaluations_per_image = o->stop_after > 0 && o->stop_after < steps
+                                              ? (double)o->stop_after : steps;
   m->training = was_training;
   gm_grad_enable(m->dev, was_recording);
   gm_tensor_destroy(x);

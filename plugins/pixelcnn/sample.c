@@ -118,24 +118,32 @@ static int draw(run *r, gm_tensor *logits, int i, int j, int c, gm_error *err) {
   return rc;
 }
 
-static int run_pixels(run *r, gm_sample_options *o, gm_error *err) {
+/* Draws the pixels in raster order up to o->stop_after of them (0: all); *done gets the
+ * number drawn. */
+static int run_pixels(run *r, gm_sample_options *o, int64_t *done, gm_error *err) {
   gm_model *m = r->m;
   int s = m->size, rc = 0;
-  for (int i = 0; i < s && rc == 0; i++) {
-    if (r->cached && m->arch == PCNN_GATED) rc = pcnn__gated_cache_row(&r->cache, r->x, i, err);
-    for (int j = 0; j < s && rc == 0; j++) {
-      for (int c = 0; c < r->draws_per_pixel && rc == 0; c++) {
-        gm_tensor *logits;
-        rc = pixel_logits(r, i, j, &logits, err);
-        if (rc == 0) rc = draw(r, logits, i, j, c, err);
-        gm_tape_reset(m->dev);  /* the step's temporaries; the run's tensors are its own */
-      }
+  int64_t total = (int64_t)s * s;
+  int64_t stop = o->stop_after > 0 && o->stop_after < total ? o->stop_after : total;
+  int64_t p = 0;
+  for (; p < stop && rc == 0; p++) {
+    int i = (int)(p / s), j = (int)(p % s);
+    if (j == 0 && r->cached && m->arch == PCNN_GATED)
+      rc = pcnn__gated_cache_row(&r->cache, r->x, i, err);
+    for (int c = 0; c < r->draws_per_pixel && rc == 0; c++) {
+      gm_tensor *logits;
+      rc = pixel_logits(r, i, j, &logits, err);
+      if (rc == 0) rc = draw(r, logits, i, j, c, err);
+      gm_tape_reset(m->dev);  /* the step's temporaries; the run's tensors are its own */
     }
     /* The host enqueues without waiting; finishing each row keeps it at most a row ahead
      * of the device, so progress reports work done, not work queued. */
-    if (rc == 0) rc = gm_device_finish(m->dev, err);
-    if (rc == 0 && o->progress) o->progress(o->progress_ctx, (int64_t)(i + 1) * s, (int64_t)s * s);
+    if (rc == 0 && (j == s - 1 || p + 1 == stop)) {
+      rc = gm_device_finish(m->dev, err);
+      if (rc == 0 && o->progress) o->progress(o->progress_ctx, p + 1, total);
+    }
   }
+  *done = p;
   return rc;
 }
 
@@ -151,11 +159,11 @@ int pcnn__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **ima
   run r;
   int rc = run_open(&r, m, o->n, cached, t, rng, err);
   if (rc == 0) {
-    rc = run_pixels(&r, o, err);
+    int64_t done = 0;
+    rc = run_pixels(&r, o, &done, err);
     double full = (m->arch == PCNN_SEED ? pcnn__seed_macs(m) : pcnn__gated_macs(m)) *
                   (double)m->size * m->size;
-    o->evaluations_per_image = cached ? r.cache.macs / full
-                                      : (double)m->size * m->size * r.draws_per_pixel;
+    o->evaluations_per_image = cached ? r.cache.macs / full : (double)done * r.draws_per_pixel;
     if (rc == 0) rc = gm_scale(images, r.q, 255.0f / (PCNN_LEVELS - 1), err);  /* q * 17 */
     run_close(&r);
   }

@@ -77,6 +77,11 @@ typedef struct gm_sample_options {
   /* out: network evaluations per image that the sampler ran (a full-image pass counts 1;
    * a cached PixelCNN step counts the fraction of positions it recomputed) */
   double evaluations_per_image;
+  /* stop once this much progress (the units of `progress`: pixels, steps) is done; 0 = run
+   * to the end. The images are then unfinished: what the sampler holds at that point,
+   * mapped to 0..255 as at the end, and evaluations_per_image counts the part that ran.
+   * It lets a benchmark time part of a long run (`genmoji bench models`). */
+  int64_t stop_after;
 } gm_sample_options;
 
 typedef struct gm_nll_options {
