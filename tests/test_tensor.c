@@ -1,5 +1,5 @@
 /* Tensors and the buffer pool: round trips, fill, copy, reshape, views, arena tensors,
- * and a second identical allocation that is served from the pool. */
+ * a second identical allocation that is served from the pool, and its peak restarted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +141,30 @@ START_TEST(second_identical_allocation_does_not_grow_the_pool) {
 }
 END_TEST
 
+START_TEST(reset_peak_starts_from_what_the_pool_holds_now) {
+  gm_error err = {0};
+  gm_device *dev = gmt_device();
+  gm_tensor *big, *small;
+  gmt_ok(gm_tensor_create(&big, dev, GM_F32, 1, GM_SHAPE(1 << 20), &err), &err);
+  gm_tensor_destroy(big);
+  gm_device_trim(dev);
+  gm_mem_stats s;
+  gm_device_mem_stats(dev, &s);
+  ck_assert_uint_ge(s.peak_bytes, (uint64_t)4 << 20);
+  gm_device_mem_reset_peak(dev);
+  gm_device_mem_stats(dev, &s);
+  ck_assert_uint_eq(s.peak_bytes, s.bytes_in_use + s.bytes_cached);
+  uint64_t base = s.peak_bytes;
+  gmt_ok(gm_tensor_create(&small, dev, GM_F32, 1, GM_SHAPE(1000), &err), &err);
+  gm_device_mem_stats(dev, &s);
+  ck_assert_uint_eq(s.peak_bytes, base + small->buf->bytes);
+  gm_tensor_destroy(small);
+  gm_device_mem_stats(dev, &s);
+  ck_assert_uint_eq(s.peak_bytes, base + 4096);  /* 4000 bytes round up to the 4096 class */
+  gm_device_trim(dev);
+}
+END_TEST
+
 START_TEST(size_classes_round_up_by_at_most_a_quarter) {
   int cls = 0, prev = -1;
   for (size_t b = 1; b < (1u << 22); b = b * 3 / 2 + 1) {
@@ -186,6 +210,7 @@ int main(void) {
   tcase_add_test(tc, copy_and_reshape_keep_values);
   tcase_add_test(tc, views_share_the_buffer_at_an_offset);
   tcase_add_test(tc, second_identical_allocation_does_not_grow_the_pool);
+  tcase_add_test(tc, reset_peak_starts_from_what_the_pool_holds_now);
   tcase_add_test(tc, size_classes_round_up_by_at_most_a_quarter);
   tcase_add_test(tc, tape_reset_returns_arena_tensors_to_the_pool);
   suite_add_tcase(s, tc);

@@ -93,3 +93,8 @@ void gm_device_trim(gm_device *dev) {
 void gm__pool_close(gm_device *dev) { gm_device_trim(dev); }
 
 void gm_device_mem_stats(const gm_device *dev, gm_mem_stats *out) { *out = dev->pool.stats; }
+
+void gm_device_mem_reset_peak(gm_device *dev) {
+  gm__pool *p = &dev->pool;
+  p->stats.peak_bytes = p->stats.bytes_in_use + p->stats.bytes_cached;
+}

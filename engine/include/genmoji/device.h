@@ -69,6 +69,10 @@ typedef struct gm_mem_stats {
 } gm_mem_stats;
 
 GM_API void gm_device_mem_stats(const gm_device *dev, gm_mem_stats *out);
+/* Starts a new peak: peak_bytes becomes what the pool holds now (bytes_in_use +
+ * bytes_cached), so that a later peak_bytes is the highest since this call. Trim first
+ * to leave the cache out of it. */
+GM_API void gm_device_mem_reset_peak(gm_device *dev);
 /* Releases the pool's cached buffers back to the driver. */
 GM_API void gm_device_trim(gm_device *dev);
 
