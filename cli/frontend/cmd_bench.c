@@ -1,11 +1,13 @@
 /* `genmoji bench ops`: GFLOP/s of the GEMMs that the study's conv layers run, and
  * milliseconds of each conv layer forward and backward, on the chosen device. Timing
- * lives in the engine (bench.h); the layer list in bench_layers.h. */
+ * lives in the engine (bench.h); the layer list in bench_layers.h. `genmoji bench models`
+ * is dispatched from here to cmd_bench_models.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_cli.h"
 #include "bench_layers.h"
 #include "cli.h"
 #include "commands.h"
@@ -13,6 +15,7 @@
 static const char usage[] =
     "Usage: genmoji bench ops [--json] [--device SEL] [--batch N[,N...]] [--repeat N]\n"
     "                         [--only gemm|conv] [--match TEXT] [--backends LIST]\n"
+    "       genmoji bench models ...   (see 'genmoji bench models --help')\n"
     "\n"
     "Times, on one device, the GEMMs that the conv layers of the study's PixelCNN and U-Net\n"
     "run (forward, and the transposed products of backward: M = Cout, N = batch*H*W,\n"
@@ -84,19 +87,26 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
   return 0;
 }
 
-static int parse_batches(const char *s, bench_opts *o) {
+int gm_cli_bench_int_list(const char *s, int lo, int hi, int *out, int max) {
   char buf[128];
-  snprintf(buf, sizeof buf, "%s", s);
-  o->n_batches = 0;
+  if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf) return -1;
+  int n = 0;
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
        tok = strtok_r(NULL, ",", &save)) {
-    if (o->n_batches == 8 || parse_int(tok, 1, 4096, &o->batches[o->n_batches])) return -1;
-    o->n_batches++;
+    if (n == max || parse_int(tok, lo, hi, &out[n])) return -1;
+    n++;
   }
-  return o->n_batches ? 0 : -1;
+  return n ? n : -1;
 }
 
-static cJSON *device_json(const gm_device_info *d) {
+static int parse_batches(const char *s, bench_opts *o) {
+  int n = gm_cli_bench_int_list(s, 1, 4096, o->batches, 8);
+  if (n < 0) return -1;
+  o->n_batches = n;
+  return 0;
+}
+
+cJSON *gm_cli_bench_device_json(const gm_device_info *d) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", d->name);
   cJSON_AddStringToObject(o, "vendor", d->vendor);
@@ -110,11 +120,15 @@ static cJSON *device_json(const gm_device_info *d) {
   return o;
 }
 
-static void print_header(const gm_device_info *d, const char *backends, const bench_opts *o) {
+void gm_cli_bench_print_device(const gm_device_info *d, const char *backends) {
   printf("device: %s (%s, %s; %s, driver %s), %u compute units; genmoji %s\n", d->name,
          gm_device_type_name(d->type), d->vendor, d->version, d->driver_version,
          d->compute_units, gm_version());
   printf("gemm backends: %s\n", backends);
+}
+
+static void print_header(const gm_device_info *d, const char *backends, const bench_opts *o) {
+  gm_cli_bench_print_device(d, backends);
   printf("median of %d warm repetitions\n", o->repeat);
 }
 
@@ -270,14 +284,21 @@ static int parse(int argc, char **argv, bench_opts *o) {
     default: return GM_CLI_USAGE;
     }
   }
-  if (optind >= argc) return gm_cli_usage(argv[0], "which benchmark? (ops)");
+  if (optind >= argc) return gm_cli_usage(argv[0], "which benchmark? (ops, models)");
+  if (strcmp(argv[optind], "models") == 0)
+    return gm_cli_usage(argv[0], "'models' goes first: genmoji bench models [options]");
   if (strcmp(argv[optind], "ops") != 0)
-    return gm_cli_usage(argv[0], "unknown benchmark '%s' (available: ops)", argv[optind]);
+    return gm_cli_usage(argv[0], "unknown benchmark '%s' (available: ops, models)",
+                        argv[optind]);
   optind++;
   return gm_cli_no_operands(argc, argv);
 }
 
 int gm_cli_cmd_bench(int argc, char **argv, gm_host *host) {
+  if (argc > 1 && strcmp(argv[1], "models") == 0) {
+    argv[1] = argv[0];  /* "bench" stays the name in messages */
+    return gm_cli_bench_models(argc - 1, argv + 1, host);
+  }
   bench_opts o;
   int rc = parse(argc, argv, &o);
   if (rc) return rc == HELP_SHOWN ? GM_CLI_OK : rc;
@@ -290,7 +311,7 @@ int gm_cli_cmd_bench(int argc, char **argv, gm_host *host) {
   cJSON *root = NULL, *rows = NULL;
   if (o.json) {
     root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "device", device_json(gm_device_get_info(dev)));
+    cJSON_AddItemToObject(root, "device", gm_cli_bench_device_json(gm_device_get_info(dev)));
     cJSON_AddStringToObject(root, "gemm_backends", backends);
     cJSON_AddNumberToObject(root, "repeat", o.repeat);
     rows = cJSON_AddArrayToObject(root, "rows");

@@ -110,22 +110,49 @@ static int check_config(const gm_train_config *c, gm_error *err) {
   return 0;
 }
 
-static int make_model(gm_trainer *t, gm_error *err) {
-  const gm_train_config *c = &t->c;
+int gm__train_parts_open(gm__train_parts *p, const gm_model_vtable *vt, const char *name,
+                         gm_device *dev, const gm_resolved_options *opts,
+                         const gm_train_settings *s, uint64_t seed, gm_error *err) {
+  memset(p, 0, sizeof *p);
+  p->vt = vt;
+  p->name = name;
   gm_rng init;
-  gm_rng_init(&init, c->seed, 0);
-  int rc = c->model->create(&t->model, c->dev, c->options->model, c->options->n_model, &init, err);
-  if (rc) return gm_error_prefix(err, "model '%s'", c->model_name);
-  t->params = c->model->params(t->model);
-  if (!t->params)
-    return gm_error_set(err, GM_EPLUGIN, "model '%s': params() returned nothing", c->model_name);
+  gm_rng_init(&init, seed, 0);
+  int rc = vt->create(&p->model, dev, opts->model, opts->n_model, &init, err);
+  if (rc) return gm_error_prefix(err, "model '%s'", name);
+  p->params = vt->params(p->model);
+  if (!p->params)
+    return gm_error_set(err, GM_EPLUGIN, "model '%s': params() returned nothing", name);
   gm_optim_config oc;
-  gm_optim_config_default(&oc, t->s.optimizer);
-  oc.lr = (float)t->s.lr;
-  oc.weight_decay = (float)t->s.weight_decay;
-  oc.clip_norm = (float)t->s.clip;
-  rc = gm_optim_create(&t->optim, t->params, &oc, err);
-  if (!rc && t->s.ema > 0) rc = gm_ema_create(&t->ema, t->params, (float)t->s.ema, err);
+  gm_optim_config_default(&oc, s->optimizer);
+  oc.lr = (float)s->lr;
+  oc.weight_decay = (float)s->weight_decay;
+  oc.clip_norm = (float)s->clip;
+  rc = gm_optim_create(&p->optim, p->params, &oc, err);
+  if (!rc && s->ema > 0) rc = gm_ema_create(&p->ema, p->params, (float)s->ema, err);
+  return rc;
+}
+
+void gm__train_parts_close(gm__train_parts *p) {
+  gm_ema_destroy(p->ema);
+  gm_optim_destroy(p->optim);
+  if (p->model) p->vt->destroy(p->model);
+  memset(p, 0, sizeof *p);
+}
+
+int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, gm_rng *rng, int64_t step,
+                         float *loss_out, gm_error *err) {
+  gm_tensor *loss = NULL;
+  int rc = p->vt->loss(p->model, x, rng, &loss, err);
+  if (rc) gm_error_prefix(err, "step %lld: model '%s' loss", (long long)step, p->name);
+  else if (!loss || loss->numel != 1)
+    rc = gm_error_set(err, GM_EPLUGIN, "step %lld: model '%s' loss is not a scalar",
+                      (long long)step, p->name);
+  if (!rc) rc = gm_params_zero_grad(p->params, err);
+  if (!rc) rc = gm_backward(loss, err);
+  if (!rc) rc = gm_optim_step(p->optim, err);
+  if (!rc && p->ema) rc = gm_ema_update(p->ema, err);
+  if (!rc) rc = gm_tensor_read(loss, loss_out, sizeof *loss_out, err);
   return rc;
 }
 
@@ -208,7 +235,9 @@ int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err)
     rc = gm_error_set(err, GM_EEXISTS, "%s already holds a run (last.safetensors); resume it or "
                       "train into another folder", c->out_dir);
   if (!rc) rc = load_split(t, err);
-  if (!rc) rc = make_model(t, err);
+  if (!rc)
+    rc = gm__train_parts_open(&t->p, c->model, c->model_name, c->dev, c->options, &t->s,
+                              c->seed, err);
   if (!rc) rc = gm__trainer_state_init(t, err);
   if (!rc && c->resume) {
     rc = gm__trainer_restore(t, t->last_path, err);
@@ -229,9 +258,7 @@ int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err)
 void gm_trainer_destroy(gm_trainer *t) {
   if (!t) return;
   gm__trainer_state_close(t);
-  gm_ema_destroy(t->ema);
-  gm_optim_destroy(t->optim);
-  if (t->model) t->c.model->destroy(t->model);
+  gm__train_parts_close(&t->p);
   gm_tensor_destroy(t->x);
   if (t->metrics) fclose(t->metrics);
   free(t->train_idx);
@@ -242,9 +269,9 @@ void gm_trainer_destroy(gm_trainer *t) {
   free(t);
 }
 
-gm_model *gm_trainer_model(gm_trainer *t) { return t->model; }
-gm_params *gm_trainer_params(gm_trainer *t) { return t->params; }
-gm_ema *gm_trainer_ema(gm_trainer *t) { return t->ema; }
+gm_model *gm_trainer_model(gm_trainer *t) { return t->p.model; }
+gm_params *gm_trainer_params(gm_trainer *t) { return t->p.params; }
+gm_ema *gm_trainer_ema(gm_trainer *t) { return t->p.ema; }
 const gm_train_settings *gm_trainer_settings(const gm_trainer *t) { return &t->s; }
 int64_t gm_trainer_step(const gm_trainer *t) { return t->step; }
 
@@ -294,21 +321,11 @@ static int next_batch(gm_trainer *t, gm_tensor **x, int *n, gm_error *err) {
 
 static int train_step(gm_trainer *t, float *loss_out, gm_error *err) {
   gm_tape_reset(t->c.dev);
-  gm_tensor *x, *loss = NULL;
+  gm_tensor *x;
   int n;
   int rc = next_batch(t, &x, &n, err);
   if (rc) return rc;
-  rc = t->c.model->loss(t->model, x, &t->rng, &loss, err);
-  if (rc) gm_error_prefix(err, "step %lld: model '%s' loss", (long long)t->step + 1,
-                          t->c.model_name);
-  else if (!loss || loss->numel != 1)
-    rc = gm_error_set(err, GM_EPLUGIN, "step %lld: model '%s' loss is not a scalar",
-                      (long long)t->step + 1, t->c.model_name);
-  if (!rc) rc = gm_params_zero_grad(t->params, err);
-  if (!rc) rc = gm_backward(loss, err);
-  if (!rc) rc = gm_optim_step(t->optim, err);
-  if (!rc && t->ema) rc = gm_ema_update(t->ema, err);
-  if (!rc) rc = gm_tensor_read(loss, loss_out, sizeof *loss_out, err);
+  rc = gm__train_parts_step(&t->p, x, &t->rng, t->step + 1, loss_out, err);
   if (x != t->x) gm_tensor_destroy(x);
   if (rc) return rc;
   t->step++;
@@ -423,7 +440,7 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
   r->loss = NAN;
   gm_device *dev = t->c.dev;
   int was_recording = gm_grad_enable(dev, 1);
-  if (t->c.model->train_mode) t->c.model->train_mode(t->model, 1);
+  if (t->c.model->train_mode) t->c.model->train_mode(t->p.model, 1);
   double t0 = now_s(), last_save = t0;
   int64_t images = 0;
   float loss = NAN;

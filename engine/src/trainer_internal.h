@@ -7,14 +7,35 @@
 
 #include "genmoji/gm.h"
 
+/* What a training step works on, made as `genmoji train` makes it. The trainer and
+ * `genmoji bench models` (bench_models.c) share it, so that both run the same step. */
+typedef struct gm__train_parts {
+  const gm_model_vtable *vt;
+  const char *name;            /* the model's name, for messages */
+  gm_model *model;
+  gm_params *params;
+  gm_optim *optim;
+  gm_ema *ema;                 /* NULL when the settings' ema is 0 */
+} gm__train_parts;
+
+/* The model from opts with its parameters drawn from (seed, stream 0), the optimiser and
+ * the EMA per s. On failure p holds what was made: gm__train_parts_close frees it. */
+int gm__train_parts_open(gm__train_parts *p, const gm_model_vtable *vt, const char *name,
+                         gm_device *dev, const gm_resolved_options *opts,
+                         const gm_train_settings *s, uint64_t seed, gm_error *err);
+void gm__train_parts_close(gm__train_parts *p);
+/* Step number `step` on the batch x (B, 3, S, S) of 0..255 images, recording on: the
+ * model's loss (rng draws what it needs), zero grads, backward, the optimiser step
+ * (clipping inside), the EMA update, and the loss read back into *loss (the step's one
+ * host round trip). The step's temporaries stay on the arena for the caller to reset. */
+int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, gm_rng *rng, int64_t step,
+                         float *loss, gm_error *err);
+
 struct gm_trainer {
   gm_train_config c;
   gm_train_settings s;
   uint64_t seed;               /* c.seed, or the checkpoint's on resume */
-  gm_model *model;
-  gm_params *params;
-  gm_optim *optim;
-  gm_ema *ema;                 /* NULL when s.ema == 0 */
+  gm__train_parts p;           /* the model, its params, the optimiser, the EMA */
   gm_rng rng;                  /* the loss RNG: (seed, stream 1) */
 
   /* data: the training split and the current epoch's order */

@@ -75,29 +75,29 @@ static int add_view(gm_trainer *t, gm_tensor *flat, int64_t offset, const gm_ten
 }
 
 static int make_views(gm_trainer *t, gm_error *err) {
-  int n = gm_params_count(t->params), trainable = 0;
+  int n = gm_params_count(t->p.params), trainable = 0;
   size_t bytes = 0;
   for (int i = 0; i < n; i++) {
     const char *name;
     int kind;
-    gm_params_at(t->params, i, &name, &kind);
+    gm_params_at(t->p.params, i, &name, &kind);
     if (kind != GM_PARAM_TRAINABLE) continue;
     trainable++;
     bytes += 3 * (strlen(name) + 24);
   }
-  int per = t->ema ? 3 : 2;
+  int per = t->p.ema ? 3 : 2;
   t->extra = calloc((size_t)(trainable * per) + 1, sizeof *t->extra);
   t->extra_names = malloc(bytes + 1);
   if (!t->extra || !t->extra_names) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
   char *w = t->extra_names;
-  gm_tensor *m = gm_optim_moment(t->optim, 0), *v = gm_optim_moment(t->optim, 1);
-  gm_tensor *e = t->ema ? gm_ema_flat(t->ema) : NULL;
+  gm_tensor *m = gm_optim_moment(t->p.optim, 0), *v = gm_optim_moment(t->p.optim, 1);
+  gm_tensor *e = t->p.ema ? gm_ema_flat(t->p.ema) : NULL;
   for (int i = 0; i < n; i++) {
     const char *name;
     int kind;
-    gm_tensor *p = gm_params_at(t->params, i, &name, &kind);
+    gm_tensor *p = gm_params_at(t->p.params, i, &name, &kind);
     if (kind != GM_PARAM_TRAINABLE) continue;
-    int64_t off = gm_params_offset(t->params, i);
+    int64_t off = gm_params_offset(t->p.params, i);
     int rc = add_view(t, m, off, p, "optim.exp_avg.", name, &w, err);
     if (!rc) rc = add_view(t, v, off, p, "optim.exp_avg_sq.", name, &w, err);
     if (!rc && e) rc = add_view(t, e, off, p, "ema.", name, &w, err);
@@ -132,19 +132,19 @@ void gm__trainer_state_close(gm_trainer *t) {
 /* Every float of the trainable values and of the float buffers is finite: a state that
  * is not would only poison the last good checkpoint. */
 static int check_finite(gm_trainer *t, gm_error *err) {
-  gm_tensor *flats[2] = {gm_params_flat(t->params), gm_params_flat_buffers(t->params)};
+  gm_tensor *flats[2] = {gm_params_flat(t->p.params), gm_params_flat_buffers(t->p.params)};
   int kinds[2] = {GM_PARAM_TRAINABLE, GM_PARAM_BUFFER};
   for (int k = 0; k < 2; k++) {
     if (!flats[k] || flats[k]->numel == 0) continue;
     float *h = malloc(gm_tensor_bytes(flats[k]));
     if (!h) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
     int rc = gm_tensor_read(flats[k], h, gm_tensor_bytes(flats[k]), err);
-    for (int i = 0; !rc && i < gm_params_count(t->params); i++) {
+    for (int i = 0; !rc && i < gm_params_count(t->p.params); i++) {
       const char *name;
       int kind;
-      gm_tensor *p = gm_params_at(t->params, i, &name, &kind);
+      gm_tensor *p = gm_params_at(t->p.params, i, &name, &kind);
       if (kind != kinds[k] || p->dtype != GM_F32) continue;
-      const float *v = h + gm_params_offset(t->params, i);
+      const float *v = h + gm_params_offset(t->p.params, i);
       for (int64_t j = 0; j < p->numel; j++)
         if (!isfinite(v[j])) {
           char good[4400];
@@ -172,7 +172,7 @@ int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err) {
   snprintf(seen, sizeof seen, "%lld", (long long)t->images_seen);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
   snprintf(off, sizeof off, "%llu", (unsigned long long)t->rng.offset);
-  snprintf(osteps, sizeof osteps, "%lld", (long long)gm_optim_steps(t->optim));
+  snprintf(osteps, sizeof osteps, "%lld", (long long)gm_optim_steps(t->p.optim));
   snprintf(wall, sizeof wall, "%.17g", t->wall_before + t->session_s);
   const gm_kv meta[] = {
       {"format", GM_CHECKPOINT_FORMAT},
@@ -191,7 +191,7 @@ int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err) {
       {"genmoji_version", gm_version()},
       {"wall_s", wall},
   };
-  return gm_checkpoint_write_params(path, t->params, t->extra, t->n_extra, meta,
+  return gm_checkpoint_write_params(path, t->p.params, t->extra, t->n_extra, meta,
                                     (int)(sizeof meta / sizeof meta[0]), err);
 }
 
@@ -372,7 +372,7 @@ static int restore_counters(gm_trainer *t, gm_checkpoint *c, const char *path, g
   t->seed = seed;
   gm_rng_init(&t->rng, seed, 1);
   t->rng.offset = offset;
-  gm_optim_set_steps(t->optim, osteps);
+  gm_optim_set_steps(t->p.optim, osteps);
   return 0;
 }
 
@@ -383,7 +383,7 @@ int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
   rc = check_identity(t, c, path, err);
   if (!rc) {
     const char *const ignore[] = {"optim.", "ema.", NULL};
-    rc = gm_checkpoint_load_params(c, t->params, ignore, err);
+    rc = gm_checkpoint_load_params(c, t->p.params, ignore, err);
   }
   for (int i = 0; !rc && i < t->n_extra; i++) {
     if (!gm_checkpoint_find(c, t->extra[i].name))

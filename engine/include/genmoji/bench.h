@@ -1,8 +1,9 @@
 /* Timing helpers behind `genmoji bench` (engine/src/bench.c): a GEMM through the engine's
  * one GEMM entry point, and a conv layer forward and backward, each timed as the median
  * of warm repetitions with gm_device_finish on both sides of every one; plus which GEMM
- * backend the engine picks for a shape. Benchmarks, not tests: nothing here asserts a
- * speed. */
+ * backend the engine picks for a shape. Whole models (engine/src/bench_models.c): the
+ * training step `genmoji train` runs, and a sampler's seconds per image extrapolated from
+ * runs stopped part way. Benchmarks, not tests: nothing here asserts a speed. */
 #ifndef GENMOJI_BENCH_H
 #define GENMOJI_BENCH_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "model.h"
 #include "ops_conv.h"
 
 #ifdef __cplusplus
@@ -59,6 +61,59 @@ typedef struct gm_bench_conv {
 GM_API int gm_bench_conv_layer(gm_device *dev, const gm_bench_conv *layer, int batch,
                                int repeat, gm_bench_timing *forward,
                                gm_bench_timing *backward, gm_error *err);
+
+/* ---- whole models (engine/src/bench_models.c) ---- */
+
+typedef struct gm_bench_train_opts {
+  int batch;          /* images per step */
+  int size;           /* image side (the model's size option) */
+  int warmup;         /* untimed steps first; 0 = 2 */
+  double seconds;     /* time steps for at least this long ... */
+  int min_steps;      /* ... and at least this many; 0 = 3 */
+  uint64_t seed;      /* parameters, images and the loss RNG */
+} gm_bench_train_opts;
+
+typedef struct gm_bench_train_result {
+  int64_t steps;        /* timed steps */
+  double seconds;       /* their wall time, the device finished before and after */
+  double images_per_s;  /* steps * batch / seconds */
+  uint64_t peak_bytes;  /* the device pool's peak over the call: parameters, grads,
+                           optimiser and EMA state, the steps' activations */
+  double loss;          /* the last step's loss */
+  int64_t params;       /* trainable parameters */
+} gm_bench_train_result;
+
+/* Times the step that `genmoji train` runs (the trainer's own: loss, zero grads, backward,
+ * clipping and Adam/AdamW, EMA, the loss read back) of a fresh model made from opts (its
+ * training keys as the trainer reads them, o->batch in place of `batch`) on one batch of
+ * uniform random 0..255 images made on the device (no dataset: content does not change
+ * the speed). o->warmup untimed steps, then steps until both o->seconds and o->min_steps
+ * are reached. Trims the pool and restarts its peak first, so peak_bytes is this call's. */
+GM_API int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
+                          const gm_resolved_options *opts, const gm_bench_train_opts *o,
+                          gm_bench_train_result *out, gm_error *err);
+
+typedef struct gm_bench_sample_result {
+  int64_t total_units;       /* progress units of a whole run (pixels, steps) */
+  int64_t units_a, units_b;  /* the runs the line goes through: stopped after a and b units */
+  double seconds_a, seconds_b;
+  double seconds_per_unit;   /* (seconds_b - seconds_a) / (units_b - units_a) */
+  double fixed_seconds;      /* seconds_a - units_a * seconds_per_unit */
+  double seconds;            /* a whole run: seconds_b when units_b == total_units (measured),
+                                else fixed + total_units * per unit (extrapolated) */
+  double seconds_per_image;  /* seconds / n */
+  double evaluations_per_image;  /* of a whole run, extrapolated the same way */
+} gm_bench_sample_result;
+
+/* Times model m's sampler as *so asks (sampler, n, steps, ...; stop_after and progress
+ * are the benchmark's own) with a fixed seed, in evaluation mode: one untimed warm-up run
+ * stopped after one unit (kernel builds), a run stopped after a = 1 unit, then runs
+ * stopped after b = 2, and more (at most 8 times more each time), until one takes half of
+ * `seconds` or b reaches the whole run; the device finished before and after each. A whole
+ * run's time is the line through (a, T_a) and (b, T_b), evaluated at total_units. */
+GM_API int gm_bench_sample(gm_device *dev, const gm_model_vtable *vt, gm_model *m,
+                           const gm_sample_options *so, double seconds,
+                           gm_bench_sample_result *out, gm_error *err);
 
 #ifdef __cplusplus
 }

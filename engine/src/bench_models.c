@@ -1,0 +1,189 @@
+/* Whole-model timing behind `genmoji bench models` (see bench.h): the trainer's own step
+ * (trainer_internal.h) on made-up images, and samplers timed on runs stopped part way
+ * (gm_sample_options.stop_after) and extrapolated along a line. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "trainer_internal.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- training ---- */
+
+/* warmup untimed steps, then timed ones until both budgets are met. */
+static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
+                       const gm_bench_train_opts *o, gm_bench_train_result *out,
+                       gm_error *err) {
+  gm_rng loss_rng;
+  gm_rng_init(&loss_rng, o->seed, 1);
+  int warmup = o->warmup > 0 ? o->warmup : 2, min_steps = o->min_steps > 0 ? o->min_steps : 3;
+  int64_t step = 0;
+  float loss = NAN;
+  int rc = 0;
+  for (; rc == 0 && step < warmup; step++) {
+    gm_tape_reset(dev);
+    rc = gm__train_parts_step(p, x, &loss_rng, step + 1, &loss, err);
+  }
+  if (rc == 0) rc = gm_device_finish(dev, err);
+  double t0 = now_s(), elapsed = 0;
+  int64_t timed = 0;
+  while (rc == 0 && (elapsed < o->seconds || timed < min_steps)) {
+    gm_tape_reset(dev);
+    rc = gm__train_parts_step(p, x, &loss_rng, ++step, &loss, err);  /* reads the loss: synced */
+    timed++;
+    elapsed = now_s() - t0;
+  }
+  if (rc == 0) rc = gm_device_finish(dev, err);
+  elapsed = now_s() - t0;
+  gm_tape_reset(dev);
+  out->steps = timed;
+  out->seconds = elapsed;
+  out->images_per_s = elapsed > 0 ? (double)timed * o->batch / elapsed : 0;
+  out->loss = loss;
+  return rc;
+}
+
+int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
+                   const gm_resolved_options *opts, const gm_bench_train_opts *o,
+                   gm_bench_train_result *out, gm_error *err) {
+  memset(out, 0, sizeof *out);
+  if (o->batch < 1 || o->size < 1 || !(o->seconds >= 0))
+    return gm_error_set(err, GM_EINVAL, "bench train %s: batch (%d) and size (%d) must be "
+                        "positive, seconds (%g) not negative", name, o->batch, o->size,
+                        o->seconds);
+  gm_train_settings s;
+  int rc = gm_train_settings_resolve(opts, o->batch, 0, &s, err);
+  if (rc) return gm_error_prefix(err, "bench train %s", name);
+  gm_tape_reset(dev);
+  gm_device_trim(dev);
+  gm_device_mem_reset_peak(dev);
+  gm__train_parts p;
+  gm_tensor *x = NULL;
+  rc = gm__train_parts_open(&p, vt, name, dev, opts, &s, o->seed, err);
+  if (rc == 0) rc = gm_tensor_create(&x, dev, GM_F32, 4, GM_SHAPE(o->batch, 3, o->size, o->size), err);
+  if (rc == 0) {
+    gm_rng image_rng;
+    gm_rng_init(&image_rng, o->seed, 2);
+    rc = gm_rng_uniform(x, &image_rng, 0.0f, 255.0f, err);
+  }
+  if (rc == 0) {
+    out->params = gm_params_numel(p.params, GM_PARAM_TRAINABLE);
+    int was_recording = gm_grad_enable(dev, 1);
+    if (vt->train_mode) vt->train_mode(p.model, 1);
+    rc = train_steps(&p, dev, x, o, out, err);
+    gm_grad_enable(dev, was_recording);
+    gm_mem_stats ms;
+    gm_device_mem_stats(dev, &ms);
+    out->peak_bytes = ms.peak_bytes;
+  }
+  gm_tensor_destroy(x);
+  gm__train_parts_close(&p);
+  return rc;
+}
+
+/* ---- sampling ---- */
+
+typedef struct units_seen {
+  int64_t done, total;
+} units_seen;
+
+static void note_units(void *ctx, int64_t done, int64_t total) {
+  units_seen *u = ctx;
+  u->done = done;
+  u->total = total;
+}
+
+/* One run of the sampler stopped after `units`: its wall time, the units it reported done
+ * and in all, and its evaluations per image. */
+typedef struct sample_run {
+  double seconds, evaluations;
+  int64_t done, total;
+} sample_run;
+
+static int timed_sample(gm_device *dev, const gm_model_vtable *vt, gm_model *m,
+                        const gm_sample_options *so, int64_t units, sample_run *r,
+                        gm_error *err) {
+  gm_sample_options o = *so;
+  units_seen u = {0, 0};
+  o.stop_after = units;
+  o.progress = note_units;
+  o.progress_ctx = &u;
+  gm_rng rng;
+  gm_rng_init(&rng, 1, 0);
+  gm_tensor *img = NULL;
+  int rc = gm_device_finish(dev, err);
+  double t0 = now_s();
+  if (rc == 0) rc = vt->sample(m, &o, &rng, &img, err);
+  if (rc == 0) rc = gm_device_finish(dev, err);
+  r->seconds = now_s() - t0;
+  gm_tape_reset(dev);
+  r->done = u.done;
+  r->total = u.total;
+  r->evaluations = o.evaluations_per_image;
+  if (rc == 0 && (u.total < 1 || u.done != (units < u.total ? units : u.total)))
+    rc = gm_error_set(err, GM_EPLUGIN, "bench sample: sampler '%s' reported %lld of %lld "
+                      "units when asked to stop after %lld", so->sampler ? so->sampler : "default",
+                      (long long)u.done, (long long)u.total, (long long)units);
+  return rc;
+}
+
+/* The next b: aimed at a run of `seconds` along the line so far, 2..8 times the last. */
+static int64_t next_units(const sample_run *a, const sample_run *b, double seconds) {
+  int64_t lo = 2 * b->done, hi = 8 * b->done, want = lo;
+  double per = (b->seconds - a->seconds) / (double)(b->done - a->done);
+  if (per > 0) {
+    double aim = (double)a->done + (seconds - a->seconds) / per;
+    if (aim > (double)hi) want = hi;
+    else if (aim > (double)lo) want = (int64_t)aim;
+  }
+  return want < b->total ? want : b->total;
+}
+
+static void fit_line(const sample_run *a, const sample_run *b, int n, gm_bench_sample_result *out) {
+  int64_t total = b->total, du = b->done - a->done;
+  out->total_units = total;
+  out->units_a = a->done;
+  out->units_b = b->done;
+  out->seconds_a = a->seconds;
+  out->seconds_b = b->seconds;
+  out->seconds_per_unit = du > 0 ? (b->seconds - a->seconds) / (double)du : 0;
+  out->fixed_seconds = a->seconds - (double)a->done * out->seconds_per_unit;
+  double evals_per_unit = du > 0 ? (b->evaluations - a->evaluations) / (double)du : 0;
+  if (b->done == total) {
+    out->seconds = b->seconds;
+    out->evaluations_per_image = b->evaluations;
+  } else {
+    out->seconds = out->fixed_seconds + (double)total * out->seconds_per_unit;
+    if (out->seconds < b->seconds) out->seconds = b->seconds;  /* timing noise: at least what ran */
+    out->evaluations_per_image = a->evaluations + (double)(total - a->done) * evals_per_unit;
+  }
+  out->seconds_per_image = out->seconds / n;
+}
+
+int gm_bench_sample(gm_device *dev, const gm_model_vtable *vt, gm_model *m,
+                    const gm_sample_options *so, double seconds, gm_bench_sample_result *out,
+                    gm_error *err) {
+  memset(out, 0, sizeof *out);
+  if (so->n < 1 || !(seconds >= 0))
+    return gm_error_set(err, GM_EINVAL, "bench sample: n (%d) must be positive and seconds "
+                        "(%g) not negative", so->n, seconds);
+  if (vt->train_mode) vt->train_mode(m, 0);
+  sample_run a, b;
+  int rc = timed_sample(dev, vt, m, so, 1, &a, err);  /* warm-up */
+  if (rc == 0) rc = timed_sample(dev, vt, m, so, 1, &a, err);
+  b = a;
+  int64_t units = a.total > 1 ? 2 : 1;
+  while (rc == 0 && b.done < b.total) {
+    rc = timed_sample(dev, vt, m, so, units, &b, err);
+    if (rc == 0 && b.done < b.total && b.seconds < 0.5 * seconds)
+      units = next_units(&a, &b, seconds);
+    else break;
+  }
+  if (rc == 0) fit_line(&a, &b, so->n, out);
+  return rc;
+}
