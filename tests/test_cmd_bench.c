@@ -1,7 +1,9 @@
 /* `genmoji bench ops` end to end, through the built executable, on the smallest study layer
  * (the U-Net's 1x1 output conv) at batch 1: the JSON rows and their fields, GFLOP/s that
  * agree with the sizes and times, one row per backend with --backends and the engine's
- * choice marked, the text table, and the usage exits. No speed is asserted. */
+ * choice marked, the text table, and the usage exits. `genmoji bench models` on the seed
+ * PixelCNN at tiny settings: the JSON Lines header and rows with their fields, the table,
+ * and its usage exits. No speed is asserted. */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -151,9 +153,107 @@ START_TEST(bench_ops_prints_a_table_with_the_device) {
 }
 END_TEST
 
+/* ---- bench models ---- */
+
+#define TINY "--model pixelcnn --preset seed --batch 2 --sample-batch 1,2 --seconds 0.1"
+
+/* Parses r's stdout as JSON Lines: the header's object, then the rows into an array. */
+static cJSON *lines_of(const run_result *r, cJSON **header) {
+  ck_assert_msg(r->code == 0, "exit %d, stderr: %s", r->code, r->err);
+  cJSON *rows = cJSON_CreateArray();
+  *header = NULL;
+  int n = 0;
+  for (const char *line = r->out; *line;) {
+    const char *end = strchr(line, '\n');
+    ck_assert_msg(end != NULL, "line %d does not end in a newline: %.200s", n + 1, line);
+    cJSON *o = cJSON_ParseWithLength(line, (size_t)(end - line));
+    ck_assert_msg(cJSON_IsObject(o), "line %d is not a JSON object: %.*s", n + 1,
+                  (int)(end - line), line);
+    if (n++ == 0) *header = o;
+    else cJSON_AddItemToArray(rows, o);
+    line = end + 1;
+  }
+  ck_assert_msg(*header != NULL, "no output");
+  return rows;
+}
+
+START_TEST(bench_models_json_lines_have_a_header_then_train_and_sampler_rows) {
+  run_result r = run("models --json " TINY);
+  cJSON *header;
+  cJSON *rows = lines_of(&r, &header), *row;
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(header, "header");
+  ck_assert_msg(cJSON_IsObject(h), "the first line is not {\"header\": {...}}");
+  const cJSON *dev = cJSON_GetObjectItemCaseSensitive(h, "device");
+  ck_assert_msg(cJSON_IsObject(dev), "no device in the header");
+  ck_assert_str_ne(str(dev, "name"), "");
+  ck_assert_str_ne(str(dev, "driver_version"), "");
+  ck_assert_str_ne(str(h, "gemm_backends"), "");
+  ck_assert_str_ne(str(h, "genmoji"), "");
+  int train = 0, sampled[2][2] = {{0}};
+  cJSON_ArrayForEach(row, rows) {
+    ck_assert_str_eq(str(row, "model"), "pixelcnn");
+    ck_assert_str_eq(str(row, "preset"), "seed");
+    int batch = (int)num(row, "batch");
+    if (!cJSON_GetObjectItemCaseSensitive(row, "sampler")) {
+      ck_assert_int_eq(batch, 2);
+      ck_assert_msg(num(row, "train_images_per_s") > 0, "images/s %g",
+                    num(row, "train_images_per_s"));
+      ck_assert_msg(num(row, "peak_bytes") >= 4.0 * 738288, "peak %g", num(row, "peak_bytes"));
+      ck_assert_int_eq((int)num(row, "params"), 738288);
+      ck_assert_msg(num(row, "steps") >= 3, "steps %g", num(row, "steps"));
+      double want = num(row, "steps") * 2 / num(row, "seconds");
+      ck_assert_msg(fabs(num(row, "train_images_per_s") - want) <= 1e-6 * want,
+                    "images/s %g, steps and seconds say %g", num(row, "train_images_per_s"), want);
+      train++;
+      continue;
+    }
+    const char *sampler = str(row, "sampler");
+    int which = !strcmp(sampler, "cached") ? 0 : !strcmp(sampler, "naive") ? 1 : -1;
+    ck_assert_msg(which >= 0, "sampler %s", sampler);
+    ck_assert_msg(batch == 1 || batch == 2, "sample batch %d", batch);
+    sampled[which][batch - 1]++;
+    ck_assert_msg(num(row, "seconds_per_image") > 0, "s/image %g", num(row, "seconds_per_image"));
+    ck_assert_int_eq((int)num(row, "steps"), 1024);  /* pixels of a 32x32 image */
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(row, "timed_units");
+    ck_assert_msg(cJSON_GetArraySize(units) == 2, "timed_units is not [a, b]");
+    double a = cJSON_GetArrayItem(units, 0)->valuedouble;
+    double b = cJSON_GetArrayItem(units, 1)->valuedouble;
+    ck_assert_msg(a == 1 && b > a && b <= 1024, "timed units %g..%g", a, b);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "extrapolated")) == (b < 1024));
+    /* naive: one full pass per pixel; cached: about one pass's work in all */
+    double evals = num(row, "evaluations_per_image");
+    if (which == 1) ck_assert_double_eq_tol(evals, 1024, 1e-6);
+    else ck_assert_msg(evals > 0.5 && evals < 4, "cached evaluations per image %g", evals);
+  }
+  ck_assert_int_eq(train, 1);
+  for (int s = 0; s < 2; s++)
+    for (int b = 0; b < 2; b++)
+      ck_assert_msg(sampled[s][b] == 1, "sampler %d, batch %d: %d rows", s, b + 1, sampled[s][b]);
+  cJSON_Delete(header);
+  cJSON_Delete(rows);
+  free_result(&r);
+}
+END_TEST
+
+START_TEST(bench_models_prints_tables_with_the_device) {
+  run_result r = run("models --only sample --sample-batch 1 --model pixelcnn --preset gated "
+                     "--seconds 0.1");
+  ck_assert_msg(r.code == 0, "exit %d, stderr: %s", r.code, r.err);
+  ck_assert_msg(strncmp(r.out, "device: ", 8) == 0, "no device line: %.200s", r.out);
+  ck_assert_ptr_nonnull(strstr(r.out, "gemm backends: "));
+  ck_assert_ptr_nonnull(strstr(r.out, "s/image"));
+  ck_assert_ptr_nonnull(strstr(r.out, "cached"));
+  ck_assert_ptr_nonnull(strstr(r.out, "naive"));
+  ck_assert_ptr_null(strstr(r.out, "images/s"));  /* --only sample: no training table */
+  free_result(&r);
+}
+END_TEST
+
 static const char *const bad_args[] = {
-    "", "models", "ops --batch 0", "ops --repeat x", "ops --only all", "ops --backends gpu",
-    "ops extra",
+    "", "ops --batch 0", "ops --repeat x", "ops --only all", "ops --backends gpu",
+    "ops extra", "--json models", "models --model nosuch", "models --preset nosuch",
+    "models --model pixelcnn --preset unet", "models --batch 0", "models --sample-batch x",
+    "models --seconds 0", "models --only eval", "models extra", "models --bogus",
 };
 
 START_TEST(bench_usage_errors_exit_2_with_a_message) {
@@ -173,6 +273,8 @@ int main(void) {
   tcase_add_test(tc, bench_ops_json_rows_name_the_gemms_and_the_layer_passes);
   tcase_add_test(tc, bench_ops_backends_times_each_backend_and_marks_the_default);
   tcase_add_test(tc, bench_ops_prints_a_table_with_the_device);
+  tcase_add_test(tc, bench_models_json_lines_have_a_header_then_train_and_sampler_rows);
+  tcase_add_test(tc, bench_models_prints_tables_with_the_device);
   tcase_add_loop_test(tc, bench_usage_errors_exit_2_with_a_message, 0,
                       (int)(sizeof bad_args / sizeof bad_args[0]));
   suite_add_tcase(s, tc);

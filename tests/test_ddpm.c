@@ -1,9 +1,9 @@
 /* The DDPM plugin's diffusion maths: its schedules against closed forms, the forward
  * process's statistics, the posterior on worked numbers, the samplers (DDIM eta 0
  * determinism, DDIM over every level with eta 1 = ancestral, stopping after k steps) and
- * the likelihood bound against analytic values. The plugin is loaded through the registry; its host-side
- * schedule and bound code is compiled in here as well, to test it directly. The networks
- * are tested in test_ddpm_nets.c. */
+ * the likelihood bound against analytic values. The plugin is loaded through the
+ * registry; its host-side schedule and bound code is compiled in here as well, to test it
+ * directly. The networks are tested in test_ddpm_nets.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

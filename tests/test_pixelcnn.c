@@ -1,10 +1,10 @@
 /* The PixelCNN plugin, loaded through the registry as the host loads it: the seed
  * preset's keys, shapes and parameter count (738,288); its weights through a
  * .safetensors file by key, and a state_dict written by PyTorch giving PyTorch's logits;
- * its forward against a plain C
- * reference of the study's network; causality of both networks pixel by pixel and
- * channel by channel; naive and cached samplers drawing the same images, and stopping after k pixels; the loss
- * falling under Adam; nll as the cross-entropy in bits; refusals. */
+ * its forward against a plain C reference of the study's network; causality of both
+ * networks pixel by pixel and channel by channel; naive and cached samplers drawing the
+ * same images, and stopping after k pixels; the loss falling under Adam; nll as the
+ * cross-entropy in bits; refusals. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

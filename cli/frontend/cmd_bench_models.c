@@ -174,7 +174,8 @@ static int resolve_models(models_opts *o, gm_host *host, const char *cmd) {
   if (o->n_models) {
     for (int i = 0; i < o->n_models; i++) {
       const gm_plugin_record *rec;
-      if (gm_cli_find_model(host, o->models[i], &rec, &err)) return gm_cli_usage(cmd, "%s", err.msg);
+      if (gm_cli_find_model(host, o->models[i], &rec, &err))
+        return gm_cli_usage(cmd, "%s", err.msg);
       o->vts[o->n_vts] = rec->vtable;
       o->names[o->n_vts++] = rec->name;
     }

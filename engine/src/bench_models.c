@@ -65,7 +65,8 @@ int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
   gm__train_parts p;
   gm_tensor *x = NULL;
   rc = gm__train_parts_open(&p, vt, name, dev, opts, &s, o->seed, err);
-  if (rc == 0) rc = gm_tensor_create(&x, dev, GM_F32, 4, GM_SHAPE(o->batch, 3, o->size, o->size), err);
+  if (rc == 0)
+    rc = gm_tensor_create(&x, dev, GM_F32, 4, GM_SHAPE(o->batch, 3, o->size, o->size), err);
   if (rc == 0) {
     gm_rng image_rng;
     gm_rng_init(&image_rng, o->seed, 2);
