@@ -77,6 +77,8 @@ class UNetModel(nn.Module):
 
 
 def train_rate(model, batch, loss_fn, seconds):
+    """Adam steps on made-up batches: two warm-up steps, then steps for at least `seconds`
+    and 3 steps, as `genmoji bench models` times them. Returns (steps, seconds)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     steps, start = 0, None
@@ -90,8 +92,9 @@ def train_rate(model, batch, loss_fn, seconds):
             counted = 0
         elif steps > 2:
             counted += 1
-            if time.perf_counter() - start >= seconds and counted >= 3:
-                return counted * batch / (time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds and counted >= 3:
+                return counted, elapsed
 
 
 def pixelcnn_loss(model, batch):
@@ -107,66 +110,116 @@ def ddpm_loss(model, batch):
     return F.mse_loss(model(x + eps, t), eps)
 
 
+def extrapolate(run, total, seconds):
+    """A whole sampling run's seconds, timed as genmoji's gm_bench_sample times one: run(k)
+    is one run stopped after k units (pixels, steps). One warm-up run of 1 unit, a run of
+    a = 1 unit, then runs of b = 2 and more units (aimed at `seconds` along the line so
+    far, 2..8 times the last b) until one takes seconds / 2 or b is the whole run; the
+    whole run is the line through (a, T_a) and (b, T_b) at `total` units (or T_b itself
+    when b == total). Returns (seconds, a, b)."""
+    run(1)
+    a = 1
+    ta = run(a)
+    b, tb, units = a, ta, min(2, total)
+    while b < total:
+        b, tb = units, run(units)
+        if b >= total or tb >= 0.5 * seconds:
+            break
+        per = (tb - ta) / (b - a)
+        want = 2 * b
+        if per > 0:
+            aim = a + (seconds - ta) / per
+            want = 8 * b if aim > 8 * b else int(aim) if aim > 2 * b else 2 * b
+        units = min(want, total)
+    per = (tb - ta) / (b - a) if b > a else 0.0
+    whole = tb if b == total else max(ta - a * per + total * per, tb)
+    return whole, a, b
+
+
 @torch.no_grad()
-def pixelcnn_sample_time(model, n, pixels):
-    """The study's naive sampler: one full pass per pixel. Times `pixels` of the 1024
-    steps and scales up, since a full image takes minutes on a CPU."""
-    model.eval()
+def pixelcnn_naive_run(model, n, pixels):
+    """The study's naive sampler stopped after `pixels` of the 1024: one full pass per
+    pixel, temperature 0.6, R, G and B drawn independently."""
     x = torch.zeros(n, 3, 32, 32)
     start = time.perf_counter()
     for p in range(pixels):
         i, j = divmod(p, 32)
         probs = F.softmax(model(x / 15)[:, :, i, j, :] / 0.6, dim=-1)
         x[:, :, i, j] = torch.multinomial(probs.reshape(-1, 16), 1).view(n, 3).float()
-    return (time.perf_counter() - start) * 1024 / pixels / n
+    return time.perf_counter() - start
+
+
+# The study's ancestral sampler: T = 500 linear betas, t = T-1 .. 1 (499 network passes,
+# as genmoji's `seed` preset with schedule=study runs).
+DDPM_T = 500
+DDPM_STEPS = DDPM_T - 1
 
 
 @torch.no_grad()
-def ddpm_sample_time(model, n, steps):
-    """Ancestral sampling with T = 500; times `steps` steps and scales to 499."""
-    model.eval()
-    betas = torch.linspace(1e-4, 0.02, 500)
+def ddpm_ancestral_run(model, n, steps):
+    """Ancestral sampling with x0 clipping stopped after `steps` of the 499 steps."""
+    betas = torch.linspace(1e-4, 0.02, DDPM_T)
     alphas = 1 - betas
     abar = torch.cumprod(alphas, 0)
-    x = torch.randn(n, 3, 32, 32)
     start = time.perf_counter()
-    for t in range(499, 499 - steps, -1):
-        eps = model(x, torch.full((n,), t / 500))
+    x = torch.randn(n, 3, 32, 32)
+    for t in range(DDPM_STEPS, DDPM_STEPS - steps, -1):
+        eps = model(x, torch.full((n,), t / DDPM_T))
         x0 = ((x - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()).clamp(-1, 1)
         mean = (abar[t - 1].sqrt() * betas[t] / (1 - abar[t])) * x0 + \
                (alphas[t].sqrt() * (1 - abar[t - 1]) / (1 - abar[t])) * x
         var = (1 - abar[t - 1]) / (1 - abar[t]) * betas[t]
-        x = (mean + var.sqrt() * torch.randn_like(x)).clamp(-1, 1)
-    return (time.perf_counter() - start) * 499 / steps / n
+        x = mean + (var.sqrt() * torch.randn_like(x) if t > 1 else 0)
+        x = x.clamp(-1, 1)
+    return time.perf_counter() - start
+
+
+def sample_row(model_name, sampler, n, total, seconds, run):
+    whole, a, b = extrapolate(run, total, seconds)
+    return {"model": model_name, "preset": "seed", "sampler": sampler, "batch": n,
+            "seconds_per_image": whole / n, "steps": total, "timed_units": [a, b],
+            "extrapolated": b < total}
+
+
+def batches(text):
+    return [int(v) for v in text.split(",")]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=10.0, help="timing window per row")
-    ap.add_argument("--batches", default="8,64")
+    ap.add_argument("--seconds", type=float, default=3.0, help="timing window per row")
+    ap.add_argument("--batches", type=batches, default=[8, 64], help="training batches")
+    ap.add_argument("--sample-batches", type=batches, default=[1, 16],
+                    help="images per sampling run")
+    ap.add_argument("--only", choices=("train", "sample"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    info = {"framework": "pytorch", "version": torch.__version__, "threads": args.threads}
+    info = {"framework": "pytorch", "version": torch.__version__, "threads": args.threads,
+            "seconds": args.seconds}
     print(json.dumps({"header": info}), flush=True)
-    for name, ctor, loss in (("pixelcnn", PixelCNN, pixelcnn_loss), ("ddpm", UNetModel, ddpm_loss)):
-        model = ctor()
-        params = sum(p.numel() for p in model.parameters())
-        for b in (int(s) for s in args.batches.split(",")):
-            rate = train_rate(model, b, loss, args.seconds)
+    nets = (("pixelcnn", PixelCNN, pixelcnn_loss), ("ddpm", UNetModel, ddpm_loss))
+    for name, ctor, loss in nets if args.only != "sample" else ():
+        for b in args.batches:
+            model = ctor()  # fresh, as genmoji makes a fresh model per row
+            params = sum(p.numel() for p in model.parameters())
+            steps, secs = train_rate(model, b, loss, args.seconds)
             print(json.dumps({"model": name, "preset": "seed", "batch": b, "params": params,
-                              "train_images_per_s": round(rate, 2)}), flush=True)
-    pix = PixelCNN()
-    for n in (1, 16):
-        s = pixelcnn_sample_time(pix, n, pixels=32 if n == 1 else 8)
-        print(json.dumps({"model": "pixelcnn", "preset": "seed", "sampler": "naive", "batch": n,
-                          "seconds_per_image": round(s, 4)}), flush=True)
-    unet = UNetModel()
-    for n in (1, 16):
-        s = ddpm_sample_time(unet, n, steps=50 if n == 1 else 20)
-        print(json.dumps({"model": "ddpm", "preset": "seed", "sampler": "ddpm", "batch": n,
-                          "seconds_per_image": round(s, 4)}), flush=True)
+                              "train_images_per_s": steps * b / secs, "steps": steps,
+                              "seconds": secs}), flush=True)
+    if args.only == "train":
+        return 0
+    pix = PixelCNN().eval()
+    for n in args.sample_batches:
+        row = sample_row("pixelcnn", "naive", n, 1024, args.seconds,
+                         lambda k: pixelcnn_naive_run(pix, n, k))
+        print(json.dumps(row), flush=True)
+    unet = UNetModel().eval()
+    for n in args.sample_batches:
+        row = sample_row("ddpm", "ddpm", n, DDPM_STEPS, args.seconds,
+                         lambda k: ddpm_ancestral_run(unet, n, k))
+        print(json.dumps(row), flush=True)
     return 0
 
 

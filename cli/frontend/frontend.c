@@ -21,8 +21,8 @@ static const gm_command commands[] = {
      gm_cli_cmd_forward},
     {"compare", "the main job: train, sample, evaluate and time both models; write a report",
      gm_cli_cmd_compare},
-    {"bench", "time the study's GEMMs and conv layers (bench ops), or whole models' training "
-     "and sampling (bench models)", gm_cli_cmd_bench},
+    {"bench", "time GEMMs and conv layers (bench ops), or training and sampling (bench models)",
+     gm_cli_cmd_bench},
     {NULL, NULL, NULL},
 };
 
