@@ -14,8 +14,8 @@ Runs `GENMOJI bench models --json --preset seed` (GENMOJI: the genmoji executabl
 default ./build/genmoji, then the build folder beside this script), then
 `/usr/bin/python3 bench/torch_reference.py` (PYTHON overrides the interpreter), one after
 the other so that they do not share the CPU, and prints:
-  training: model, preset, batch, genmoji images/s, PyTorch images/s, genmoji/PyTorch
-    (above 1: genmoji trains faster);
+  training: model, preset, batch, genmoji images/s, PyTorch images/s (both: the batch
+    over the median step), genmoji/PyTorch (above 1: genmoji trains faster);
   sampling: each genmoji sampler against PyTorch's (the PixelCNN's naive full pass per
     pixel; the DDPM's ancestral T = 500): seconds per image of both (extrapolated from
     runs stopped part way, the same way on both sides), genmoji/PyTorch (below 1:
@@ -138,7 +138,7 @@ def fmt(v, spec):
 gtrain = [r for r in grows if "sampler" not in r]
 if gtrain:
     print()
-    print("training, images/s")
+    print("training, images/s (batch / median step)")
     print(f"{'model':<10} {'preset':<8} {'batch':>5} {'genmoji':>9} {'PyTorch':>9} "
           f"{'genmoji/PyTorch':>16}")
     for r in gtrain:

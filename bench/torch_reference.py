@@ -8,6 +8,7 @@ needs torch. Output: one JSON object per line, with the same fields as genmoji's
 """
 import argparse
 import json
+import statistics
 import sys
 import time
 
@@ -78,23 +79,28 @@ class UNetModel(nn.Module):
 
 def train_rate(model, batch, loss_fn, seconds):
     """Adam steps on made-up batches: two warm-up steps, then steps for at least `seconds`
-    and 3 steps, as `genmoji bench models` times them. Returns (steps, seconds)."""
+    and 3 steps, each timed, as `genmoji bench models` times them (the loss read back
+    each step, as genmoji's trainer does). Returns (steps, seconds, median step)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    steps, start = 0, None
-    while True:
+
+    def step():
         opt.zero_grad()
-        loss_fn(model, batch).backward()
+        loss = loss_fn(model, batch)
+        loss.backward()
         opt.step()
-        steps += 1
-        if steps == 2:  # two warm-up steps
-            start = time.perf_counter()
-            counted = 0
-        elif steps > 2:
-            counted += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds and counted >= 3:
-                return counted, elapsed
+        return loss.item()
+
+    step()
+    step()
+    each, start = [], time.perf_counter()
+    last = start
+    while last - start < seconds or len(each) < 3:
+        step()
+        now = time.perf_counter()
+        each.append(now - last)
+        last = now
+    return len(each), last - start, statistics.median(each)
 
 
 def pixelcnn_loss(model, batch):
@@ -116,13 +122,16 @@ def extrapolate(run, total, seconds):
     a = 1 unit, then runs of b = 2 and more units (aimed at `seconds` along the line so
     far, 2..8 times the last b) until one takes seconds / 2 or b is the whole run; the
     whole run is the line through (a, T_a) and (b, T_b) at `total` units (or T_b itself
-    when b == total). Returns (seconds, a, b)."""
+    when b == total). Each point is the faster of two runs. Returns (seconds, a, b)."""
+    def best(k):
+        return min(run(k), run(k))
+
     run(1)
     a = 1
-    ta = run(a)
+    ta = best(a)
     b, tb, units = a, ta, min(2, total)
     while b < total:
-        b, tb = units, run(units)
+        b, tb = units, best(units)
         if b >= total or tb >= 0.5 * seconds:
             break
         per = (tb - ta) / (b - a)
@@ -204,10 +213,11 @@ def main():
         for b in args.batches:
             model = ctor()  # fresh, as genmoji makes a fresh model per row
             params = sum(p.numel() for p in model.parameters())
-            steps, secs = train_rate(model, b, loss, args.seconds)
+            steps, secs, median = train_rate(model, b, loss, args.seconds)
             print(json.dumps({"model": name, "preset": "seed", "batch": b, "params": params,
-                              "train_images_per_s": steps * b / secs, "steps": steps,
-                              "seconds": secs}), flush=True)
+                              "train_images_per_s": b / median, "steps": steps,
+                              "seconds": secs, "step_seconds": median,
+                              "mean_images_per_s": steps * b / secs}), flush=True)
     if args.only == "train":
         return 0
     pix = PixelCNN().eval()

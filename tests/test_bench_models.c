@@ -26,7 +26,11 @@ START_TEST(train_row_runs_min_steps_and_reports_rate_and_peak) {
   gmt_ok(gm_bench_train(gmt_device(), vt, "pixelcnn", &ro, &o, &r, &err), &err);
   ck_assert_int_eq(r.steps, 4);
   ck_assert_msg(r.seconds > 0, "seconds %g", r.seconds);
-  ck_assert_double_eq_tol(r.images_per_s, 4.0 * 3 / r.seconds, 1e-9 * r.images_per_s);
+  ck_assert_double_eq_tol(r.mean_images_per_s, 4.0 * 3 / r.seconds, 1e-9 * r.mean_images_per_s);
+  ck_assert_double_eq_tol(r.images_per_s, 3 / r.step_seconds, 1e-9 * r.images_per_s);
+  /* the median of 4 steps lies within their total */
+  ck_assert_msg(r.step_seconds > 0 && r.step_seconds < r.seconds, "median step %g of %g s",
+                r.step_seconds, r.seconds);
   ck_assert_msg(isfinite(r.loss) && r.loss > 0, "loss %g", r.loss);
   /* seed net: 3->8 (3x3), three 8->8 (7x7, 9x9, 7x7), 8->48 (1x1), with biases */
   int64_t params = 3 * 8 * 9 + 8 + 8 * 8 * (49 + 81 + 49) + 3 * 8 + 8 * 48 + 48;

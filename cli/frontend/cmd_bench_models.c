@@ -19,15 +19,17 @@ static const char usage[] =
     "that 'genmoji train' runs (the model's loss, backward, clipping, Adam or AdamW, EMA,\n"
     "as the preset sets them; the loss read back) on a batch of random images made on the\n"
     "device (no dataset: loading and uploading batches is not counted), after 2 warm-up\n"
-    "steps, for at least S seconds and 3 steps, with the device finished before and after;\n"
-    "and the peak of the device memory pool during that row (parameters, grads, optimiser\n"
+    "steps, for at least S seconds and 3 steps, each step timed; images/s is the batch over\n"
+    "the median step (robust to other load on the machine; the mean is printed too); and\n"
+    "the peak of the device memory pool during that row (parameters, grads, optimiser\n"
     "state, activations). Then, for each sampler of the model at its defaults (DDPM: all T\n"
     "levels for ddpm, its default step count for ddim; PixelCNN: cached and naive), the\n"
     "seconds per image at each sample batch. A whole sampling run takes minutes on a CPU,\n"
     "so it is EXTRAPOLATED: runs stopped after a = 1 unit and after b units (pixels for\n"
     "the PixelCNN, network steps for the DDPM; b grows until a run takes S/2 seconds or\n"
-    "reaches the whole run) give a line, time = fixed + units * per-unit, evaluated at the\n"
-    "whole run's units; the row says which a and b it used. Untrained weights: speed only.\n"
+    "reaches the whole run; each point is the faster of two runs) give a line, time =\n"
+    "fixed + units * per-unit, evaluated at the whole run's units; the row says which a\n"
+    "and b it used. Untrained weights: speed only.\n"
     "\n"
     "Options:\n"
     "  -d, --device SEL       a device index or name substring (see 'genmoji devices')\n"
@@ -41,8 +43,9 @@ static const char usage[] =
     "      --json             JSON Lines on stdout: first {\"header\": {\"device\": {...},\n"
     "                         \"gemm_backends\", \"genmoji\", \"seconds\"}}, then one object\n"
     "                         per row. Training rows: model, preset, batch,\n"
-    "                         train_images_per_s, peak_bytes, steps, seconds, params,\n"
-    "                         loss. Sampling rows: model, preset, sampler, batch,\n"
+    "                         train_images_per_s (median step), peak_bytes, steps,\n"
+    "                         seconds, step_seconds (the median), mean_images_per_s,\n"
+    "                         params, loss. Sampling rows: model, preset, sampler, batch,\n"
     "                         seconds_per_image, evaluations_per_image, steps (units of a\n"
     "                         whole run), timed_units ([a, b]), extrapolated (false\n"
     "                         when b was the whole run)\n"
@@ -228,17 +231,19 @@ static void print_train(const models_opts *o, const char *model, const char *pre
     cJSON_AddNumberToObject(r, "peak_bytes", (double)t->peak_bytes);
     cJSON_AddNumberToObject(r, "steps", (double)t->steps);
     cJSON_AddNumberToObject(r, "seconds", t->seconds);
+    cJSON_AddNumberToObject(r, "step_seconds", t->step_seconds);
+    cJSON_AddNumberToObject(r, "mean_images_per_s", t->mean_images_per_s);
     cJSON_AddNumberToObject(r, "params", (double)t->params);
     cJSON_AddNumberToObject(r, "loss", t->loss);
     print_line(r);
     return;
   }
   if (!(*header)++)
-    printf("\n%-10s %-8s %5s %10s %6s %8s %12s %10s\n", "training", "preset", "batch",
-           "images/s", "steps", "seconds", "peak memory", "params");
+    printf("\n%-10s %-8s %5s %10s %10s %6s %8s %12s %10s\n", "training", "preset", "batch",
+           "images/s", "(mean)", "steps", "seconds", "peak memory", "params");
   char peak[32];
-  printf("%-10s %-8s %5d %10.2f %6lld %8.2f %12s %10lld\n", model, preset, batch,
-         t->images_per_s, (long long)t->steps, t->seconds,
+  printf("%-10s %-8s %5d %10.2f %10.2f %6lld %8.2f %12s %10lld\n", model, preset, batch,
+         t->images_per_s, t->mean_images_per_s, (long long)t->steps, t->seconds,
          gm_cli_bytes(t->peak_bytes, peak, sizeof peak), (long long)t->params);
   fflush(stdout);
 }
@@ -277,9 +282,9 @@ static int print_header(const models_opts *o, gm_device *dev) {
   const gm_device_info *d = gm_device_get_info(dev);
   if (!o->json) {
     gm_cli_bench_print_device(d, backends);
-    printf("training: >= %g s and >= 3 steps per row after 2 warm-up steps; sampling: "
-           "seconds per image extrapolated from runs stopped after a and b units\n",
-           o->seconds);
+    printf("training: >= %g s and >= 3 steps per row after 2 warm-up steps, images/s of the "
+           "median step; sampling: seconds per image extrapolated from runs stopped after a "
+           "and b units\n", o->seconds);
     return 0;
   }
   cJSON *root = cJSON_CreateObject(), *h = cJSON_AddObjectToObject(root, "header");

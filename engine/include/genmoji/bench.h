@@ -76,7 +76,9 @@ typedef struct gm_bench_train_opts {
 typedef struct gm_bench_train_result {
   int64_t steps;        /* timed steps */
   double seconds;       /* their wall time, the device finished before and after */
-  double images_per_s;  /* steps * batch / seconds */
+  double step_seconds;  /* the median step's wall time */
+  double images_per_s;  /* batch / step_seconds: the typical step, robust to other load */
+  double mean_images_per_s;  /* steps * batch / seconds */
   uint64_t peak_bytes;  /* the device pool's peak over the call: parameters, grads,
                            optimiser and EMA state, the steps' activations */
   double loss;          /* the last step's loss */
@@ -84,11 +86,12 @@ typedef struct gm_bench_train_result {
 } gm_bench_train_result;
 
 /* Times the step that `genmoji train` runs (the trainer's own: loss, zero grads, backward,
- * clipping and Adam/AdamW, EMA, the loss read back) of a fresh model made from opts (its
- * training keys as the trainer reads them, o->batch in place of `batch`) on one batch of
- * uniform random 0..255 images made on the device (no dataset: content does not change
- * the speed). o->warmup untimed steps, then steps until both o->seconds and o->min_steps
- * are reached. Trims the pool and restarts its peak first, so peak_bytes is this call's. */
+ * clipping and Adam/AdamW, EMA, the loss read back, which also waits for the device) of
+ * a fresh model made from opts (its training keys as the trainer reads them, o->batch in
+ * place of `batch`) on one batch of uniform random 0..255 images made on the device (no
+ * dataset: content does not change the speed). o->warmup untimed steps, then steps until
+ * both o->seconds and o->min_steps are reached, each step timed. Trims the pool and
+ * restarts its peak first, so peak_bytes is this call's. */
 GM_API int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
                           const gm_resolved_options *opts, const gm_bench_train_opts *o,
                           gm_bench_train_result *out, gm_error *err);
@@ -107,10 +110,11 @@ typedef struct gm_bench_sample_result {
 
 /* Times model m's sampler as *so asks (sampler, n, steps, ...; stop_after and progress
  * are the benchmark's own) with a fixed seed, in evaluation mode: one untimed warm-up run
- * stopped after one unit (kernel builds), a run stopped after a = 1 unit, then runs
- * stopped after b = 2, and more (at most 8 times more each time), until one takes half of
- * `seconds` or b reaches the whole run; the device finished before and after each. A whole
- * run's time is the line through (a, T_a) and (b, T_b), evaluated at total_units. */
+ * stopped after one unit (kernel builds), runs stopped after a = 1 unit, then after b = 2
+ * and more (aimed at `seconds` along the line so far, 2 to 8 times the last b), until one
+ * takes half of `seconds` or b reaches the whole run. Each point is the faster of two
+ * runs, the device finished before and after each. A whole run's time is the line
+ * through (a, T_a) and (b, T_b), evaluated at total_units. */
 GM_API int gm_bench_sample(gm_device *dev, const gm_model_vtable *vt, gm_model *m,
                            const gm_sample_options *so, double seconds,
                            gm_bench_sample_result *out, gm_error *err);
