@@ -15,7 +15,9 @@ default ./build/genmoji, then the build folder beside this script), then
 `/usr/bin/python3 bench/torch_reference.py` (PYTHON overrides the interpreter), one after
 the other so that they do not share the CPU, and prints:
   training: model, preset, batch, genmoji images/s, PyTorch images/s (both: the batch
-    over the median step), genmoji/PyTorch (above 1: genmoji trains faster);
+    over the median step), genmoji/PyTorch (above 1: genmoji trains faster), and the
+    same from the mean step (steps x batch / seconds), which other load on the machine
+    drags down, PyTorch's more than genmoji's;
   sampling: each genmoji sampler against PyTorch's (the PixelCNN's naive full pass per
     pixel; the DDPM's ancestral T = 500): seconds per image of both (extrapolated from
     runs stopped part way, the same way on both sides), genmoji/PyTorch (below 1:
@@ -140,13 +142,15 @@ if gtrain:
     print()
     print("training, images/s (batch / median step)")
     print(f"{'model':<10} {'preset':<8} {'batch':>5} {'genmoji':>9} {'PyTorch':>9} "
-          f"{'genmoji/PyTorch':>16}")
+          f"{'genmoji/PyTorch':>16}   {'mean: genmoji':>13} {'PyTorch':>9} {'ratio':>6}")
     for r in gtrain:
         t = train_t.get((r["model"], r["preset"], r["batch"]))
-        g = r["train_images_per_s"]
+        g, gm = r["train_images_per_s"], r.get("mean_images_per_s")
         p = t["train_images_per_s"] if t else None
+        pm = t.get("mean_images_per_s") if t else None
         print(f"{r['model']:<10} {r['preset']:<8} {r['batch']:>5} {g:>9.2f} {fmt(p, '9.2f'):>9} "
-              f"{fmt(g / p if p else None, '16.2f'):>16}")
+              f"{fmt(g / p if p else None, '16.2f'):>16}   {fmt(gm, '13.2f'):>13} "
+              f"{fmt(pm, '9.2f'):>9} {fmt(gm / pm if gm and pm else None, '6.2f'):>6}")
 
 gsample = [r for r in grows if "sampler" in r]
 if gsample:
