@@ -53,12 +53,24 @@ gm --plugin-path "$tmp/palette_pc" sample --checkpoint "$tmp/run/last.safetensor
   --out "$tmp/s.png" --quiet
 [ "$(head -c 8 "$tmp/s.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
   { echo "sample wrote no PNG"; exit 1; }
-gm --plugin-path "$tmp/palette" eval --checkpoint "$tmp/run/last.safetensors" "${data[@]}" \
-  --json | tee "$tmp/eval.json"
-bpd=$(sed -n 's/^[[:space:]]*"bits_per_dim":[[:space:]]*\([-+.0-9eE]*\),$/\1/p' "$tmp/eval.json")
-# A finite number (cJSON writes NaN and Inf as null), and below the untrained 4 bits/dim.
-awk -v v="$bpd" 'BEGIN { exit !(v != "" && v + 0 > 0 && v + 0 < 4) }' ||
-  { echo "eval: bits_per_dim '$bpd' is not a number in (0, 4)"; exit 1; }
+# eval --json's bits_per_dim: a number (cJSON writes NaN and Inf as null) in (lo, hi).
+eval_bpd() { # lo hi eval-arguments...
+  local lo=$1 hi=$2 bpd
+  shift 2
+  gm --plugin-path "$tmp/palette" eval "$@" "${data[@]}" --json | tee "$tmp/eval.json"
+  bpd=$(sed -n 's/^[[:space:]]*"bits_per_dim":[[:space:]]*\([-+.0-9eE]*\),$/\1/p' "$tmp/eval.json")
+  awk -v v="$bpd" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(v != "" && v + 0 > lo && v + 0 < hi) }' ||
+    { echo "eval $*: bits_per_dim '$bpd' is not a number in ($lo, $hi)"; exit 1; }
+}
+# Trained: below the 4 bits/dim of a model that finds every level equally likely.
+eval_bpd 0 4 --checkpoint "$tmp/run/last.safetensors"
+# Untrained: a weights-only file made by hand (zero logits under the example's key)
+# loads with --weights and scores 4 bits/dim, the unit's definition.
+h='{"logits":{"dtype":"F32","shape":[3,16,32,32],"data_offsets":[0,196608]}}'
+while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+{ printf "$(printf '\\x%02x' $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0)"; printf '%s' "$h"
+  head -c 196608 /dev/zero; } >"$tmp/zero.safetensors"
+eval_bpd 3.9999 4.0001 --weights "$tmp/zero.safetensors" --model palette
 # A model without nll: eval fails (exit 1, not 2: the usage was right), names the model
 # and writes nothing. The variant shares palette's checkpoint keys, so --weights loads.
 mkdir "$tmp/cwd" && cd "$tmp/cwd"
