@@ -196,3 +196,38 @@ __kernel void conv_t2x2_gather(GM_T(float, dt), GM_T(float, dy), const int nbatc
   int oy = 2 * iy + (tap >> 1), ox = 2 * ix + (tap & 1);
   GM_AT(dt)[i] = GM_AT(dy)[((b * c + co) * 2 * h + oy) * 2 * w + ox];
 }
+
+/* dst (R, hp, wp) = src (R, h, w) placed at row top, column left, zeros around it: the
+ * padded copy an implicit-GEMM convolution reads. One work-item per dst row. */
+__kernel void conv_pad(GM_T(float, dst), GM_T(float, src), const int nrows, const int h,
+                       const int w, const int hp, const int wp, const int top,
+                       const int left) {
+  int r = get_global_id(0);
+  if (r >= nrows * hp) return;
+  int plane = r / hp, y = r - plane * hp - top;
+  __global float *d = GM_AT(dst) + (size_t)r * wp;
+  if (y < 0 || y >= h) {
+    for (int x = 0; x < wp; x++) d[x] = 0.0f;
+    return;
+  }
+  __global const float *s = GM_AT(src) + ((size_t)plane * h + y) * w;
+  for (int x = 0; x < wp; x++) {
+    int sx = x - left;
+    d[x] = sx >= 0 && sx < w ? s[sx] : 0.0f;
+  }
+}
+
+/* wt (Cin, Cout*nt) = the first nt taps of w (Cout, Cin, khkw) [* mask], regrouped by
+ * input channel: the A operand of the input gradient as an implicit-GEMM convolution. */
+__kernel void conv_weights_dx(GM_T(float, wt), GM_T(float, w), GM_T(float, mask),
+                              const int has_mask, const int cout, const int cin,
+                              const int khkw, const int nt) {
+  int i = get_global_id(0);
+  if (i >= cin * cout * nt) return;
+  int ci = i / (cout * nt), r = i - ci * cout * nt;
+  int co = r / nt, t = r - co * nt;
+  int src = (co * cin + ci) * khkw + t;
+  float v = GM_AT(w)[src];
+  if (has_mask) v *= GM_AT(mask)[src];
+  GM_AT(wt)[i] = v;
+}

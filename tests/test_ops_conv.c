@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_backend.h"
 #include "ops_conv_internal.h"
 #include "testlib.h"
 
@@ -209,6 +210,12 @@ static const conv_case bwd_cases[] = {
     {1, 2, 8, 8, 3, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 0},
     {2, 3, 5, 4, 2, 3, 3, 2, 3, 3, 1, GM_MASK_NONE, 0, 0},
     {1, 2, 4, 21, 3, 3, 5, 1, 1, 2, 1, GM_MASK_NONE, 0, 0},  /* rows wider than 16 */
+    /* rows of whole 16-float vectors: the implicit-GEMM path where the device has it */
+    {2, 3, 4, 16, 4, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0},
+    {1, 2, 3, 32, 3, 5, 5, 1, 2, 2, 1, GM_MASK_B, 0, 13},
+    {2, 3, 4, 16, 2, 3, 3, 1, 0, 1, 0, GM_MASK_NONE, 0, 0},   /* no padding in y */
+    {2, 4, 3, 16, 3, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* 1x1 */
+    {1, 6, 3, 16, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},      /* channel-aware, taps */
 };
 
 static float *read_mask(int cout, int cin, int k0, int k1, gm_conv_mask type, int ca);
@@ -290,6 +297,77 @@ START_TEST(conv2d_backward_matches_finite_differences) {
   check_forward(&r, c);
   check_backward(&r, c, 200 + (uint64_t)_i);
   conv_teardown(&r);
+}
+END_TEST
+
+/* Forward and every gradient of one case, read back. */
+typedef struct conv_result {
+  float *y, *dx, *dw, *db;
+} conv_result;
+
+static conv_result run_conv(const conv_case *c, uint64_t seed) {
+  conv_run r;
+  conv_setup(&r, c, seed, 1 | 2 | 4);
+  size_t ny = n_y(c);
+  gmt_rng rng;
+  gmt_rng_seed(&rng, seed ^ 0x5eed);
+  float *up = malloc(ny * 4);
+  gmt_fill_uniform(&rng, up, ny, -1, 1);
+  conv_result out = {.y = gmt_read(r.y)};
+  gmt_backward_from(r.y, up);
+  out.dx = gmt_read(r.x->grad);
+  out.dw = gmt_read(r.w->grad);
+  out.db = gmt_read(r.bias->grad);
+  free(up);
+  conv_teardown(&r);
+  return out;
+}
+
+static void free_result(conv_result *r) {
+  free(r->y);
+  free(r->dx);
+  free(r->dw);
+  free(r->db);
+}
+
+/* The study's layer shapes (small batches) both ways: im2col columns and, where the
+ * device's GEMMs run on the own kernels, the implicit-GEMM path that reads the padded
+ * input in place. */
+static const conv_case study_cases[] = {
+    {2, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},   /* PixelCNN conv2 */
+    {1, 64, 32, 32, 64, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},   /* PixelCNN conv3 */
+    {2, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},     /* PixelCNN conv1 */
+    {2, 128, 16, 16, 128, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0}, /* U-Net 16x16 3x3 */
+    {2, 64, 32, 32, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},  /* PixelCNN conv_out */
+};
+
+START_TEST(conv2d_implicit_gemm_matches_im2col_at_study_shapes) {
+  const conv_case *c = &study_cases[_i];
+  gm__gemm_own *own = gm__gemm_own_for_conv(gmt_device());
+  long before = gm__conv_implicit_runs();
+  conv_result a = run_conv(c, 500 + (uint64_t)_i);
+  if (own && gm__gemm_own_vector(own) == 16)
+    ck_assert_msg(gm__conv_implicit_runs() > before, "the implicit path did not run");
+  int prev = gm__conv_set_im2col_only(1);
+  long mid = gm__conv_implicit_runs();
+  conv_result b = run_conv(c, 500 + (uint64_t)_i);
+  gm__conv_set_im2col_only(prev);
+  ck_assert_int_eq(gm__conv_implicit_runs(), mid);
+  /* long sums that cancel: a tolerance relative to each array's largest value */
+  char desc[200];
+  describe(c, desc, sizeof desc);
+  const float *got[4] = {a.y, a.dx, a.dw, a.db}, *want[4] = {b.y, b.dx, b.dw, b.db};
+  size_t n[4] = {n_y(c), n_x(c), n_w(c), (size_t)c->cout};
+  const char *names[4] = {"y", "dx", "dw", "dbias"};
+  for (int k = 0; k < 4; k++) {
+    double big = 0;
+    for (size_t i = 0; i < n[k]; i++) big = fmax(big, fabs(want[k][i]));
+    char what[240];
+    snprintf(what, sizeof what, "%s of %s", names[k], desc);
+    gmt_assert_close(got[k], want[k], n[k], 1e-4, 1e-5 * big + 1e-6, what);
+  }
+  free_result(&a);
+  free_result(&b);
 }
 END_TEST
 
@@ -704,6 +782,8 @@ int main(void) {
                       (int)GM__COUNT(taps_bwd_cases));
   tcase_add_test(tc, conv2d_with_taps_gives_the_mask_its_gradient);
   tcase_add_test(tc, conv_mask_taps_counts_up_to_the_last_open_position);
+  tcase_add_loop_test(tc, conv2d_implicit_gemm_matches_im2col_at_study_shapes, 0,
+                      (int)GM__COUNT(study_cases));
   tcase_add_test(tc, conv2d_gradient_only_for_inputs_that_require_it);
   tcase_add_test(tc, conv2d_batch_split_into_chunks_matches_reference);
   tcase_add_test(tc, conv_mask_matches_models_md_for_3x3_and_7x7);
