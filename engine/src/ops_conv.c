@@ -432,7 +432,7 @@ static int conv2d_backward(gm__node *nd, gm_error *err) {
   gm_tensor *dx = NULL, *dwt = NULL, *weff = w, *col = NULL, *dyp = NULL;
   int packed = packs_weights(&g, mask);
   /* dx without columns where the own kernels can; dW always from columns (an implicit
-   * weight-gradient kernel measured slower than im2col + gemm_nt: docs/performance.md) */
+   * weight-gradient kernel measured no faster than im2col + gemm_nt: docs/performance.md) */
   gm__gemm_own *own = implicit_own(&g, x->dev);
   int64_t nb = 0;
   rc = chunk_images(x->dev, &g, &nb, err);
