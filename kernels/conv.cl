@@ -2,31 +2,50 @@
  * im2col / col2im, layout changes between (B, C, P) and (C, B*P), bias and masks.
  * Every kernel writes each output element from one work-item (no atomics). */
 
-/* y = a * b over n elements (masked weights). */
-__kernel void conv_mul(GM_T(float, y), GM_T(float, a), GM_T(float, b), const int n) {
+/* y (R, ld) from w (R, khkw) [* mask (R, khkw)]: the first nt taps of every row
+ * (raster order), zero in columns nt..ld-1. ld = nt packs the weights that take part for
+ * the GEMM; ld = khkw keeps w's layout with the skipped taps zeroed. */
+__kernel void conv_weights_taps(GM_T(float, y), GM_T(float, w), GM_T(float, mask),
+                                const int has_mask, const int rows, const int khkw,
+                                const int nt, const int ld) {
   int i = get_global_id(0);
-  if (i < n) GM_AT(y)[i] = GM_AT(a)[i] * GM_AT(b)[i];
+  if (i >= rows * ld) return;
+  int r = i / ld, t = i - r * ld;
+  float v = 0.0f;
+  if (t < nt) {
+    v = GM_AT(w)[r * khkw + t];
+    if (has_mask) v *= GM_AT(mask)[r * khkw + t];
+  }
+  GM_AT(y)[i] = v;
 }
 
-/* y += a * b over n elements (masked weight gradients). */
-__kernel void conv_mul_acc(GM_T(float, y), GM_T(float, a), GM_T(float, b), const int n) {
+/* The reverse of conv_weights_taps with ld = nt: g (R, khkw) += dwt (R, nt) [* other
+ * (R, khkw)] on the first nt taps of every row (masked weight and mask gradients). */
+__kernel void conv_weights_taps_grad(GM_T(float, g), GM_T(float, dwt), GM_T(float, other),
+                                     const int has_other, const int rows, const int khkw,
+                                     const int nt) {
   int i = get_global_id(0);
-  if (i < n) GM_AT(y)[i] += GM_AT(a)[i] * GM_AT(b)[i];
+  if (i >= rows * nt) return;
+  int r = i / nt, t = i - r * nt;
+  float v = GM_AT(dwt)[i];
+  if (has_other) v *= GM_AT(other)[r * khkw + t];
+  GM_AT(g)[r * khkw + t] += v;
 }
 
-/* col (Cin*kh*kw, nb*Ho*Wo) from images b0..b0+nb of x (B, Cin, H, W), zero outside the
- * image. Column n = b*Ho*Wo + oy*Wo + ox, row k = (ci*kh + ky)*kw + kx. One work-item per
+/* col (Cin*nt, nb*Ho*Wo) from images b0..b0+nb of x (B, Cin, H, W), zero outside the
+ * image, for the first nt kernel taps in raster order (nt = kh*kw: all of them). Column
+ * n = b*Ho*Wo + oy*Wo + ox, row k = ci*nt + t with tap t = ky*kw + kx. One work-item per
  * output row segment: id 0 runs over (b, oy), id 1 over k, and each loops over ox (on
  * PoCL a work-item per element spends more on scheduling than on copying). */
 __kernel void conv_im2col(GM_T(float, col), GM_T(float, x), const int b0, const int nb,
                           const int cin, const int h, const int w, const int kh,
                           const int kw, const int stride, const int ph, const int pw,
-                          const int ho, const int wo) {
+                          const int ho, const int wo, const int nt) {
   int r = get_global_id(0), k = get_global_id(1);
-  if (r >= nb * ho || k >= cin * kh * kw) return;
+  if (r >= nb * ho || k >= cin * nt) return;
   int b = r / ho, oy = r - b * ho;
-  int kx = k % kw, t = k / kw;
-  int ky = t % kh, ci = t / kh;
+  int ci = k / nt, t = k - ci * nt;
+  int ky = t / kw, kx = t - ky * kw;
   int iy = oy * stride - ph + ky;
   __global float *dst = GM_AT(col) + k * (nb * ho * wo) + r * wo;
   if (iy < 0 || iy >= h) {
@@ -40,32 +59,62 @@ __kernel void conv_im2col(GM_T(float, col), GM_T(float, x), const int b0, const 
   }
 }
 
-/* dx (B, Cin, H, W) += col2im(dcol) for images b0..b0+nb: each input element gathers
- * every column entry that im2col copied it to. One work-item per input element. */
+/* dx (B, Cin, H, W) += col2im(dcol (Cin*nt, nb*Ho*Wo)) for images b0..b0+nb: each input
+ * element gathers every column entry that im2col copied it to, taps in raster order. Any
+ * stride; one work-item per input element. */
 __kernel void conv_col2im_acc(GM_T(float, dx), GM_T(float, dcol), const int b0, const int nb,
                               const int cin, const int h, const int w, const int kh,
                               const int kw, const int stride, const int ph, const int pw,
-                              const int ho, const int wo) {
+                              const int ho, const int wo, const int nt) {
   int i = get_global_id(0);
   if (i >= nb * cin * h * w) return;
-  int ix = i % w, t = i / w;
-  int iy = t % h;
-  t /= h;
-  int ci = t % cin, b = t / cin;
+  int ix = i % w, r = i / w;
+  int iy = r % h;
+  r /= h;
+  int ci = r % cin, b = r / cin;
   int p_img = ho * wo, ncols = nb * p_img;
   float acc = 0.0f;
-  for (int ky = 0; ky < kh; ky++) {
-    int ty = iy + ph - ky; /* = oy * stride */
-    int oy = ty / stride;
-    int oky = ty >= 0 && oy * stride == ty && oy < ho;
-    for (int kx = 0; kx < kw; kx++) {
-      int tx = ix + pw - kx;
-      int ox = tx / stride;
-      if (oky && tx >= 0 && ox * stride == tx && ox < wo)
-        acc += GM_AT(dcol)[((ci * kh + ky) * kw + kx) * ncols + b * p_img + oy * wo + ox];
-    }
+  for (int t = 0; t < nt; t++) {
+    int ky = t / kw, kx = t - ky * kw;
+    int ty = iy + ph - ky, tx = ix + pw - kx; /* = oy * stride, ox * stride */
+    int oy = ty / stride, ox = tx / stride;
+    if (ty >= 0 && oy * stride == ty && oy < ho && tx >= 0 && ox * stride == tx && ox < wo)
+      acc += GM_AT(dcol)[(ci * nt + t) * ncols + b * p_img + oy * wo + ox];
   }
   GM_AT(dx)[(b0 * cin * h * w) + i] += acc;
+}
+
+/* conv_col2im_acc for stride 1, a row at a time: one work-item per row (b, ci, iy) of dx
+ * adds, tap by tap in the same order, the shifted row segment of dcol that holds it, 16
+ * columns at a time (contiguous reads instead of one gather per element and tap). */
+__kernel void conv_col2im_s1_acc(GM_T(float, dx), GM_T(float, dcol), const int b0,
+                                 const int nb, const int cin, const int h, const int w,
+                                 const int kw, const int ph, const int pw, const int ho,
+                                 const int wo, const int nt) {
+  int r = get_global_id(0);
+  if (r >= nb * cin * h) return;
+  int iy = r % h, bc = r / h;
+  int ci = bc % cin, b = bc / cin;
+  int p_img = ho * wo, ncols = nb * p_img;
+  __global float *dst = GM_AT(dx) + (b0 * cin * h + r) * w;
+  for (int x0 = 0; x0 < w; x0 += 16) {
+    float acc[16];
+#pragma unroll
+    for (int j = 0; j < 16; j++) acc[j] = 0.0f;
+    for (int t = 0; t < nt; t++) {
+      int ky = t / kw, kx = t - ky * kw;
+      int oy = iy + ph - ky;
+      if (oy < 0 || oy >= ho) continue;
+      __global const float *src = GM_AT(dcol) + (ci * nt + t) * ncols + b * p_img + oy * wo;
+      int shift = pw - kx; /* ox = ix + shift */
+#pragma unroll
+      for (int j = 0; j < 16; j++) {
+        int ox = x0 + j + shift;
+        if (x0 + j < w && ox >= 0 && ox < wo) acc[j] += src[ox];
+      }
+    }
+    for (int j = 0; j < 16 && x0 + j < w; j++) dst[x0 + j] += acc[j];
+  }
 }
 
 /* dst (C, nb*P) from images b0..b0+nb of src (B, C, P). One work-item per dst element. */
@@ -146,4 +195,39 @@ __kernel void conv_t2x2_gather(GM_T(float, dt), GM_T(float, dy), const int nbatc
   int iy = r % h, b = r / h;
   int oy = 2 * iy + (tap >> 1), ox = 2 * ix + (tap & 1);
   GM_AT(dt)[i] = GM_AT(dy)[((b * c + co) * 2 * h + oy) * 2 * w + ox];
+}
+
+/* dst (R, hp, wp) = src (R, h, w) placed at row top, column left, zeros around it: the
+ * padded copy an implicit-GEMM convolution reads. One work-item per dst row. */
+__kernel void conv_pad(GM_T(float, dst), GM_T(float, src), const int nrows, const int h,
+                       const int w, const int hp, const int wp, const int top,
+                       const int left) {
+  int r = get_global_id(0);
+  if (r >= nrows * hp) return;
+  int plane = r / hp, y = r - plane * hp - top;
+  __global float *d = GM_AT(dst) + (size_t)r * wp;
+  if (y < 0 || y >= h) {
+    for (int x = 0; x < wp; x++) d[x] = 0.0f;
+    return;
+  }
+  __global const float *s = GM_AT(src) + ((size_t)plane * h + y) * w;
+  for (int x = 0; x < wp; x++) {
+    int sx = x - left;
+    d[x] = sx >= 0 && sx < w ? s[sx] : 0.0f;
+  }
+}
+
+/* wt (Cin, Cout*nt) = the first nt taps of w (Cout, Cin, khkw) [* mask], regrouped by
+ * input channel: the A operand of the input gradient as an implicit-GEMM convolution. */
+__kernel void conv_weights_dx(GM_T(float, wt), GM_T(float, w), GM_T(float, mask),
+                              const int has_mask, const int cout, const int cin,
+                              const int khkw, const int nt) {
+  int i = get_global_id(0);
+  if (i >= cin * cout * nt) return;
+  int ci = i / (cout * nt), r = i - ci * cout * nt;
+  int co = r / nt, t = r - co * nt;
+  int src = (co * cin + ci) * khkw + t;
+  float v = GM_AT(w)[src];
+  if (has_mask) v *= GM_AT(mask)[src];
+  GM_AT(wt)[i] = v;
 }

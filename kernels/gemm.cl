@@ -190,4 +190,96 @@ __kernel void gemm_tt(GM_GEMM_ARGS) {
   *cp = alpha * sum + (beta != 0.0f ? beta * *cp : 0.0f);
 }
 
+/* ---- implicit-GEMM convolution (engine/src/ops_conv.c) ----
+ * The B operand is the im2col matrix of a zero-padded image batch, read in place instead
+ * of built: row r = ci * nt + t (channel ci, kernel tap t = ky * kw + kx, the first nt
+ * taps in raster order), column j = b * pimg + oy * wo + ox, element
+ *   src[ci * c_stride + base + ky * ky_step + kx * kx_step + b * s_bs + oy * s_rs + ox].
+ * The padding makes every such address valid, so a row's GM_VW columns are one vector
+ * load when wo is a multiple of GM_VW (the host checks). kx_step = 1, ky_step = s_rs
+ * reads the taps of a forward convolution; -1 and -s_rs with base at the far corner
+ * read them flipped (the input gradient). */
+#define GM_CONV_SRC_ARGS                                                                  \
+  __global const float *src, const ulong src_off, const int s_bs, const int s_rs,        \
+      const int c_stride, const int base, const int ky_step, const int kx_step,          \
+      const int nt, const int kw, const int wo, const int pimg
+
+/* Offset of column j (a multiple of GM_VW) in a (b, oy, ox) layout with the given image
+ * and row strides. */
+inline int conv_col_offset(int j, int pimg, int wo, int bs, int rs) {
+  int b = j / pimg, q = j - b * pimg, oy = q / wo;
+  return b * bs + oy * rs + (q - oy * wo);
+}
+
+/* Channels c0..c1 of gemm_nn_conv's k steps (their nt taps each): row p = ci * nt + t
+ * of the implicit operand, walked kernel row by kernel row so the innermost loop (along
+ * a kernel row) has no branches. */
+#define GM_CONV_STEPS(c0, c1, LOAD1)                                                      \
+  for (int ci = (c0); ci < (c1); ci++) {                                                  \
+    const __global float *sc = src + ci * c_stride + base;                                \
+    for (int t = 0, ky = 0; t < nt; t += kw, ky++) {                                      \
+      const __global float *sr = sc + ky * ky_step;                                       \
+      const int row_taps = min(kw, nt - t), p0 = ci * nt + t;                             \
+      for (int kx = 0; kx < row_taps; kx++) {                                             \
+        const __global float *sp = sr + kx * kx_step;                                     \
+        const gm_floatv b0 = GM_VLOAD(sp + col0), b1 = LOAD1;                             \
+        _Pragma("unroll") for (int r = 0; r < GM_RM; r++) {                               \
+          const gm_floatv av = (gm_floatv)(arow[r][p0 + kx]);                             \
+          acc0[r] = fma(av, b0, acc0[r]);                                                 \
+          acc1[r] = fma(av, b1, acc1[r]);                                                 \
+        }                                                                                 \
+      }                                                                                   \
+    }                                                                                     \
+  }
+
+/* C = alpha A (m x k, row-major) B + beta C (+ bias[i] when has_bias) with B the
+ * implicit im2col operand above (k = its rows, a multiple of nt; n = its columns, a
+ * multiple of GM_VW),
+ * and C addressed by column layout too: element (i, j) at c[i * c_rs + b * c_bs + q],
+ * j = b * pimg + q, so a convolution writes (B, C, P) directly. The work-item tiles,
+ * range and k chunks of gemm_nn. */
+__kernel void gemm_nn_conv(const int m, const int n, const int k, const float alpha,
+                           const float beta, __global const float *a, const ulong a_off,
+                           const int lda, GM_CONV_SRC_ARGS, __global const float *bias,
+                           const ulong bias_off, const int has_bias, __global float *c,
+                           const ulong c_off, const int c_rs, const int c_bs) {
+  const int j0 = (int)get_global_id(0) * 2 * GM_VW, i0 = (int)get_global_id(1) * GM_RM;
+  const int active = i0 < m && j0 < n, two = active && j0 + GM_VW < n;
+  a += a_off;
+  src += src_off;
+  c += c_off;
+  bias += bias_off;
+  const int col0 = active ? conv_col_offset(j0, pimg, wo, s_bs, s_rs) : 0;
+  const int col1 = two ? conv_col_offset(j0 + GM_VW, pimg, wo, s_bs, s_rs) : 0;
+  const __global float *arow[GM_RM];
+  gm_floatv acc0[GM_RM], acc1[GM_RM];
+#pragma unroll
+  for (int r = 0; r < GM_RM; r++) {
+    arow[r] = a + (size_t)min(i0 + r, m - 1) * lda;
+    acc0[r] = (gm_floatv)0.0f;
+    acc1[r] = (gm_floatv)0.0f;
+  }
+  /* k in chunks of whole channels, about GM_KC steps each, a barrier after each */
+  const int channels = k / nt, chunk = max(1, GM_KC / nt);
+  for (int c0 = 0; c0 < channels; c0 += chunk) {
+    const int c1 = min(channels, c0 + chunk);
+    if (two)
+      GM_CONV_STEPS(c0, c1, GM_VLOAD(sp + col1))
+    else if (active)
+      GM_CONV_STEPS(c0, c1, (gm_floatv)0.0f)
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (!active) return;
+  const int out0 = conv_col_offset(j0, pimg, wo, c_bs, wo);
+  const int out1 = two ? conv_col_offset(j0 + GM_VW, pimg, wo, c_bs, wo) : 0;
+#pragma unroll
+  for (int r = 0; r < GM_RM; r++) {
+    if (i0 + r >= m) break;
+    const float add = has_bias ? bias[i0 + r] : 0.0f;
+    __global float *cr = c + (size_t)(i0 + r) * c_rs;
+    gemm_store(cr + out0, alpha * acc0[r] + add, GM_VW, 1.0f, beta);
+    if (two) gemm_store(cr + out1, alpha * acc1[r] + add, GM_VW, 1.0f, beta);
+  }
+}
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_backend.h"
 #include "ops_conv_internal.h"
 #include "testlib.h"
 
@@ -17,6 +18,7 @@ typedef struct conv_case {
   int bias;               /* 1: with a bias */
   gm_conv_mask mask;      /* GM_MASK_NONE: no mask tensor at all */
   int channel_aware;
+  int taps;               /* gm_conv2d_opts.taps: 0 all, else the first `taps` positions */
 } conv_case;
 
 static int out_h(const conv_case *c) { return (c->h + 2 * c->ph - c->kh) / c->stride + 1; }
@@ -39,6 +41,7 @@ static void ref_conv(void *ctx, double *const *in, double *out) {
             for (int ky = 0; ky < c->kh; ky++)
               for (int kx = 0; kx < c->kw; kx++) {
                 int iy = oy * c->stride - c->ph + ky, ix = ox * c->stride - c->pw + kx;
+                if (c->taps && ky * c->kw + kx >= c->taps) continue;
                 if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
                 size_t wi = (((size_t)co * c->cin + ci) * c->kh + ky) * c->kw + kx;
                 acc += x[(((size_t)b * c->cin + ci) * c->h + iy) * c->w + ix] * w[wi] * mask[wi];
@@ -94,7 +97,7 @@ static void conv_setup(conv_run *r, const conv_case *c, uint64_t seed, int grads
   gm_tensor *t[4] = {r->x, r->w, r->bias, r->mask};
   for (int k = 0; k < 4; k++)
     if (t[k] && (grads >> k & 1)) gm_tensor_set_requires_grad(t[k], 1, &err);
-  gm_conv2d_opts o = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw};
+  gm_conv2d_opts o = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw, .taps = c->taps};
   gmt_ok(gm_conv2d(&r->y, r->x, r->w, r->bias, r->mask, &o, &err), &err);
   free(hx);
   free(hw);
@@ -111,9 +114,9 @@ static void conv_teardown(conv_run *r) {
 }
 
 static void describe(const conv_case *c, char *s, size_t n) {
-  snprintf(s, n, "conv2d x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p(%d,%d) bias=%d mask=%d ca=%d", c->b,
-           c->cin, c->h, c->w, c->cout, c->cin, c->kh, c->kw, c->stride, c->ph, c->pw, c->bias,
-           (int)c->mask, c->channel_aware);
+  snprintf(s, n, "conv2d x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p(%d,%d) bias=%d mask=%d ca=%d taps=%d",
+           c->b, c->cin, c->h, c->w, c->cout, c->cin, c->kh, c->kw, c->stride, c->ph, c->pw,
+           c->bias, (int)c->mask, c->channel_aware, c->taps);
 }
 
 static void check_forward(const conv_run *r, const conv_case *c) {
@@ -156,10 +159,12 @@ static void check_backward(conv_run *r, const conv_case *c, uint64_t seed) {
     float *g = gmt_read(t[k]->grad);
     snprintf(what, sizeof what, "%s of %s", names[k], desc);
     gmt_assert_grad(g, fd, n[k], 1e-3, 1e-6, what);
-    if (k == 1)
-      for (size_t i = 0; i < n[k]; i++)
-        if (r->in[3][i] == 0)
-          ck_assert_msg(g[i] == 0.0f, "%s: masked weight %zu has gradient %g", what, i, g[i]);
+    if (k == 1 || k == 3)
+      for (size_t i = 0; i < n[k]; i++) {
+        int tap = (int)(i % (size_t)(c->kh * c->kw));
+        if ((k == 1 && r->in[3][i] == 0) || (c->taps && tap >= c->taps))
+          ck_assert_msg(g[i] == 0.0f, "%s: skipped weight %zu has gradient %g", what, i, g[i]);
+      }
     free(g);
     free(fd);
   }
@@ -168,21 +173,21 @@ static void check_backward(conv_run *r, const conv_case *c, uint64_t seed) {
 }
 
 static const conv_case fwd_cases[] = {
-    {3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0},   /* 1x1 */
-    {1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0},      /* PixelCNN conv1 shape, small */
-    {3, 4, 9, 11, 6, 5, 5, 2, 2, 2, 0, GM_MASK_NONE, 0},  /* 5x5 stride 2 */
-    {2, 7, 10, 10, 8, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0},    /* 7x7 type B */
-    {1, 5, 12, 12, 6, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0},    /* 9x9 type B */
-    {3, 3, 6, 7, 5, 2, 3, 1, 0, 1, 1, GM_MASK_NONE, 0},   /* 2x3, even and odd */
-    {2, 3, 7, 9, 4, 1, 4, 2, 1, 2, 0, GM_MASK_NONE, 0},   /* 1x4 stride 2 */
-    {2, 3, 5, 5, 3, 3, 3, 1, 3, 3, 1, GM_MASK_NONE, 0},   /* padding = k */
-    {2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1},      /* channel-aware A */
-    {1, 6, 6, 7, 9, 5, 5, 1, 2, 2, 0, GM_MASK_B, 1},      /* channel-aware B */
-    {3, 5, 9, 8, 7, 3, 3, 2, 0, 0, 1, GM_MASK_NONE, 0},   /* stride 2, no padding */
-    {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0},    /* 9x9 stride 2 */
-    {3, 64, 8, 8, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0}, /* PixelCNN conv_out, small image */
-    {2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0},     /* PixelCNN conv1, small image */
-    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0}, /* PixelCNN conv2, full size */
+    {3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* 1x1 */
+    {1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 0},      /* PixelCNN conv1 shape, small */
+    {3, 4, 9, 11, 6, 5, 5, 2, 2, 2, 0, GM_MASK_NONE, 0, 0},  /* 5x5 stride 2 */
+    {2, 7, 10, 10, 8, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 0},    /* 7x7 type B */
+    {1, 5, 12, 12, 6, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 0},    /* 9x9 type B */
+    {3, 3, 6, 7, 5, 2, 3, 1, 0, 1, 1, GM_MASK_NONE, 0, 0},   /* 2x3, even and odd */
+    {2, 3, 7, 9, 4, 1, 4, 2, 1, 2, 0, GM_MASK_NONE, 0, 0},   /* 1x4 stride 2 */
+    {2, 3, 5, 5, 3, 3, 3, 1, 3, 3, 1, GM_MASK_NONE, 0, 0},   /* padding = k */
+    {2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 0},      /* channel-aware A */
+    {1, 6, 6, 7, 9, 5, 5, 1, 2, 2, 0, GM_MASK_B, 1, 0},      /* channel-aware B */
+    {3, 5, 9, 8, 7, 3, 3, 2, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* stride 2, no padding */
+    {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0, 0},    /* 9x9 stride 2 */
+    {3, 64, 8, 8, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0}, /* PixelCNN conv_out, small image */
+    {2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 0},     /* PixelCNN conv1, small image */
+    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 0}, /* PixelCNN conv2, full size */
 };
 
 START_TEST(conv2d_forward_matches_direct_loops) {
@@ -195,16 +200,95 @@ START_TEST(conv2d_forward_matches_direct_loops) {
 END_TEST
 
 static const conv_case bwd_cases[] = {
-    {3, 5, 4, 5, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0},
-    {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0},
-    {2, 4, 7, 6, 3, 5, 5, 2, 2, 2, 1, GM_MASK_NONE, 0},
-    {3, 3, 5, 6, 5, 2, 3, 1, 0, 1, 1, GM_MASK_NONE, 0},
-    {2, 3, 5, 9, 4, 1, 4, 2, 1, 2, 0, GM_MASK_NONE, 0},
-    {2, 3, 4, 4, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1},
-    {1, 6, 4, 5, 6, 3, 3, 1, 1, 1, 0, GM_MASK_B, 1},
-    {1, 2, 8, 8, 3, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0},
-    {2, 3, 5, 4, 2, 3, 3, 2, 3, 3, 1, GM_MASK_NONE, 0},
+    {3, 5, 4, 5, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},
+    {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 0},
+    {2, 4, 7, 6, 3, 5, 5, 2, 2, 2, 1, GM_MASK_NONE, 0, 0},
+    {3, 3, 5, 6, 5, 2, 3, 1, 0, 1, 1, GM_MASK_NONE, 0, 0},
+    {2, 3, 5, 9, 4, 1, 4, 2, 1, 2, 0, GM_MASK_NONE, 0, 0},
+    {2, 3, 4, 4, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 0},
+    {1, 6, 4, 5, 6, 3, 3, 1, 1, 1, 0, GM_MASK_B, 1, 0},
+    {1, 2, 8, 8, 3, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 0},
+    {2, 3, 5, 4, 2, 3, 3, 2, 3, 3, 1, GM_MASK_NONE, 0, 0},
+    {1, 2, 4, 21, 3, 3, 5, 1, 1, 2, 1, GM_MASK_NONE, 0, 0},  /* rows wider than 16 */
+    /* rows of whole 16-float vectors: the implicit-GEMM path where the device has it */
+    {2, 3, 4, 16, 4, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0},
+    {1, 2, 3, 32, 3, 5, 5, 1, 2, 2, 1, GM_MASK_B, 0, 13},
+    {2, 3, 4, 16, 2, 3, 3, 1, 0, 1, 0, GM_MASK_NONE, 0, 0},   /* no padding in y */
+    {2, 4, 3, 16, 3, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* 1x1 */
+    {1, 6, 3, 16, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},      /* channel-aware, taps */
 };
+
+static float *read_mask(int cout, int cin, int k0, int k1, gm_conv_mask type, int ca);
+
+/* With taps: the causal masks' own counts (gm_conv_mask_taps), and prefixes that cut a
+ * kernel row in the middle, without a mask. */
+static const conv_case taps_cases[] = {
+    {2, 7, 10, 10, 8, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},    /* 7x7 type B */
+    {1, 5, 12, 12, 6, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},    /* 9x9 type B */
+    {2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},       /* 3x3 type A */
+    {2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},       /* channel-aware A: centre open */
+    {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0, 40},    /* 9x9 stride 2 */
+    {3, 4, 9, 11, 6, 5, 5, 2, 2, 2, 0, GM_MASK_NONE, 0, 13},  /* no mask, stride 2 */
+    {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 5},    /* no mask, half a row */
+    {3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 1},    /* 1x1, the one tap */
+    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},  /* PixelCNN conv2, full size */
+};
+
+START_TEST(conv2d_with_taps_forward_matches_direct_loops) {
+  const conv_case *c = &taps_cases[_i];
+  conv_run r;
+  conv_setup(&r, c, 150 + (uint64_t)_i, 0);
+  check_forward(&r, c);
+  conv_teardown(&r);
+}
+END_TEST
+
+static const conv_case taps_bwd_cases[] = {
+    {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},
+    {1, 2, 8, 8, 3, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},
+    {2, 4, 7, 6, 3, 5, 5, 2, 2, 2, 1, GM_MASK_NONE, 0, 12},
+    {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 0, GM_MASK_NONE, 0, 5},
+};
+
+START_TEST(conv2d_with_taps_backward_matches_finite_differences) {
+  const conv_case *c = &taps_bwd_cases[_i];
+  conv_run r;
+  conv_setup(&r, c, 250 + (uint64_t)_i, 1 | 2 | 4);
+  check_backward(&r, c, 250 + (uint64_t)_i);
+  conv_teardown(&r);
+}
+END_TEST
+
+START_TEST(conv2d_with_taps_gives_the_mask_its_gradient) {
+  /* channel-aware A keeps the centre tap, so the mask's gradient there is not zero */
+  const conv_case c = {2, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5};
+  conv_run r;
+  conv_setup(&r, &c, 320, 2 | 8);
+  check_backward(&r, &c, 320);
+  conv_teardown(&r);
+}
+END_TEST
+
+START_TEST(conv_mask_taps_counts_up_to_the_last_open_position) {
+  ck_assert_int_eq(gm_conv_mask_taps(GM_MASK_A, 0, 3, 3), 4);
+  ck_assert_int_eq(gm_conv_mask_taps(GM_MASK_A, 1, 3, 3), 5);
+  ck_assert_int_eq(gm_conv_mask_taps(GM_MASK_B, 0, 7, 7), 25);
+  ck_assert_int_eq(gm_conv_mask_taps(GM_MASK_B, 1, 9, 9), 41);
+  ck_assert_int_eq(gm_conv_mask_taps(GM_MASK_NONE, 0, 5, 4), 20);
+  /* every mask is zero from its count on, for every channel pair */
+  const gm_conv_mask types[2] = {GM_MASK_A, GM_MASK_B};
+  for (int t = 0; t < 2; t++)
+    for (int ca = 0; ca < 2; ca++)
+      for (int k = 3; k <= 9; k += 2) {
+        float *m = read_mask(6, 6, k, k, types[t], ca);
+        int taps = gm_conv_mask_taps(types[t], ca, k, k), last_open = -1;
+        for (int i = 0; i < 36 * k * k; i++)
+          if (m[i] != 0.0f && i % (k * k) > last_open) last_open = i % (k * k);
+        ck_assert_int_eq(last_open + 1, taps);
+        free(m);
+      }
+}
+END_TEST
 
 START_TEST(conv2d_backward_matches_finite_differences) {
   const conv_case *c = &bwd_cases[_i];
@@ -216,8 +300,79 @@ START_TEST(conv2d_backward_matches_finite_differences) {
 }
 END_TEST
 
+/* Forward and every gradient of one case, read back. */
+typedef struct conv_result {
+  float *y, *dx, *dw, *db;
+} conv_result;
+
+static conv_result run_conv(const conv_case *c, uint64_t seed) {
+  conv_run r;
+  conv_setup(&r, c, seed, 1 | 2 | 4);
+  size_t ny = n_y(c);
+  gmt_rng rng;
+  gmt_rng_seed(&rng, seed ^ 0x5eed);
+  float *up = malloc(ny * 4);
+  gmt_fill_uniform(&rng, up, ny, -1, 1);
+  conv_result out = {.y = gmt_read(r.y)};
+  gmt_backward_from(r.y, up);
+  out.dx = gmt_read(r.x->grad);
+  out.dw = gmt_read(r.w->grad);
+  out.db = gmt_read(r.bias->grad);
+  free(up);
+  conv_teardown(&r);
+  return out;
+}
+
+static void free_result(conv_result *r) {
+  free(r->y);
+  free(r->dx);
+  free(r->dw);
+  free(r->db);
+}
+
+/* The study's layer shapes (small batches) both ways: im2col columns and, where the
+ * device's GEMMs run on the own kernels, the implicit-GEMM path that reads the padded
+ * input in place. */
+static const conv_case study_cases[] = {
+    {2, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},   /* PixelCNN conv2 */
+    {1, 64, 32, 32, 64, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},   /* PixelCNN conv3 */
+    {2, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},     /* PixelCNN conv1 */
+    {2, 128, 16, 16, 128, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0}, /* U-Net 16x16 3x3 */
+    {2, 64, 32, 32, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},  /* PixelCNN conv_out */
+};
+
+START_TEST(conv2d_implicit_gemm_matches_im2col_at_study_shapes) {
+  const conv_case *c = &study_cases[_i];
+  gm__gemm_own *own = gm__gemm_own_for_conv(gmt_device());
+  long before = gm__conv_implicit_runs();
+  conv_result a = run_conv(c, 500 + (uint64_t)_i);
+  if (own && gm__gemm_own_vector(own) == 16)
+    ck_assert_msg(gm__conv_implicit_runs() > before, "the implicit path did not run");
+  int prev = gm__conv_set_im2col_only(1);
+  long mid = gm__conv_implicit_runs();
+  conv_result b = run_conv(c, 500 + (uint64_t)_i);
+  gm__conv_set_im2col_only(prev);
+  ck_assert_int_eq(gm__conv_implicit_runs(), mid);
+  /* long sums that cancel: a tolerance relative to each array's largest value */
+  char desc[200];
+  describe(c, desc, sizeof desc);
+  const float *got[4] = {a.y, a.dx, a.dw, a.db}, *want[4] = {b.y, b.dx, b.dw, b.db};
+  size_t n[4] = {n_y(c), n_x(c), n_w(c), (size_t)c->cout};
+  const char *names[4] = {"y", "dx", "dw", "dbias"};
+  for (int k = 0; k < 4; k++) {
+    double big = 0;
+    for (size_t i = 0; i < n[k]; i++) big = fmax(big, fabs(want[k][i]));
+    char what[240];
+    snprintf(what, sizeof what, "%s of %s", names[k], desc);
+    gmt_assert_close(got[k], want[k], n[k], 1e-4, 1e-5 * big + 1e-6, what);
+  }
+  free_result(&a);
+  free_result(&b);
+}
+END_TEST
+
 START_TEST(conv2d_gives_a_mask_that_requires_grad_its_gradient) {
-  const conv_case c = {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, GM_MASK_B, 0};
+  const conv_case c = {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, GM_MASK_B, 0, 0};
   conv_run r;
   conv_setup(&r, &c, 300, 2 | 8);
   check_backward(&r, &c, 300);
@@ -227,7 +382,7 @@ END_TEST
 
 START_TEST(conv2d_gradient_only_for_inputs_that_require_it) {
   /* x alone, then w alone: the other gets no grad, the computed one is still right. */
-  const conv_case c = {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0};
+  const conv_case c = {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 0};
   for (int which = 1; which <= 2; which++) {
     conv_run r;
     conv_setup(&r, &c, 310 + (uint64_t)which, which);
@@ -241,7 +396,7 @@ END_TEST
 
 START_TEST(conv2d_batch_split_into_chunks_matches_reference) {
   /* Room for two images' scratch: 5 images run as chunks of 2, 2 and 1. */
-  const conv_case c = {5, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_B, 0};
+  const conv_case c = {5, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_B, 0, 0};
   size_t per_image = (size_t)(c.cin * c.kh * c.kw + c.cout) * (size_t)(out_h(&c) * out_w(&c)) * 4;
   size_t prev = gm__conv_set_scratch_limit(2 * per_image + 16);
   conv_run r;
@@ -250,7 +405,7 @@ START_TEST(conv2d_batch_split_into_chunks_matches_reference) {
   check_backward(&r, &c, 400);
   conv_teardown(&r);
   /* one image per chunk, stride 2 */
-  const conv_case c2 = {3, 2, 7, 7, 3, 3, 3, 2, 1, 1, 1, GM_MASK_NONE, 0};
+  const conv_case c2 = {3, 2, 7, 7, 3, 3, 3, 2, 1, 1, 1, GM_MASK_NONE, 0, 0};
   gm__conv_set_scratch_limit(1);
   conv_setup(&r, &c2, 401, 1 | 2 | 4);
   check_forward(&r, &c2);
@@ -351,7 +506,8 @@ static float *causal_net(gm_tensor *x, gm_tensor *w1, gm_tensor *m1, gm_tensor *
                          gm_tensor *m2, int pad1, int pad2) {
   gm_error err = {0};
   gm_tensor *y;
-  gm_conv2d_opts o1 = {1, pad1, pad1}, o2 = {1, pad2, pad2};
+  gm_conv2d_opts o1 = {.stride = 1, .pad_h = pad1, .pad_w = pad1},
+                 o2 = {.stride = 1, .pad_h = pad2, .pad_w = pad2};
   gmt_ok(gm_conv2d(&y, x, w1, NULL, m1, &o1, &err), &err);
   if (w2) gmt_ok(gm_conv2d(&y, y, w2, NULL, m2, &o2, &err), &err);
   float *h = gmt_read(y);
@@ -594,9 +750,9 @@ START_TEST(conv_ops_refuse_bad_shapes) {
   ck_assert_ptr_nonnull(strstr(err.msg, "(2, 3, 8, 8)"));
   ck_assert_ptr_nonnull(strstr(err.msg, "(4, 5, 3, 3)"));
   ck_assert_int_eq(gm_conv2d(&y, x, w11, NULL, NULL, NULL, &err), GM_EUNSUPPORTED);
-  ck_assert_int_eq(gm_conv2d(&y, x, wok, NULL, NULL, &(gm_conv2d_opts){3, 1, 1}, &err),
+  ck_assert_int_eq(gm_conv2d(&y, x, wok, NULL, NULL, &(gm_conv2d_opts){.stride = 3, .pad_h = 1, .pad_w = 1}, &err),
                    GM_EUNSUPPORTED);
-  ck_assert_int_eq(gm_conv2d(&y, x, wok, NULL, NULL, &(gm_conv2d_opts){1, -1, 0}, &err),
+  ck_assert_int_eq(gm_conv2d(&y, x, wok, NULL, NULL, &(gm_conv2d_opts){.stride = 1, .pad_h = -1}, &err),
                    GM_EINVAL);
   ck_assert_int_eq(gm_conv2d(&y, x, wok, b5, NULL, NULL, &err), GM_ESHAPE);
   ck_assert_ptr_nonnull(strstr(err.msg, "(5)"));
@@ -621,6 +777,13 @@ int main(void) {
   tcase_add_loop_test(tc, conv2d_forward_matches_direct_loops, 0, (int)GM__COUNT(fwd_cases));
   tcase_add_loop_test(tc, conv2d_backward_matches_finite_differences, 0, (int)GM__COUNT(bwd_cases));
   tcase_add_test(tc, conv2d_gives_a_mask_that_requires_grad_its_gradient);
+  tcase_add_loop_test(tc, conv2d_with_taps_forward_matches_direct_loops, 0, (int)GM__COUNT(taps_cases));
+  tcase_add_loop_test(tc, conv2d_with_taps_backward_matches_finite_differences, 0,
+                      (int)GM__COUNT(taps_bwd_cases));
+  tcase_add_test(tc, conv2d_with_taps_gives_the_mask_its_gradient);
+  tcase_add_test(tc, conv_mask_taps_counts_up_to_the_last_open_position);
+  tcase_add_loop_test(tc, conv2d_implicit_gemm_matches_im2col_at_study_shapes, 0,
+                      (int)GM__COUNT(study_cases));
   tcase_add_test(tc, conv2d_gradient_only_for_inputs_that_require_it);
   tcase_add_test(tc, conv2d_batch_split_into_chunks_matches_reference);
   tcase_add_test(tc, conv_mask_matches_models_md_for_3x3_and_7x7);

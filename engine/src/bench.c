@@ -109,7 +109,9 @@ static int layer_make(gm_device *dev, const gm_bench_conv *l, int batch, layer_t
 static int layer_forward(const gm_bench_conv *l, layer_tensors *t, gm_tensor **y,
                          gm_error *err) {
   if (l->kind == GM_BENCH_CONV_T2X2) return gm_conv_transpose2x2(y, t->x, t->w, t->bias, err);
-  gm_conv2d_opts o = {.stride = l->stride, .pad_h = l->pad, .pad_w = l->pad};
+  /* masked as the PixelCNN runs it: positions after the mask's last open one skipped */
+  int taps = t->mask ? gm_conv_mask_taps(l->mask, 0, l->kernel, l->kernel) : 0;
+  gm_conv2d_opts o = {.stride = l->stride, .pad_h = l->pad, .pad_w = l->pad, .taps = taps};
   return gm_conv2d(y, t->x, t->w, t->bias, t->mask, &o, err);
 }
 

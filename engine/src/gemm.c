@@ -132,6 +132,17 @@ int gm__gemm(gm_device *dev, const gm__gemm_desc *d, gm_error *err) {
   return gm__gemm_with(dev, -1, d, err);
 }
 
+gm__gemm_own *gm__gemm_own_for_conv(gm_device *dev) {
+  gemm_state *s = state_of(dev, NULL);
+  if (!s || s->forced_text[0]) return NULL;
+  int own = s->forced >= 0 ? s->forced == GM__GEMM_OWN
+                           : dev->info.type == GM_DEVICE_CPU &&
+                                 dev->info.preferred_vector_width_float >= 16;
+  if (!own) return NULL;
+  if (!s->own && gm__gemm_own_create(&s->own, dev, NULL)) s->own = NULL;
+  return s->own;
+}
+
 int gm__gemm_backend_parse(const char *name) {
   for (int b = 0; name && b < GM__GEMM_BACKENDS; b++)
     if (strcmp(name, backend_names[b]) == 0) return b;

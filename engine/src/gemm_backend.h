@@ -30,6 +30,26 @@ int gm__gemm_own_run(gm__gemm_own *own, gm_device *dev, const gm__gemm_desc *d, 
 /* "float16 tiles 12x32 (nn, tn) and 4x8 (nt)", for benchmark headers. */
 const char *gm__gemm_own_describe(const gm__gemm_own *own);
 
+/* The implicit im2col operand of the own kernels' convolution GEMMs (kernels/gemm.cl,
+ * "implicit-GEMM convolution"): row r = ci * nt + t of tap t = ky * kw + kx, column
+ * j = b * pimg + oy * wo + ox, element src[src_off + ci * c_stride + base + ky * ky_step +
+ * kx * kx_step + b * s_bs + oy * s_rs + ox]; every such address inside src. */
+typedef struct gm__conv_operand {
+  cl_mem src;
+  size_t src_off;
+  int s_bs, s_rs, c_stride, base, ky_step, kx_step, nt, kw, wo, pimg;
+} gm__conv_operand;
+
+/* C (m x n) = alpha A (m x k, row-major, lda) op + beta C (+ bias[i] when bias), C's
+ * element (i, j = b * pimg + q) at c[c_off + i * c_rs + b * c_bs + q]. n and wo are
+ * multiples of the own kernels' vector width. */
+int gm__gemm_own_conv_nn(gm__gemm_own *own, gm_device *dev, int m, int n, int k, float alpha,
+                         float beta, cl_mem a, size_t a_off, int lda, const gm__conv_operand *op,
+                         cl_mem bias, size_t bias_off, cl_mem c, size_t c_off, int c_rs, int c_bs,
+                         gm_error *err);
+/* The own kernels' vector width (the multiple wo and n must be). */
+int gm__gemm_own_vector(const gm__gemm_own *own);
+
 /* The native backend: a BLAS found at run time (dlopen) whose sgemm runs inside
  * clEnqueueNativeKernel, in queue order, on a CPU device that can run native kernels.
  * create fails with GM_EUNSUPPORTED and the reason when the device or the library is
@@ -45,5 +65,9 @@ int gm__gemm_native_run(gm__gemm_native *nat, gm_device *dev, const gm__gemm_des
                     gm_error *err);
 /* "OpenBLAS 0.3.21 ... (libopenblas.so.0)". */
 const char *gm__gemm_native_describe(const gm__gemm_native *nat);
+
+/* The own kernels when this device's GEMMs run on them (the rule, or GM_GEMM=own),
+ * built on first use; NULL otherwise (convolutions then build im2col columns). */
+gm__gemm_own *gm__gemm_own_for_conv(gm_device *dev);
 
 #endif

@@ -1,6 +1,6 @@
 /* The own GEMM backend: kernels/gemm.cl built as a program of its own, with tile sizes
  * for this device as -D defines (the device's main program never sees them), and the
- * launches of its four kernels (nn, tn, nt, tt). */
+ * launches of its kernels (nn, tn, nt, tt, and nn with an implicit im2col operand). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +15,9 @@ struct gm__kernel_source {
 extern const struct gm__kernel_source gm__kernel_sources[];
 extern const int gm__kernel_source_count;
 
-enum { K_NN, K_TN, K_NT, K_TT, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"gemm_nn", "gemm_tn", "gemm_nt", "gemm_tt"};
+enum { K_NN, K_TN, K_NT, K_TT, K_NN_CONV, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"gemm_nn", "gemm_tn", "gemm_nt", "gemm_tt",
+                                                  "gemm_nn_conv"};
 
 /* Work-items per group along the row tiles: a group walks down the rows of one column
  * panel. One fixed size, so PoCL compiles each kernel once. */
@@ -167,4 +168,48 @@ int gm__gemm_own_run(gm__gemm_own *own, gm_device *dev, const gm__gemm_desc *d, 
   if (cl != CL_SUCCESS) return gm__cl_fail(err, GM_EGEMM, cl, "clEnqueueNDRangeKernel",
                                            kernel_names[which]);
   return 0;
+}
+
+int gm__gemm_own_vector(const gm__gemm_own *own) { return own->vw; }
+
+typedef struct arg {
+  size_t size;
+  const void *value;
+} arg;
+
+static int launch(gm__gemm_own *own, gm_device *dev, int which, const arg *args, int n_args,
+                  size_t tiles_n, size_t tiles_m, gm_error *err) {
+  cl_kernel kern = own->kernels[which];
+  cl_int cl = CL_SUCCESS;
+  for (int i = 0; i < n_args && cl == CL_SUCCESS; i++)
+    cl = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].value);
+  if (cl != CL_SUCCESS)
+    return gm__cl_fail(err, GM_EGEMM, cl, "clSetKernelArg", kernel_names[which]);
+  size_t local[2] = {1, GROUP_ROWS};
+  size_t global[2] = {tiles_n, round_up(tiles_m, GROUP_ROWS)};
+  cl = clEnqueueNDRangeKernel(dev->queue, kern, 2, NULL, global, local, 0, NULL, NULL);
+  if (cl != CL_SUCCESS)
+    return gm__cl_fail(err, GM_EGEMM, cl, "clEnqueueNDRangeKernel", kernel_names[which]);
+  return 0;
+}
+
+#define ARG(v) {sizeof(v), &(v)}
+#define OPERAND_ARGS(o)                                                                   \
+  ARG(o->src), ARG(src_off), ARG(o->s_bs), ARG(o->s_rs), ARG(o->c_stride), ARG(o->base),  \
+      ARG(o->ky_step), ARG(o->kx_step), ARG(o->nt), ARG(o->kw), ARG(o->wo), ARG(o->pimg)
+
+int gm__gemm_own_conv_nn(gm__gemm_own *own, gm_device *dev, int m, int n, int k, float alpha,
+                         float beta, cl_mem a, size_t a_off, int lda, const gm__conv_operand *op,
+                         cl_mem bias, size_t bias_off, cl_mem c, size_t c_off, int c_rs, int c_bs,
+                         gm_error *err) {
+  cl_ulong a_off_ = a_off, src_off = op->src_off, bias_off_ = bias_off, c_off_ = c_off;
+  cl_int has_bias = bias != NULL;
+  cl_mem bias_mem = bias ? bias : a;
+  arg args[] = {ARG(m), ARG(n), ARG(k), ARG(alpha), ARG(beta), ARG(a), ARG(a_off_), ARG(lda),
+                OPERAND_ARGS(op), ARG(bias_mem), ARG(bias_off_), ARG(has_bias), ARG(c),
+                ARG(c_off_), ARG(c_rs), ARG(c_bs)};
+  size_t tile_cols = 2 * (size_t)own->vw;
+  return launch(own, dev, K_NN_CONV, args, (int)(sizeof args / sizeof args[0]),
+                ((size_t)n + tile_cols - 1) / tile_cols,
+                ((size_t)m + (size_t)own->rm - 1) / (size_t)own->rm, err);
 }

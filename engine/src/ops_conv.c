@@ -4,12 +4,35 @@
  * op returns (the queue is in order), so only outputs and grads stay in the step arena. */
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "gemm_backend.h"
 #include "ops_conv_internal.h"
 
 #define DEFAULT_SCRATCH_BYTES ((size_t)128 << 20)
 
 static size_t scratch_limit;  /* 0: the default */
+/* 1: always im2col columns, never the implicit-GEMM path; -1: not yet read from env
+ * GM_CONV ("im2col" sets it; for measuring one path against the other). */
+static int im2col_only = -1;
+static long implicit_runs;    /* products computed on the implicit-GEMM path, for tests */
+
+static int im2col_forced(void) {
+  if (im2col_only < 0) {
+    const char *env = getenv("GM_CONV");
+    im2col_only = env && strcmp(env, "im2col") == 0;
+  }
+  return im2col_only;
+}
+
+int gm__conv_set_im2col_only(int on) {
+  int prev = im2col_forced();
+  im2col_only = on;
+  return prev;
+}
+
+long gm__conv_implicit_runs(void) { return implicit_runs; }
 
 size_t gm__conv_set_scratch_limit(size_t bytes) {
   size_t prev = scratch_limit;
@@ -71,11 +94,12 @@ typedef struct conv_geom {
   int64_t cout, kh, kw;   /* weights */
   int64_t stride, ph, pw;
   int64_t ho, wo;
-  int64_t k, p;           /* GEMM depth cin*kh*kw and output positions ho*wo */
+  int64_t nt;             /* kernel taps that take part: the first nt in raster order */
+  int64_t k, p;           /* GEMM depth cin*nt and output positions ho*wo */
 } conv_geom;
 
 static void geom_init(conv_geom *g, const gm_tensor *x, const gm_tensor *w, int64_t stride,
-                      int64_t ph, int64_t pw) {
+                      int64_t ph, int64_t pw, int64_t taps) {
   g->b = x->shape[0];
   g->cin = x->shape[1];
   g->h = x->shape[2];
@@ -88,7 +112,8 @@ static void geom_init(conv_geom *g, const gm_tensor *x, const gm_tensor *w, int6
   g->pw = pw;
   g->ho = (g->h + 2 * ph - g->kh) / stride + 1;
   g->wo = (g->w + 2 * pw - g->kw) / stride + 1;
-  g->k = g->cin * g->kh * g->kw;
+  g->nt = taps ? taps : g->kh * g->kw;
+  g->k = g->cin * g->nt;
   g->p = g->ho * g->wo;
 }
 
@@ -118,6 +143,10 @@ static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
     return gm_error_set(err, GM_EUNSUPPORTED, "conv2d: stride %d (1 or 2 supported)", stride);
   if (ph < 0 || pw < 0)
     return gm_error_set(err, GM_EINVAL, "conv2d: negative padding (%d, %d)", ph, pw);
+  int taps = o ? o->taps : 0;
+  if (taps < 0 || taps > w->shape[2] * w->shape[3])
+    return gm_error_set(err, GM_EINVAL, "conv2d: taps %d is not within 0..%" PRId64
+                        " (the kernel positions of w %s)", taps, w->shape[2] * w->shape[3], sw);
   if (x->shape[2] + 2 * ph < w->shape[2] || x->shape[3] + 2 * pw < w->shape[3])
     return gm_error_set(err, GM_ESHAPE, "conv2d: x %s padded by (%d, %d) is smaller than the "
                         "kernel of w %s", sx, ph, pw, sw);
@@ -127,7 +156,7 @@ static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
     if (rc == 0) rc = gm__same_shape("conv2d: mask vs w", mask, w, err);
   }
   if (rc) return rc;
-  geom_init(g, x, w, stride, ph, pw);
+  geom_init(g, x, w, stride, ph, pw, taps);
   return 0;
 }
 
@@ -157,7 +186,22 @@ static int launch_im2col(const conv_geom *g, gm_tensor *col, const gm_tensor *x,
   return GM__LAUNCH2D(x->dev, "conv_im2col", (size_t)(n * g->ho), (size_t)g->k, err,
                       GMK_T(col), GMK_T(x), GMK_I(b0), GMK_I(n), GMK_I(g->cin), GMK_I(g->h),
                       GMK_I(g->w), GMK_I(g->kh), GMK_I(g->kw), GMK_I(g->stride), GMK_I(g->ph),
-                      GMK_I(g->pw), GMK_I(g->ho), GMK_I(g->wo));
+                      GMK_I(g->pw), GMK_I(g->ho), GMK_I(g->wo), GMK_I(g->nt));
+}
+
+/* dx += col2im(dcol) for images b0..b0+n: a row per work-item at stride 1, an element
+ * per work-item otherwise. Both add the taps in the same order. */
+static int launch_col2im(const conv_geom *g, gm_tensor *dx, const gm_tensor *dcol, int64_t b0,
+                         int64_t n, gm_error *err) {
+  if (g->stride == 1)
+    return GM__LAUNCH1D(dx->dev, "conv_col2im_s1_acc", (size_t)(n * g->cin * g->h), err,
+                        GMK_T(dx), GMK_T(dcol), GMK_I(b0), GMK_I(n), GMK_I(g->cin),
+                        GMK_I(g->h), GMK_I(g->w), GMK_I(g->kw), GMK_I(g->ph), GMK_I(g->pw),
+                        GMK_I(g->ho), GMK_I(g->wo), GMK_I(g->nt));
+  return GM__LAUNCH1D(dx->dev, "conv_col2im_acc", (size_t)(n * g->cin * g->h * g->w), err,
+                      GMK_T(dx), GMK_T(dcol), GMK_I(b0), GMK_I(n), GMK_I(g->cin), GMK_I(g->h),
+                      GMK_I(g->w), GMK_I(g->kh), GMK_I(g->kw), GMK_I(g->stride), GMK_I(g->ph),
+                      GMK_I(g->pw), GMK_I(g->ho), GMK_I(g->wo), GMK_I(g->nt));
 }
 
 /* The GEMM of a chunk of n images: C (m x n*P) and friends, all row-major and packed. */
@@ -192,15 +236,22 @@ static int conv_forward_chunks(const conv_geom *g, gm_tensor *y, const gm_tensor
   return rc;
 }
 
-/* weff = w * mask in a scratch tensor, or w itself when there is no mask. */
-static int masked_weights(gm_tensor **weff, gm_tensor *w, const gm_tensor *mask,
-                          gm_error *err) {
+/* Whether the GEMM needs weights other than w itself: masked, or only some taps. */
+static int packs_weights(const conv_geom *g, const gm_tensor *mask) {
+  return mask != NULL || g->nt < g->kh * g->kw;
+}
+
+/* weff (Cout, Cin*nt) = the taps of w * mask that take part, packed, in a scratch tensor;
+ * or w itself when there is no mask and every tap takes part. */
+static int packed_weights(gm_tensor **weff, const conv_geom *g, gm_tensor *w,
+                          const gm_tensor *mask, gm_error *err) {
   *weff = w;
-  if (!mask) return 0;
-  int rc = gm_tensor_create(weff, w->dev, GM_F32, w->ndim, w->shape, err);
+  if (!packs_weights(g, mask)) return 0;
+  int rc = gm_tensor_create(weff, w->dev, GM_F32, 2, GM_SHAPE(g->cout, g->k), err);
   if (rc) return rc;
-  rc = GM__LAUNCH1D(w->dev, "conv_mul", (size_t)w->numel, err, GMK_T(*weff), GMK_T(w),
-                    GMK_T(mask), GMK_I(w->numel));
+  rc = GM__LAUNCH1D(w->dev, "conv_weights_taps", (size_t)(*weff)->numel, err, GMK_T(*weff),
+                    GMK_T(w), GMK_T(mask ? mask : w), GMK_I(mask != NULL),
+                    GMK_I(g->cout * g->cin), GMK_I(g->kh * g->kw), GMK_I(g->nt), GMK_I(g->nt));
   if (rc) {
     gm_tensor_destroy(*weff);
     *weff = w;
@@ -212,8 +263,111 @@ static void release_weights(gm_tensor *weff, const gm_tensor *w) {
   if (weff != w) gm_tensor_destroy(weff);
 }
 
-/* node->iarg: 0 stride, 1 pad_h, 2 pad_w, 3 index of bias in in[] or -1, 4 of mask. */
-enum { CONV_STRIDE, CONV_PH, CONV_PW, CONV_BIAS, CONV_MASK };
+/* ---- implicit GEMM: the own kernels read the padded input in place, no columns ---- */
+
+/* The own GEMM kernels when they can run this convolution without im2col columns:
+ * stride 1, rows of whole vectors (wo and w multiples of the kernels' vector width),
+ * padding at most the kernel's reach, and padded copies that int offsets address. NULL:
+ * the im2col path. */
+static gm__gemm_own *implicit_own(const conv_geom *g, gm_device *dev) {
+  if (im2col_forced() || g->stride != 1 || g->ph > g->kh - 1 || g->pw > g->kw - 1) return NULL;
+  gm__gemm_own *own = gm__gemm_own_for_conv(dev);
+  if (!own) return NULL;
+  int64_t vw = gm__gemm_own_vector(own);
+  if (g->wo % vw || g->w % vw) return NULL;
+  int64_t cmax = g->cin > g->cout ? g->cin : g->cout;
+  int64_t padded = g->b * cmax * (g->h + g->kh - 1 + 2 * g->ph) * (g->w + g->kw - 1 + 2 * g->pw);
+  int64_t biggest = g->b * cmax * (g->h > g->ho ? g->h : g->ho) * (g->w > g->wo ? g->w : g->wo);
+  if (padded > INT32_MAX || biggest > INT32_MAX || g->cout * g->k > INT32_MAX) return NULL;
+  return own;
+}
+
+/* dst (B, C, h + top + bottom, w + left + right) = src (B, C, h, w) zero-padded, a
+ * pooled scratch the caller frees. */
+static int pad_copy(gm_tensor **dst, const gm_tensor *src, int64_t top, int64_t bottom,
+                    int64_t left, int64_t right, gm_error *err) {
+  int64_t b = src->shape[0], c = src->shape[1], h = src->shape[2], w = src->shape[3];
+  int64_t hp = h + top + bottom, wp = w + left + right;
+  int rc = gm_tensor_create(dst, src->dev, GM_F32, 4, GM_SHAPE(b, c, hp, wp), err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(src->dev, "conv_pad", (size_t)(b * c * hp), err, GMK_T(*dst), GMK_T(src),
+                      GMK_I(b * c), GMK_I(h), GMK_I(w), GMK_I(hp), GMK_I(wp), GMK_I(top),
+                      GMK_I(left));
+  if (rc && *dst) {
+    gm_tensor_destroy(*dst);
+    *dst = NULL;
+  }
+  return rc;
+}
+
+/* The forward taps of x padded by (ph, pw) as the implicit operand: rows ci * nt + t,
+ * columns the output positions. */
+static gm__conv_operand forward_operand(const conv_geom *g, const gm_tensor *xp) {
+  int hp = (int)xp->shape[2], wp = (int)xp->shape[3];
+  return (gm__conv_operand){.src = gm__mem(xp), .src_off = xp->offset,
+                            .s_bs = (int)g->cin * hp * wp, .s_rs = wp, .c_stride = hp * wp,
+                            .base = 0, .ky_step = wp, .kx_step = 1, .nt = (int)g->nt,
+                            .kw = (int)g->kw, .wo = (int)g->wo, .pimg = (int)g->p};
+}
+
+static int padded_input(gm_tensor **xp, const conv_geom *g, const gm_tensor *x, gm_error *err) {
+  int64_t bottom = g->ho + g->kh - 1 - g->h - g->ph, right = g->wo + g->kw - 1 - g->w - g->pw;
+  return pad_copy(xp, x, g->ph, bottom, g->pw, right, err);
+}
+
+static int implicit_forward(gm__gemm_own *own, const conv_geom *g, gm_tensor *y,
+                            const gm_tensor *x, const gm_tensor *weff, const gm_tensor *bias,
+                            gm_error *err) {
+  gm_tensor *xp = NULL;
+  int rc = padded_input(&xp, g, x, err);
+  if (rc) return rc;
+  gm__conv_operand op = forward_operand(g, xp);
+  implicit_runs++;
+  rc = gm__gemm_own_conv_nn(own, x->dev, (int)g->cout, (int)(g->b * g->p), (int)g->k, 1.0f,
+                            0.0f, gm__mem(weff), weff->offset, (int)g->k, &op,
+                            bias ? gm__mem(bias) : NULL, bias ? bias->offset : 0, gm__mem(y),
+                            y->offset, (int)g->p, (int)(g->cout * g->p), err);
+  gm_tensor_destroy(xp);
+  return rc;
+}
+
+/* dx (B, Cin, H, W) += the convolution of dy with the flipped kernel: dy padded by
+ * kh-1-ph rows and kw-1-pw columns on each side, read with the taps reversed, against
+ * the weights regrouped as (Cin, Cout*nt). */
+static int implicit_input_grad(gm__gemm_own *own, const conv_geom *g, const gm_tensor *dy,
+                               gm_tensor *dx, const gm_tensor *w, const gm_tensor *mask,
+                               gm_error *err) {
+  int64_t pt = g->kh - 1 - g->ph, pl = g->kw - 1 - g->pw;
+  gm_tensor *dyp = NULL, *wt = NULL;
+  int rc = pad_copy(&dyp, dy, pt, g->h + g->kh - 1 - g->ho - pt, pl,
+                    g->w + g->kw - 1 - g->wo - pl, err);
+  int64_t kd = g->cout * g->nt;
+  if (rc == 0) rc = gm_tensor_create(&wt, dy->dev, GM_F32, 2, GM_SHAPE(g->cin, kd), err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(dy->dev, "conv_weights_dx", (size_t)wt->numel, err, GMK_T(wt), GMK_T(w),
+                      GMK_T(mask ? mask : w), GMK_I(mask != NULL), GMK_I(g->cout),
+                      GMK_I(g->cin), GMK_I(g->kh * g->kw), GMK_I(g->nt));
+  if (rc == 0) {
+    int hq = (int)dyp->shape[2], wq = (int)dyp->shape[3];
+    gm__conv_operand op = {.src = gm__mem(dyp), .src_off = dyp->offset,
+                           .s_bs = (int)g->cout * hq * wq, .s_rs = wq, .c_stride = hq * wq,
+                           .base = (int)(g->kh - 1) * wq + (int)(g->kw - 1), .ky_step = -wq,
+                           .kx_step = -1, .nt = (int)g->nt, .kw = (int)g->kw, .wo = (int)g->w,
+                           .pimg = (int)(g->h * g->w)};
+    implicit_runs++;
+    rc = gm__gemm_own_conv_nn(own, dy->dev, (int)g->cin, (int)(g->b * g->h * g->w), (int)kd,
+                              1.0f, 1.0f, gm__mem(wt), wt->offset, (int)kd, &op, NULL, 0,
+                              gm__mem(dx), dx->offset, (int)(g->h * g->w),
+                              (int)(g->cin * g->h * g->w), err);
+  }
+  gm_tensor_destroy(wt);
+  gm_tensor_destroy(dyp);
+  return rc;
+}
+
+/* node->iarg: 0 stride, 1 pad_h, 2 pad_w, 3 index of bias in in[] or -1, 4 of mask,
+ * 5 taps (0: all). */
+enum { CONV_STRIDE, CONV_PH, CONV_PW, CONV_BIAS, CONV_MASK, CONV_TAPS };
 
 /* Per chunk: dY to (Cout, n*P); dW (+)= dY cols^T with the columns rebuilt; dcols =
  * weff^T dY, gathered back into dx. dwt accumulates across chunks (beta 1) except where
@@ -235,33 +389,31 @@ static int conv_backward_chunks(const conv_geom *g, const gm_tensor *dy, const g
     }
     if (rc == 0 && dx) {
       rc = gemm(dev, 1, 0, g->k, cols, g->cout, weff, dyp, col, 0.0f, err);
-      if (rc == 0)
-        rc = GM__LAUNCH1D(dev, "conv_col2im_acc", (size_t)(n * g->cin * g->h * g->w), err,
-                          GMK_T(dx), GMK_T(col), GMK_I(b0), GMK_I(n), GMK_I(g->cin),
-                          GMK_I(g->h), GMK_I(g->w), GMK_I(g->kh), GMK_I(g->kw),
-                          GMK_I(g->stride), GMK_I(g->ph), GMK_I(g->pw), GMK_I(g->ho),
-                          GMK_I(g->wo));
+      if (rc == 0) rc = launch_col2im(g, dx, col, b0, n, err);
     }
   }
   return rc;
 }
 
-/* With a mask, dL/dw = dL/dweff * mask and dL/dmask = dL/dweff * w. */
-static int masked_weight_grads(gm_tensor *w, gm_tensor *mask, const gm_tensor *dwt,
-                               gm_error *err) {
-  gm_tensor *g;
+/* From the packed weight gradient dwt (Cout, Cin*nt): dL/dw = dwt * mask and, when the
+ * mask itself wants a gradient, dL/dmask = dwt * w, on the taps that take part. */
+static int packed_weight_grads(const conv_geom *g, gm_tensor *w, gm_tensor *mask,
+                               const gm_tensor *dwt, gm_error *err) {
+  gm_tensor *grad;
   int rc = 0;
+  int64_t rows = g->cout * g->cin, khkw = g->kh * g->kw;
   if (w->requires_grad) {
-    rc = gm__grad(w, &g, err);
+    rc = gm__grad(w, &grad, err);
     if (rc == 0)
-      rc = GM__LAUNCH1D(w->dev, "conv_mul_acc", (size_t)w->numel, err, GMK_T(g), GMK_T(dwt),
-                        GMK_T(mask), GMK_I(w->numel));
+      rc = GM__LAUNCH1D(w->dev, "conv_weights_taps_grad", (size_t)dwt->numel, err, GMK_T(grad),
+                        GMK_T(dwt), GMK_T(mask ? mask : w), GMK_I(mask != NULL), GMK_I(rows),
+                        GMK_I(khkw), GMK_I(g->nt));
   }
-  if (rc == 0 && mask->requires_grad) {
-    rc = gm__grad(mask, &g, err);
+  if (rc == 0 && mask && mask->requires_grad) {
+    rc = gm__grad(mask, &grad, err);
     if (rc == 0)
-      rc = GM__LAUNCH1D(w->dev, "conv_mul_acc", (size_t)w->numel, err, GMK_T(g), GMK_T(dwt),
-                        GMK_T(w), GMK_I(w->numel));
+      rc = GM__LAUNCH1D(w->dev, "conv_weights_taps_grad", (size_t)dwt->numel, err, GMK_T(grad),
+                        GMK_T(dwt), GMK_T(w), GMK_I(1), GMK_I(rows), GMK_I(khkw), GMK_I(g->nt));
   }
   return rc;
 }
@@ -271,26 +423,36 @@ static int conv2d_backward(gm__node *nd, gm_error *err) {
   gm_tensor *bias = nd->iarg[CONV_BIAS] >= 0 ? nd->in[nd->iarg[CONV_BIAS]] : NULL;
   gm_tensor *mask = nd->iarg[CONV_MASK] >= 0 ? nd->in[nd->iarg[CONV_MASK]] : NULL;
   conv_geom g;
-  geom_init(&g, x, w, nd->iarg[CONV_STRIDE], nd->iarg[CONV_PH], nd->iarg[CONV_PW]);
+  geom_init(&g, x, w, nd->iarg[CONV_STRIDE], nd->iarg[CONV_PH], nd->iarg[CONV_PW],
+            nd->iarg[CONV_TAPS]);
   int rc = bias_backward(bias, dy, g.b, g.cout, g.p, err);
   int need_dw = w->requires_grad || (mask && mask->requires_grad);
   if (rc || (!x->requires_grad && !need_dw)) return rc;
 
   gm_tensor *dx = NULL, *dwt = NULL, *weff = w, *col = NULL, *dyp = NULL;
+  int packed = packs_weights(&g, mask);
+  /* dx without columns where the own kernels can; dW always from columns (an implicit
+   * weight-gradient kernel measured no faster than im2col + gemm_nt: docs/performance.md) */
+  gm__gemm_own *own = implicit_own(&g, x->dev);
   int64_t nb = 0;
   rc = chunk_images(x->dev, &g, &nb, err);
   if (rc == 0 && x->requires_grad) rc = gm__grad(x, &dx, err);
-  if (rc == 0 && x->requires_grad) rc = masked_weights(&weff, w, mask, err);
+  if (rc == 0 && dx && own) {
+    rc = implicit_input_grad(own, &g, dy, dx, w, mask, err);
+    dx = NULL;
+  }
+  if (rc == 0 && !need_dw && !dx) return 0;
+  if (rc == 0 && dx) rc = packed_weights(&weff, &g, w, mask, err);
   if (rc == 0 && need_dw)
-    rc = mask ? scratch(&dwt, x->dev, g.cout, g.k, err) : gm__grad(w, &dwt, err);
+    rc = packed ? scratch(&dwt, x->dev, g.cout, g.k, err) : gm__grad(w, &dwt, err);
   if (rc == 0) rc = scratch(&col, x->dev, g.k, nb * g.p, err);
   if (rc == 0) rc = scratch(&dyp, x->dev, g.cout, nb * g.p, err);
   if (rc == 0)
-    rc = conv_backward_chunks(&g, dy, x, dx, weff, dwt, mask != NULL, nb, col, dyp, err);
-  if (rc == 0 && mask && dwt) rc = masked_weight_grads(w, mask, dwt, err);
+    rc = conv_backward_chunks(&g, dy, x, dx, weff, dwt, packed, nb, col, dyp, err);
+  if (rc == 0 && packed && dwt) rc = packed_weight_grads(&g, w, mask, dwt, err);
   gm_tensor_destroy(dyp);
   gm_tensor_destroy(col);
-  if (mask) gm_tensor_destroy(dwt);
+  if (packed) gm_tensor_destroy(dwt);
   release_weights(weff, w);
   return rc;
 }
@@ -302,13 +464,18 @@ int gm_conv2d(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *bias, gm_ten
   if (rc) return rc;
   gm_device *dev = x->dev;
   gm_tensor *weff = w, *col = NULL, *out = NULL;
+  gm__gemm_own *own = implicit_own(&g, dev);
   int64_t nb = 0;
-  rc = chunk_images(dev, &g, &nb, err);
-  if (rc == 0) rc = gm__tensor_temp(y, dev, GM_F32, 4, GM_SHAPE(g.b, g.cout, g.ho, g.wo), err);
-  if (rc == 0) rc = masked_weights(&weff, w, mask, err);
-  if (rc == 0) rc = scratch(&col, dev, g.k, nb * g.p, err);
-  if (rc == 0) rc = scratch(&out, dev, g.cout, nb * g.p, err);
-  if (rc == 0) rc = conv_forward_chunks(&g, *y, x, weff, bias, nb, col, out, err);
+  rc = gm__tensor_temp(y, dev, GM_F32, 4, GM_SHAPE(g.b, g.cout, g.ho, g.wo), err);
+  if (rc == 0) rc = packed_weights(&weff, &g, w, mask, err);
+  if (rc == 0 && own) {
+    rc = implicit_forward(own, &g, *y, x, weff, bias, err);
+  } else {
+    if (rc == 0) rc = chunk_images(dev, &g, &nb, err);
+    if (rc == 0) rc = scratch(&col, dev, g.k, nb * g.p, err);
+    if (rc == 0) rc = scratch(&out, dev, g.cout, nb * g.p, err);
+    if (rc == 0) rc = conv_forward_chunks(&g, *y, x, weff, bias, nb, col, out, err);
+  }
   gm_tensor_destroy(out);
   gm_tensor_destroy(col);
   release_weights(weff, w);
@@ -325,6 +492,7 @@ int gm_conv2d(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *bias, gm_ten
     nd->iarg[CONV_PW] = g.pw;
     nd->iarg[CONV_BIAS] = bias_at;
     nd->iarg[CONV_MASK] = mask_at;
+    nd->iarg[CONV_TAPS] = g.nt < g.kh * g.kw ? g.nt : 0;
   }
   return rc;
 }

@@ -39,3 +39,12 @@ int gm_conv_mask_fill(gm_tensor *mask, gm_conv_mask type, int channel_aware, gm_
   free(host);
   return rc;
 }
+
+int gm_conv_mask_taps(gm_conv_mask type, int channel_aware, int kh, int kw) {
+  int centre = (kh / 2) * kw + kw / 2;
+  switch (type) {
+  case GM_MASK_A: return channel_aware ? centre + 1 : centre;
+  case GM_MASK_B: return centre + 1;
+  default: return kh * kw;
+  }
+}

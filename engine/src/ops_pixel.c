@@ -151,7 +151,7 @@ int64_t gm__conv_window_set_direct_limit(int64_t taps) {
 
 typedef struct window_geom {
   int64_t b, cin, h, w, cout, kh, kw;
-  int stride, ph, pw;
+  int stride, ph, pw, taps;  /* taps: gm_conv2d_opts.taps */
   int64_t ho, wo;
 } window_geom;
 
@@ -182,6 +182,11 @@ static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor
     return gm_error_set(err, GM_EUNSUPPORTED, "%s: stride %d (1 or 2 supported)", op, g->stride);
   if (g->ph < 0 || g->pw < 0)
     return gm_error_set(err, GM_EINVAL, "%s: negative padding (%d, %d)", op, g->ph, g->pw);
+  g->taps = o ? o->taps : 0;
+  if (g->taps < 0 || g->taps > w->shape[2] * w->shape[3])
+    return gm_error_set(err, GM_EINVAL, "%s: taps %d is not within 0..%" PRId64
+                        " (the kernel positions of w %s)", op, g->taps,
+                        w->shape[2] * w->shape[3], sw);
   if (bias) {
     rc = gm__want_f32(op, bias, err);
     if (rc) return rc;
@@ -215,14 +220,31 @@ static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor
 }
 
 /* The window's taps gathered into a pooled scratch (P, K), then one dot product per
- * output. */
+ * output; with o->taps, over weights whose skipped positions are zeroed first. */
 static int window_conv_direct(gm_tensor *y, const window_geom *g, gm_tensor *x, gm_tensor *w,
                               gm_tensor *bias, gm_tensor *mask, int row0, int col0, int rows,
                               int cols, gm_error *err) {
-  int64_t k = g->cin * g->kh * g->kw, p = g->b * rows * cols;
-  gm_tensor *patch;
-  int rc = gm_tensor_create(&patch, x->dev, GM_F32, 2, GM_SHAPE(p, k), err);
-  if (rc) return rc;
+  int64_t khkw = g->kh * g->kw, k = g->cin * khkw, p = g->b * rows * cols;
+  gm_tensor *patch, *wt = NULL;
+  int rc = 0;
+  if (g->taps && g->taps < khkw) {
+    rc = gm_tensor_create(&wt, x->dev, GM_F32, 4, GM_SHAPE(g->cout, g->cin, g->kh, g->kw), err);
+    if (rc == 0)
+      rc = GM__LAUNCH1D(x->dev, "conv_weights_taps", (size_t)wt->numel, err, GMK_T(wt),
+                        GMK_T(w), GMK_T(mask ? mask : w), GMK_I(mask != NULL),
+                        GMK_I(g->cout * g->cin), GMK_I(khkw), GMK_I(g->taps), GMK_I(khkw));
+    if (rc) {
+      gm_tensor_destroy(wt);
+      return rc;
+    }
+    w = wt;
+    mask = NULL;
+  }
+  rc = gm_tensor_create(&patch, x->dev, GM_F32, 2, GM_SHAPE(p, k), err);
+  if (rc) {
+    gm_tensor_destroy(wt);
+    return rc;
+  }
   rc = want_int_sized("conv2d_window", patch, err);
   if (rc == 0)
     rc = GM__LAUNCH1D(x->dev, "pixel_conv_patch", (size_t)patch->numel, err, GMK_T(patch),
@@ -235,6 +257,7 @@ static int window_conv_direct(gm_tensor *y, const window_geom *g, gm_tensor *x, 
                       GMK_I(bias != NULL), GMK_I(mask != NULL), GMK_I(k), GMK_I(g->cout),
                       GMK_I(rows), GMK_I(cols), GMK_I(y->numel));
   gm_tensor_destroy(patch);  /* back to the pool; the in-order queue runs the dot first */
+  gm_tensor_destroy(wt);
   return rc;
 }
 
@@ -247,7 +270,7 @@ static int window_conv_gemm(gm_tensor **y, const window_geom *g, gm_tensor *x, g
   int h = (rows - 1) * g->stride + (int)g->kh, wd = (cols - 1) * g->stride + (int)g->kw;
   gm_tensor *xw;
   int rc = gm_window(&xw, x, top, left, h, wd, err);
-  gm_conv2d_opts o = {.stride = g->stride};
+  gm_conv2d_opts o = {.stride = g->stride, .taps = g->taps};
   if (rc == 0) rc = gm_conv2d(y, xw, w, bias, mask, &o, err);
   return rc;
 }

@@ -52,12 +52,19 @@ int pcnn__seed_init(gm_model *m, gm_rng *rng, gm_error *err) {
   return 0;
 }
 
+/* Masked layer l's options: "same" padding, and only the kernel positions up to the
+ * mask's last open one (the rest of a causal mask is zero: skipping it halves the work). */
+static gm_conv2d_opts seed_conv_opts(int l) {
+  int k = seed_kernel[l];
+  return (gm_conv2d_opts){.stride = 1, .pad_h = k / 2, .pad_w = k / 2,
+                          .taps = gm_conv_mask_taps(l ? GM_MASK_B : GM_MASK_A, 0, k, k)};
+}
+
 int pcnn__seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
   gm_tensor *a = x;
   int rc = 0;
   for (int l = 0; l < 4 && rc == 0; l++) {
-    int pad = seed_kernel[l] / 2;
-    gm_conv2d_opts o = {.stride = 1, .pad_h = pad, .pad_w = pad};
+    gm_conv2d_opts o = seed_conv_opts(l);
     rc = gm_conv2d(&a, a, m->conv_w[l], m->conv_b[l], m->conv_m[l], &o, err);
     if (rc == 0) rc = gm_relu(&a, a, err);
   }
@@ -80,8 +87,7 @@ int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor *
   gm_tensor *src = x, *a = NULL;
   int rc = 0;
   for (int l = 0; l < 4 && rc == 0; l++) {
-    int pad = seed_kernel[l] / 2;
-    gm_conv2d_opts o = {.stride = 1, .pad_h = pad, .pad_w = pad};
+    gm_conv2d_opts o = seed_conv_opts(l);
     rc = gm_conv2d_window(&a, src, m->conv_w[l], m->conv_b[l], m->conv_m[l], &o, i, j, 1, 1, err);
     if (rc == 0) rc = gm_relu(&a, a, err);
     if (rc == 0 && l < 3) rc = gm_window_write(c->maps[l], a, i, j, err);

@@ -50,7 +50,8 @@ typedef struct gm_bench_conv {
   int kernel;        /* kh = kw (conv2d) */
   int h, w;          /* input size */
   int pad, stride;   /* conv2d */
-  gm_conv_mask mask; /* conv2d: a causal mask multiplied into the weights, or none */
+  gm_conv_mask mask; /* conv2d: a causal mask multiplied into the weights (and the taps
+                      * after its last open one skipped, gm_conv_mask_taps), or none */
   int bias;          /* 1: with a bias */
   int input_grad;    /* 1: backward computes dL/dx too (every layer but a network's first) */
 } gm_bench_conv;
