@@ -142,3 +142,80 @@ __kernel void pixel_put(GM_T(float, img), GM_T(int, cls), const int channels, co
   GM_AT(img)[((b * channels + c0 + c) * hx + row) * wx + col] =
       scale * (float)GM_AT(cls)[o] + offset;
 }
+
+/* packed (taps*Cin, cpad) = w (Cout, Cin, khkw) [* mask] on the first nt taps, row
+ * t * Cin + ci, zero in columns Cout..cpad-1. One work-item per packed element. */
+__kernel void pixel_point_pack(GM_T(float, packed), GM_T(float, w), GM_T(float, mask),
+                               const int has_mask, const int cout, const int cin,
+                               const int khkw, const int nt, const int cpad) {
+  int i = get_global_id(0);
+  if (i >= nt * cin * cpad) return;
+  int co = i % cpad, row = i / cpad;
+  int t = row / cin, ci = row - t * cin;
+  float v = 0.0f;
+  if (co < cout) {
+    int src = (co * cin + ci) * khkw + t;
+    v = GM_AT(w)[src];
+    if (has_mask) v *= GM_AT(mask)[src];
+  }
+  GM_AT(packed)[i] = v;
+}
+
+/* Images per work-item of pixel_point_conv: each row of weights loaded is used this
+ * many times. */
+#define POINT_IMAGES 8
+
+/* y (B, Cout) = the convolution at output position (row, col) of x (B, Cin, H, W), or
+ * (B, H, W, Cin) when x_nhwc, with packed weights, + bias, relu when asked, also into map
+ * at (row, col) when has_map: (B, Cout, Ho, Wo), or (B, Ho, Wo, Cout) when map_nhwc.
+ * One work-item per 16 output channels and POINT_IMAGES images: every tap
+ * of every input channel is a 16-float row of the weights, loaded once and multiplied by
+ * one scalar of x per image. */
+__kernel void pixel_point_conv(GM_T(float, y), GM_T(float, x), GM_T(float, packed),
+                               GM_T(float, bias), GM_T(float, map), const int has_bias,
+                               const int relu, const int has_map, const int x_nhwc,
+                               const int map_nhwc, const int nb, const int cin, const int h,
+                               const int w, const int cout, const int cpad, const int kw,
+                               const int nt, const int ph, const int pw, const int row,
+                               const int col, const int ho, const int wo) {
+  int id = get_global_id(0), nv = cpad / 16;
+  int groups = (nb + POINT_IMAGES - 1) / POINT_IMAGES;
+  if (id >= groups * nv) return;
+  int b0 = id / nv * POINT_IMAGES, co0 = (id % nv) * 16;
+  size_t image = (size_t)cin * h * w;
+  size_t ci_step = x_nhwc ? 1 : (size_t)h * w, pos_step = x_nhwc ? (size_t)cin : 1;
+  __global const float *xb[POINT_IMAGES];
+#pragma unroll
+  for (int u = 0; u < POINT_IMAGES; u++) xb[u] = GM_AT(x) + min(b0 + u, nb - 1) * image;
+  __global const float *wp = GM_AT(packed) + co0;
+  float16 acc[POINT_IMAGES];
+#pragma unroll
+  for (int u = 0; u < POINT_IMAGES; u++) acc[u] = (float16)(0.0f);
+  for (int t = 0; t < nt; t++) {
+    int ky = t / kw, kx = t - ky * kw;
+    int iy = row - ph + ky, ix = col - pw + kx;
+    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+    size_t at = (size_t)(iy * w + ix) * pos_step;
+    __global const float *wr = wp + (size_t)t * cin * cpad;
+    for (int ci = 0; ci < cin; ci++) {
+      float16 wv = vload16(0, wr + (size_t)ci * cpad);
+      size_t xo = ci * ci_step + at;
+#pragma unroll
+      for (int u = 0; u < POINT_IMAGES; u++) acc[u] = fma((float16)(xb[u][xo]), wv, acc[u]);
+    }
+  }
+  for (int u = 0; u < POINT_IMAGES && b0 + u < nb; u++) {
+    float out[16];
+    vstore16(acc[u], 0, out);
+    int b = b0 + u;
+    for (int l = 0; l < 16 && co0 + l < cout; l++) {
+      int co = co0 + l;
+      float v = out[l] + (has_bias ? GM_AT(bias)[co] : 0.0f);
+      if (relu) v = fmax(v, 0.0f);
+      GM_AT(y)[b * cout + co] = v;
+      if (has_map)
+        GM_AT(map)[map_nhwc ? (((size_t)b * ho + row) * wo + col) * cout + co
+                            : (((size_t)b * cout + co) * ho + row) * wo + col] = v;
+    }
+  }
+}

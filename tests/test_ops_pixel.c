@@ -209,25 +209,31 @@ typedef struct wconv_case {
   int b, cin, h, w, cout, kh, kw, stride, ph, pw, bias, mask;
   int row0, col0, rows, cols;
   int gemm;  /* 1: through gm_conv2d's GEMM rather than dot products */
+  int taps;  /* gm_conv2d_opts.taps */
 } wconv_case;
 
 static const wconv_case wconv_cases[] = {
     /* one position: a PixelCNN 7x7 type-B layer at an inner and an edge pixel */
-    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 0},
-    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 8, 1, 1, 0},
-    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 1},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 0, 0},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 8, 1, 1, 0, 0},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 1, 0},
     /* rows above only: a (2, 3) kernel padded (2, 1), window on the top row */
-    {3, 5, 6, 7, 10, 2, 3, 1, 2, 1, 1, 0, 0, 0, 1, 7, 0},
+    {3, 5, 6, 7, 10, 2, 3, 1, 2, 1, 1, 0, 0, 0, 1, 7, 0, 0},
     /* a full row, 1 x 2 kernel left-padded, both ways */
-    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 0},
-    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 1},
+    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 0, 0},
+    {16, 6, 8, 8, 12, 1, 2, 1, 0, 1, 1, 0, 3, 0, 1, 8, 1, 0},
     /* stride 2 with a mask, both ways; K = 27 exercises the 16-wide loop and its tail */
-    {2, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 2, 2, 3, 0},
-    {8, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 0, 3, 5, 1},
+    {2, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 2, 2, 3, 0, 0},
+    {8, 3, 9, 10, 4, 3, 3, 2, 1, 1, 0, GM_MASK_A, 1, 0, 3, 5, 1, 0},
     /* 1x1 on a 1x1 map (the gated PixelCNN's head during sampling), K = 9 < 16 */
-    {5, 9, 1, 1, 48, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0},
+    {5, 9, 1, 1, 48, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0},
     /* 9x9 at the bottom-right corner, K = 324 */
-    {2, 4, 11, 11, 3, 9, 9, 1, 4, 4, 1, GM_MASK_B, 10, 10, 1, 1, 0},
+    {2, 4, 11, 11, 3, 9, 9, 1, 4, 4, 1, GM_MASK_B, 10, 10, 1, 1, 0, 0},
+    /* taps: the 7x7 type-B mask's 25 positions and an unmasked prefix, both ways */
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 0, 25},
+    {4, 8, 9, 9, 6, 7, 7, 1, 3, 3, 1, GM_MASK_B, 4, 5, 1, 1, 1, 25},
+    {3, 5, 6, 7, 10, 3, 3, 1, 1, 1, 1, 0, 2, 1, 2, 3, 0, 5},
+    {3, 5, 6, 7, 10, 3, 3, 1, 1, 1, 1, 0, 2, 1, 2, 3, 1, 5},
 };
 
 START_TEST(conv2d_window_matches_the_window_of_conv2d) {
@@ -248,7 +254,7 @@ START_TEST(conv2d_window_matches_the_window_of_conv2d) {
     gmt_ok(gm_conv_mask_fill(mask, (gm_conv_mask)c->mask, 0, &err), &err);
   }
   gmt_ok(gm_tensor_set_requires_grad(w, 1, &err), &err);
-  gm_conv2d_opts o = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw};
+  gm_conv2d_opts o = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw, .taps = c->taps};
   gm_tensor *full, *win, *want;
   gmt_ok(gm_conv2d(&full, x, w, bias, mask, &o, &err), &err);
   size_t nodes = gm_tape_node_count(gmt_device());
@@ -297,6 +303,143 @@ START_TEST(conv2d_window_refuses_windows_outside_the_output) {
 }
 END_TEST
 
+/* ---- conv2d at one position from packed weights ---- */
+
+typedef struct point_case {
+  int b, cin, h, w, cout, k, pad;
+  gm_conv_mask mask;
+  int taps, bias;
+  unsigned flags;
+} point_case;
+
+static const point_case point_cases[] = {
+    {3, 8, 9, 9, 6, 7, 3, GM_MASK_B, 25, 1, GM_POINT_RELU},
+    {9, 8, 9, 9, 20, 7, 3, GM_MASK_B, 25, 1, GM_POINT_RELU | GM_POINT_X_NHWC},  /* 2 groups */
+    {1, 5, 11, 11, 16, 9, 4, GM_MASK_B, 41, 0, GM_POINT_MAP_NHWC},
+    {2, 3, 8, 8, 64, 3, 1, GM_MASK_A, 4, 1, GM_POINT_RELU | GM_POINT_MAP_NHWC},
+    {4, 6, 5, 7, 5, 3, 1, GM_MASK_NONE, 0, 1, GM_POINT_X_NHWC | GM_POINT_MAP_NHWC},
+    {17, 64, 1, 1, 48, 1, 0, GM_MASK_NONE, 0, 1, 0},  /* the 1x1 head, 3 groups */
+    {2, 4, 6, 6, 3, 5, 2, GM_MASK_NONE, 7, 0, 0},     /* a prefix cutting a kernel row */
+};
+
+/* (B, C, H, W) floats to (B, H, W, C). */
+static float *to_nhwc(const float *x, int b, int c, int h, int w) {
+  float *y = malloc((size_t)b * c * h * w * 4);
+  for (int n = 0; n < b; n++)
+    for (int ch = 0; ch < c; ch++)
+      for (int i = 0; i < h * w; i++)
+        y[((size_t)n * h * w + i) * c + ch] = x[((size_t)n * c + ch) * h * w + i];
+  return y;
+}
+
+START_TEST(conv2d_point_matches_conv2d_at_every_position) {
+  gm_error err = {0};
+  const point_case *c = &point_cases[_i];
+  gmt_rng rng;
+  gmt_rng_seed(&rng, 950 + (uint64_t)_i);
+  size_t nx = (size_t)c->b * c->cin * c->h * c->w, nw = (size_t)c->cout * c->cin * c->k * c->k;
+  float *hx = malloc(nx * 4), *hw = malloc(nw * 4), hb[64];
+  gmt_fill_uniform(&rng, hx, nx, -1, 1);
+  gmt_fill_uniform(&rng, hw, nw, -0.5f, 0.5f);
+  gmt_fill_uniform(&rng, hb, (size_t)c->cout, -0.5f, 0.5f);
+  float *hx_nhwc = to_nhwc(hx, c->b, c->cin, c->h, c->w);
+  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(c->b, c->cin, c->h, c->w), hx);
+  gm_tensor *xl = gmt_tensor_from(4, GM_SHAPE(c->b, c->h, c->w, c->cin), hx_nhwc);
+  gm_tensor *w = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->k, c->k), hw);
+  gm_tensor *bias = c->bias ? gmt_tensor_from(1, GM_SHAPE(c->cout), hb) : NULL, *mask = NULL;
+  if (c->mask != GM_MASK_NONE) {
+    mask = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->k, c->k), NULL);
+    gmt_ok(gm_conv_mask_fill(mask, c->mask, 0, &err), &err);
+  }
+  int ho = c->h + 2 * c->pad - c->k + 1, wo = c->w + 2 * c->pad - c->k + 1;
+  int map_nhwc = (c->flags & GM_POINT_MAP_NHWC) != 0;
+  gm_tensor *map = gmt_tensor_from(4, map_nhwc ? GM_SHAPE(c->b, ho, wo, c->cout)
+                                              : GM_SHAPE(c->b, c->cout, ho, wo), NULL);
+  gmt_ok(gm_tensor_fill(map, -7.0, &err), &err);
+  /* the reference: the full convolution of the same taps, then relu */
+  gm_conv2d_opts o = {.stride = 1, .pad_h = c->pad, .pad_w = c->pad, .taps = c->taps};
+  gm_tensor *full, *packed;
+  gmt_ok(gm_conv2d(&full, x, w, bias, mask, &o, &err), &err);
+  if (c->flags & GM_POINT_RELU) gmt_ok(gm_relu(&full, full, &err), &err);
+  float *want = gmt_read(full);
+  gmt_ok(gm_conv2d_point_weights(&packed, w, mask, c->taps, &err), &err);
+  size_t nodes = gm_tape_node_count(gmt_device());
+  char what[96];
+  for (int row = 0; row < ho; row++)
+    for (int col = 0; col < wo; col++) {
+      gm_tensor *y;
+      gm_tensor *src = (c->flags & GM_POINT_X_NHWC) ? xl : x;
+      gmt_ok(gm_conv2d_point(&y, src, w, packed, bias, &o, row, col, c->flags, map, &err), &err);
+      ck_assert_int_eq(y->shape[1], c->cout);
+      float *got = gmt_read(y), *ref = malloc((size_t)c->b * c->cout * 4);
+      for (int n = 0; n < c->b; n++)
+        for (int co = 0; co < c->cout; co++)
+          ref[n * c->cout + co] = want[(((size_t)n * c->cout + co) * ho + row) * wo + col];
+      snprintf(what, sizeof what, "conv2d_point case %d at (%d, %d)", _i, row, col);
+      gmt_assert_close(got, ref, (size_t)c->b * c->cout, 1e-5, 1e-5, what);
+      free(got);
+      free(ref);
+    }
+  ck_assert_uint_eq(gm_tape_node_count(gmt_device()), nodes); /* inference only */
+  /* every position was written into the map, in its layout */
+  float *got = gmt_read(map), *ref = map_nhwc ? to_nhwc(want, c->b, c->cout, ho, wo) : want;
+  snprintf(what, sizeof what, "conv2d_point case %d: the map", _i);
+  gmt_assert_close(got, ref, (size_t)map->numel, 1e-5, 1e-5, what);
+  if (ref != want) free(ref);
+  free(got);
+  free(want);
+  free(hx);
+  free(hx_nhwc);
+  free(hw);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(x);
+  gm_tensor_destroy(xl);
+  gm_tensor_destroy(w);
+  gm_tensor_destroy(bias);
+  gm_tensor_destroy(mask);
+  gm_tensor_destroy(map);
+  gm_tensor_destroy(packed);
+}
+END_TEST
+
+START_TEST(conv2d_point_refuses_what_it_cannot_do) {
+  gm_error err = {0};
+  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(2, 4, 5, 5), NULL);
+  gm_tensor *w = gmt_tensor_from(4, GM_SHAPE(3, 4, 3, 3), NULL);
+  gm_tensor *w2 = gmt_tensor_from(4, GM_SHAPE(3, 4, 5, 5), NULL);
+  gm_tensor *map = gmt_tensor_from(4, GM_SHAPE(2, 3, 4, 5), NULL), *packed, *packed2, *y;
+  gmt_ok(gm_conv2d_point_weights(&packed, w, NULL, 0, &err), &err);
+  ck_assert_int_eq(packed->shape[0], 36);
+  ck_assert_int_eq(packed->shape[1], 16);
+  gmt_ok(gm_conv2d_point_weights(&packed2, w, NULL, 4, &err), &err);
+  ck_assert_int_eq(packed2->shape[0], 16);
+  ck_assert_int_eq(gm_conv2d_point_weights(&y, w, NULL, 10, &err), GM_EINVAL);
+  ck_assert_int_eq(gm_conv2d_point_weights(&y, w, w2, 0, &err), GM_ESHAPE);
+  gm_conv2d_opts o = {.pad_h = 1, .pad_w = 1};
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed, NULL, &o, 5, 0, 0, NULL, &err), GM_ERANGE);
+  ck_assert_ptr_nonnull(strstr(err.msg, "5 x 5"));
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed, NULL, &o, 0, -1, 0, NULL, &err), GM_ERANGE);
+  /* packed for 4 taps, used with all 9 */
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed2, NULL, &o, 0, 0, 0, NULL, &err), GM_ESHAPE);
+  ck_assert_ptr_nonnull(strstr(err.msg, "gm_conv2d_point_weights"));
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w2, packed, NULL, &o, 0, 0, 0, NULL, &err), GM_ESHAPE);
+  gm_conv2d_opts s2 = {.stride = 2, .pad_h = 1, .pad_w = 1};
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed, NULL, &s2, 0, 0, 0, NULL, &err),
+                   GM_EUNSUPPORTED);
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed, NULL, &o, 0, 0, 64, NULL, &err), GM_EINVAL);
+  /* a map of the wrong shape (the output is 5 x 5) */
+  ck_assert_int_eq(gm_conv2d_point(&y, x, w, packed, NULL, &o, 0, 0, 0, map, &err), GM_ESHAPE);
+  gmt_ok(gm_conv2d_point(&y, x, w, packed, NULL, &o, 4, 4, 0, NULL, &err), &err);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(x);
+  gm_tensor_destroy(w);
+  gm_tensor_destroy(w2);
+  gm_tensor_destroy(map);
+  gm_tensor_destroy(packed);
+  gm_tensor_destroy(packed2);
+}
+END_TEST
+
 START_TEST(pixel_put_writes_scaled_classes_into_one_pixel) {
   gm_error err = {0};
   int b = 3, ch = 4, h = 2, w = 3, n = b * ch * h * w;
@@ -333,6 +476,9 @@ int main(void) {
   tcase_add_loop_test(tc, conv2d_window_matches_the_window_of_conv2d, 0,
                       (int)GM__COUNT(wconv_cases));
   tcase_add_test(tc, conv2d_window_refuses_windows_outside_the_output);
+  tcase_add_loop_test(tc, conv2d_point_matches_conv2d_at_every_position, 0,
+                      (int)GM__COUNT(point_cases));
+  tcase_add_test(tc, conv2d_point_refuses_what_it_cannot_do);
   tcase_add_test(tc, pixel_put_writes_scaled_classes_into_one_pixel);
   suite_add_tcase(s, tc);
   return gmt_run(s);

@@ -295,6 +295,110 @@ int gm_conv2d_window(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *bias,
 
 /* ---- pixel put ---- */
 
+/* ---- conv at one position from packed weights ---- */
+
+#define POINT_LANES 16 /* output channels per work-item: packed columns are padded to it */
+#define POINT_IMAGES 8 /* images per work-item (kernels/pixel.cl) */
+
+static int64_t point_cpad(int64_t cout) { return (cout + POINT_LANES - 1) / POINT_LANES * POINT_LANES; }
+
+/* taps in 0..kh*kw, resolved (0: all). */
+static int point_taps(const char *op, const gm_tensor *w, int taps, int64_t *nt, gm_error *err) {
+  int64_t khkw = w->shape[2] * w->shape[3];
+  if (taps < 0 || taps > khkw)
+    return gm_error_set(err, GM_EINVAL, "%s: taps %d is not within 0..%" PRId64, op, taps, khkw);
+  *nt = taps ? taps : khkw;
+  return 0;
+}
+
+int gm_conv2d_point_weights(gm_tensor **packed, gm_tensor *w, gm_tensor *mask, int taps,
+                            gm_error *err) {
+  const char *op = "conv2d_point_weights";
+  int64_t nt = 0;
+  int rc = want_map(op, "w (Cout, Cin, kh, kw)", w, err);
+  if (rc == 0) rc = gm__want_f32(op, w, err);
+  if (rc == 0 && mask) rc = gm__want_f32(op, mask, err);
+  if (rc == 0 && mask) rc = gm__same_shape("conv2d_point_weights: mask vs w", mask, w, err);
+  if (rc == 0) rc = point_taps(op, w, taps, &nt, err);
+  if (rc) return rc;
+  int64_t cout = w->shape[0], cin = w->shape[1], cpad = point_cpad(cout);
+  rc = gm_tensor_create(packed, w->dev, GM_F32, 2, GM_SHAPE(nt * cin, cpad), err);
+  if (rc == 0) rc = want_int_sized(op, *packed, err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(w->dev, "pixel_point_pack", (size_t)(*packed)->numel, err, GMK_T(*packed),
+                      GMK_T(w), GMK_T(mask ? mask : w), GMK_I(mask != NULL), GMK_I(cout),
+                      GMK_I(cin), GMK_I(w->shape[2] * w->shape[3]), GMK_I(nt), GMK_I(cpad));
+  if (rc) {
+    gm_tensor_destroy(*packed);
+    *packed = NULL;
+  }
+  return rc;
+}
+
+int gm_conv2d_point(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *packed,
+                    gm_tensor *bias, const gm_conv2d_opts *o, int row, int col, unsigned flags,
+                    gm_tensor *map, gm_error *err) {
+  const char *op = "conv2d_point";
+  int64_t nt = 0;
+  int rc = want_map(op, "x (B, Cin, H, W)", x, err);
+  if (rc == 0) rc = want_map(op, "w (Cout, Cin, kh, kw)", w, err);
+  if (rc == 0) rc = gm__want_f32(op, x, err);
+  if (rc == 0) rc = gm__want_f32(op, packed, err);
+  if (rc == 0) rc = want_int_sized(op, x, err);
+  if (rc == 0) rc = point_taps(op, w, o ? o->taps : 0, &nt, err);
+  if (rc) return rc;
+  if (flags & ~(unsigned)(GM_POINT_RELU | GM_POINT_X_NHWC | GM_POINT_MAP_NHWC))
+    return gm_error_set(err, GM_EINVAL, "%s: unknown flags 0x%x", op, flags);
+  char sx[96], sw[96], sp[96];
+  gm_shape_str(x, sx, sizeof sx);
+  gm_shape_str(w, sw, sizeof sw);
+  gm_shape_str(packed, sp, sizeof sp);
+  int x_nhwc = (flags & GM_POINT_X_NHWC) != 0, map_nhwc = (flags & GM_POINT_MAP_NHWC) != 0;
+  int64_t b = x->shape[0], cin = x->shape[x_nhwc ? 3 : 1], h = x->shape[x_nhwc ? 1 : 2],
+          wd = x->shape[x_nhwc ? 2 : 3];
+  int64_t cout = w->shape[0], kh = w->shape[2], kw = w->shape[3], cpad = point_cpad(cout);
+  int ph = o ? o->pad_h : 0, pw = o ? o->pad_w : 0;
+  if (w->shape[1] != cin)
+    return gm_error_set(err, GM_ESHAPE, "%s: x %s has %" PRId64 " channels, w %s expects %" PRId64,
+                        op, sx, cin, sw, w->shape[1]);
+  if (o && o->stride > 1)
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: stride %d (1 supported)", op, o->stride);
+  if (ph < 0 || pw < 0)
+    return gm_error_set(err, GM_EINVAL, "%s: negative padding (%d, %d)", op, ph, pw);
+  if (packed->ndim != 2 || packed->shape[0] != nt * cin || packed->shape[1] != cpad)
+    return gm_error_set(err, GM_ESHAPE, "%s: packed weights %s are not those of w %s with %" PRId64
+                        " taps ((%" PRId64 ", %" PRId64 ") from gm_conv2d_point_weights)", op, sp,
+                        sw, nt, nt * cin, cpad);
+  int64_t ho = h + 2 * ph - kh + 1, wo = wd + 2 * pw - kw + 1;
+  if (ho < 1 || wo < 1 || row < 0 || col < 0 || row >= ho || col >= wo)
+    return gm_error_set(err, GM_ERANGE, "%s: position (%d, %d) is not within the %" PRId64 " x %"
+                        PRId64 " output of x %s and w %s", op, row, col, ho, wo, sx, sw);
+  if (bias && (bias->dtype != GM_F32 || bias->ndim != 1 || bias->shape[0] != cout))
+    return gm_error_set(err, GM_ESHAPE, "%s: bias must be float (%" PRId64 ")", op, cout);
+  if (map) {
+    char sm[96];
+    rc = gm__want_f32(op, map, err);
+    if (rc) return rc;
+    int64_t want[4] = {b, cout, ho, wo};
+    if (map_nhwc) want[1] = ho, want[2] = wo, want[3] = cout;
+    if (map->ndim != 4 || map->shape[0] != want[0] || map->shape[1] != want[1] ||
+        map->shape[2] != want[2] || map->shape[3] != want[3])
+      return gm_error_set(err, GM_ESHAPE, "%s: map %s is not the (%" PRId64 ", %" PRId64 ", %"
+                          PRId64 ", %" PRId64 ") output", op, gm_shape_str(map, sm, sizeof sm),
+                          want[0], want[1], want[2], want[3]);
+  }
+  rc = gm__tensor_temp(y, x->dev, GM_F32, 4, GM_SHAPE(b, cout, 1, 1), err);
+  if (rc) return rc;
+  int64_t groups = (b + POINT_IMAGES - 1) / POINT_IMAGES;
+  return GM__LAUNCH1D(x->dev, "pixel_point_conv", (size_t)(groups * cpad / POINT_LANES), err,
+                      GMK_T(*y), GMK_T(x), GMK_T(packed), GMK_T(bias ? bias : packed),
+                      GMK_T(map ? map : packed), GMK_I(bias != NULL),
+                      GMK_I((flags & GM_POINT_RELU) != 0), GMK_I(map != NULL), GMK_I(x_nhwc),
+                      GMK_I(map_nhwc), GMK_I(b), GMK_I(cin), GMK_I(h), GMK_I(wd),
+                      GMK_I(cout), GMK_I(cpad), GMK_I(kw), GMK_I(nt), GMK_I(ph), GMK_I(pw),
+                      GMK_I(row), GMK_I(col), GMK_I(ho), GMK_I(wo));
+}
+
 int gm_pixel_put(gm_tensor *img, gm_tensor *classes, int row, int col, int c0, float scale,
                  float offset, gm_error *err) {
   const char *op = "pixel_put";

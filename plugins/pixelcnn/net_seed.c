@@ -78,9 +78,21 @@ double pcnn__seed_macs(const gm_model *m) {
   return s;
 }
 
+int pcnn__seed_cache_pack(pcnn_cache *c, gm_error *err) {
+  gm_model *m = c->m;
+  int rc = 0;
+  for (int l = 0; l < 5 && rc == 0; l++)
+    rc = gm_conv2d_point_weights(&c->packed[l], m->conv_w[l], l < 4 ? m->conv_m[l] : NULL,
+                                 l < 4 ? seed_conv_opts(l).taps : 0, err);
+  return rc;
+}
+
 /* Layer l's activation at (i, j) from layer l - 1's cached map (the input for conv1):
- * the masks make every tap it reads a position already final. conv_out is 1x1, so it
- * runs on the new position alone and conv4's map need not be kept (maps: conv1..conv3). */
+ * the masks make every tap it reads a position already final, and each layer is one
+ * gm_conv2d_point launch (conv, bias, relu and the write into its map; the maps are
+ * channels last, so a position's channels are contiguous). conv_out is 1x1,
+ * so it runs on the new position alone and conv4's map need not be kept (maps:
+ * conv1..conv3). */
 int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                          gm_error *err) {
   gm_model *m = c->m;
@@ -88,14 +100,15 @@ int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor *
   int rc = 0;
   for (int l = 0; l < 4 && rc == 0; l++) {
     gm_conv2d_opts o = seed_conv_opts(l);
-    rc = gm_conv2d_window(&a, src, m->conv_w[l], m->conv_b[l], m->conv_m[l], &o, i, j, 1, 1, err);
-    if (rc == 0) rc = gm_relu(&a, a, err);
-    if (rc == 0 && l < 3) rc = gm_window_write(c->maps[l], a, i, j, err);
+    unsigned flags = GM_POINT_RELU | (l ? GM_POINT_X_NHWC : 0) | (l < 3 ? GM_POINT_MAP_NHWC : 0);
+    rc = gm_conv2d_point(&a, src, m->conv_w[l], c->packed[l], m->conv_b[l], &o, i, j, flags,
+                         l < 3 ? c->maps[l] : NULL, err);
     c->macs += pcnn__macs(m->conv_w[l]);
     src = l < 3 ? c->maps[l] : NULL;
   }
   if (rc == 0)
-    rc = gm_conv2d_window(logits, a, m->conv_w[4], m->conv_b[4], NULL, NULL, 0, 0, 1, 1, err);
+    rc = gm_conv2d_point(logits, a, m->conv_w[4], c->packed[4], m->conv_b[4], NULL, 0, 0, 0,
+                         NULL, err);
   c->macs += pcnn__macs(m->conv_w[4]);
   return rc;
 }

@@ -65,6 +65,7 @@ typedef struct pcnn_cache {
   gm_model *m;
   gm_tensor **maps;      /* caller-owned activation maps, zero-filled */
   int n_maps;
+  gm_tensor *packed[5];  /* seed: each layer's weights for gm_conv2d_point */
   double macs;           /* multiply-adds done so far, for evaluations_per_image */
 } pcnn_cache;
 
@@ -74,6 +75,8 @@ void pcnn__cache_close(pcnn_cache *c);
 int pcnn__gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err);
 /* logits (B, 48, 1, 1) of pixel (i, j) with x holding every draw before it; the gated
  * network recomputes its horizontal stack at (i, j) for each channel's draw. */
+/* The seed network's packed weights in c->packed (once per sampling run). */
+int pcnn__seed_cache_pack(pcnn_cache *c, gm_error *err);
 int pcnn__seed_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,
                          gm_error *err);
 int pcnn__gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor **logits,

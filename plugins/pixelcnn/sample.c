@@ -27,11 +27,15 @@ int pcnn__cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
   if (!c->maps) return gm_error_set(err, GM_ENOMEM, "pixelcnn: no memory for the sampler's cache");
   int rc = 0;
   for (c->n_maps = 0; c->n_maps < k && rc == 0; c->n_maps++) {
+    int64_t ch = channels[c->n_maps], side = m->size;
+    /* the seed network reads its maps with gm_conv2d_point: channels last */
     rc = gm_tensor_create(&c->maps[c->n_maps], m->dev, GM_F32, 4,
-                          GM_SHAPE(n, channels[c->n_maps], m->size, m->size), err);
+                          m->arch == PCNN_SEED ? GM_SHAPE(n, side, side, ch)
+                                               : GM_SHAPE(n, ch, side, side), err);
     if (rc) break;
     rc = gm_tensor_fill(c->maps[c->n_maps], 0.0, err);
   }
+  if (rc == 0 && m->arch == PCNN_SEED) rc = pcnn__seed_cache_pack(c, err);
   if (rc) {
     gm_error_prefix(err, "pixelcnn: sampler cache");
     pcnn__cache_close(c);
@@ -41,6 +45,10 @@ int pcnn__cache_open(pcnn_cache *c, gm_model *m, int n, gm_error *err) {
 
 void pcnn__cache_close(pcnn_cache *c) {
   for (int i = 0; c->maps && i < c->n_maps; i++) gm_tensor_destroy(c->maps[i]);
+  for (int i = 0; i < 5; i++) {
+    gm_tensor_destroy(c->packed[i]);
+    c->packed[i] = NULL;
+  }
   free(c->maps);
   c->maps = NULL;
   c->n_maps = 0;
