@@ -188,6 +188,17 @@ static const conv_case fwd_cases[] = {
     {3, 64, 8, 8, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0}, /* PixelCNN conv_out, small image */
     {2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 0},     /* PixelCNN conv1, small image */
     {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 0}, /* PixelCNN conv2, full size */
+    /* with taps: the causal masks' own counts (gm_conv_mask_taps), and prefixes that cut
+     * a kernel row in the middle, without a mask */
+    {2, 7, 10, 10, 8, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},    /* 7x7 type B */
+    {1, 5, 12, 12, 6, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},    /* 9x9 type B */
+    {2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},       /* 3x3 type A */
+    {2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},       /* channel-aware A: centre open */
+    {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0, 40},    /* 9x9 stride 2 */
+    {3, 4, 9, 11, 6, 5, 5, 2, 2, 2, 0, GM_MASK_NONE, 0, 13},  /* no mask, stride 2 */
+    {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 5},    /* no mask, half a row */
+    {3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 1},    /* 1x1, the one tap */
+    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},  /* PixelCNN conv2, full size */
 };
 
 START_TEST(conv2d_forward_matches_direct_loops) {
@@ -216,48 +227,15 @@ static const conv_case bwd_cases[] = {
     {2, 3, 4, 16, 2, 3, 3, 1, 0, 1, 0, GM_MASK_NONE, 0, 0},   /* no padding in y */
     {2, 4, 3, 16, 3, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* 1x1 */
     {1, 6, 3, 16, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},      /* channel-aware, taps */
-};
-
-static float *read_mask(int cout, int cin, int k0, int k1, gm_conv_mask type, int ca);
-
-/* With taps: the causal masks' own counts (gm_conv_mask_taps), and prefixes that cut a
- * kernel row in the middle, without a mask. */
-static const conv_case taps_cases[] = {
-    {2, 7, 10, 10, 8, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},    /* 7x7 type B */
-    {1, 5, 12, 12, 6, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},    /* 9x9 type B */
-    {2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},       /* 3x3 type A */
-    {2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 1, GM_MASK_A, 1, 5},       /* channel-aware A: centre open */
-    {1, 3, 13, 11, 5, 9, 9, 2, 1, 1, 0, GM_MASK_A, 0, 40},    /* 9x9 stride 2 */
-    {3, 4, 9, 11, 6, 5, 5, 2, 2, 2, 0, GM_MASK_NONE, 0, 13},  /* no mask, stride 2 */
-    {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 5},    /* no mask, half a row */
-    {3, 5, 6, 7, 4, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 1},    /* 1x1, the one tap */
-    {1, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},  /* PixelCNN conv2, full size */
-};
-
-START_TEST(conv2d_with_taps_forward_matches_direct_loops) {
-  const conv_case *c = &taps_cases[_i];
-  conv_run r;
-  conv_setup(&r, c, 150 + (uint64_t)_i, 0);
-  check_forward(&r, c);
-  conv_teardown(&r);
-}
-END_TEST
-
-static const conv_case taps_bwd_cases[] = {
+    /* with taps */
     {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},
     {1, 2, 8, 8, 3, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},
     {2, 4, 7, 6, 3, 5, 5, 2, 2, 2, 1, GM_MASK_NONE, 0, 12},
     {2, 3, 5, 6, 4, 3, 3, 1, 1, 1, 0, GM_MASK_NONE, 0, 5},
 };
 
-START_TEST(conv2d_with_taps_backward_matches_finite_differences) {
-  const conv_case *c = &taps_bwd_cases[_i];
-  conv_run r;
-  conv_setup(&r, c, 250 + (uint64_t)_i, 1 | 2 | 4);
-  check_backward(&r, c, 250 + (uint64_t)_i);
-  conv_teardown(&r);
-}
-END_TEST
+static float *read_mask(int cout, int cin, int k0, int k1, gm_conv_mask type, int ca);
+
 
 START_TEST(conv2d_with_taps_gives_the_mask_its_gradient) {
   /* channel-aware A keeps the centre tap, so the mask's gradient there is not zero */
@@ -777,9 +755,6 @@ int main(void) {
   tcase_add_loop_test(tc, conv2d_forward_matches_direct_loops, 0, (int)GM__COUNT(fwd_cases));
   tcase_add_loop_test(tc, conv2d_backward_matches_finite_differences, 0, (int)GM__COUNT(bwd_cases));
   tcase_add_test(tc, conv2d_gives_a_mask_that_requires_grad_its_gradient);
-  tcase_add_loop_test(tc, conv2d_with_taps_forward_matches_direct_loops, 0, (int)GM__COUNT(taps_cases));
-  tcase_add_loop_test(tc, conv2d_with_taps_backward_matches_finite_differences, 0,
-                      (int)GM__COUNT(taps_bwd_cases));
   tcase_add_test(tc, conv2d_with_taps_gives_the_mask_its_gradient);
   tcase_add_test(tc, conv_mask_taps_counts_up_to_the_last_open_position);
   tcase_add_loop_test(tc, conv2d_implicit_gemm_matches_im2col_at_study_shapes, 0,
