@@ -231,3 +231,30 @@ __kernel void conv_weights_dx(GM_T(float, wt), GM_T(float, w), GM_T(float, mask)
   if (has_mask) v *= GM_AT(mask)[src];
   GM_AT(wt)[i] = v;
 }
+
+/* dst (B*P, C) = src (B, C, P) transposed per image: dy as the B operand of the weight
+ * gradient's GEMM. One work-item per dst element. */
+__kernel void conv_to_pc(GM_T(float, dst), GM_T(float, src), const int nb, const int c,
+                         const int p) {
+  int i = get_global_id(0);
+  if (i >= nb * p * c) return;
+  int ch = i % c, bq = i / c;
+  int b = bq / p, q = bq - b * p;
+  GM_AT(dst)[i] = GM_AT(src)[(b * c + ch) * p + q];
+}
+
+/* g (Cout, Cin, khkw) += dwt (Cin*nt, Cout) [* other (Cout, Cin, khkw)] on the first nt
+ * taps: a weight gradient computed transposed, back into w's layout (masked weights and
+ * mask gradients as conv_weights_taps_grad). One work-item per (co, ci, t). */
+__kernel void conv_weights_grad_t(GM_T(float, g), GM_T(float, dwt), GM_T(float, other),
+                                  const int has_other, const int cout, const int cin,
+                                  const int khkw, const int nt) {
+  int i = get_global_id(0);
+  if (i >= cout * cin * nt) return;
+  int t = i % nt, r = i / nt;
+  int ci = r % cin, co = r / cin;
+  float v = GM_AT(dwt)[(ci * nt + t) * cout + co];
+  int at = r * khkw + t;
+  if (has_other) v *= GM_AT(other)[at];
+  GM_AT(g)[at] += v;
+}

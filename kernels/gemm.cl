@@ -282,4 +282,72 @@ __kernel void gemm_nn_conv(const int m, const int n, const int k, const float al
   }
 }
 
+/* Offset of the implicit operand's row r (channel ci = r / nt, tap t = r % nt). */
+inline int conv_row_offset(int r, int c_stride, int base, int ky_step, int kx_step, int nt,
+                           int kw) {
+  int ci = r / nt, t = r - ci * nt, ky = t / kw, kx = t - ky * kw;
+  return ci * c_stride + base + ky * ky_step + kx * kx_step;
+}
+
+/* Output rows oy0..oy1 of image bi as k steps of gemm_conv_wgrad: position (oy, ox) is
+ * row (bi * ho + oy) * wo + ox of B and column bi * s_bs + oy * s_rs + ox of the
+ * implicit A, walked along the row without divisions. */
+#define GM_WGRAD_STEPS(LOAD0, LOAD1)                                                      \
+  for (int oy = oy0; oy < oy1; oy++) {                                                    \
+    const int so = bi * s_bs + oy * s_rs;                                                 \
+    const __global float *bp = bm + (size_t)((bi * ho + oy) * wo) * ldb + j0;             \
+    for (int ox = 0; ox < wo; ox++, bp += ldb) {                                          \
+      const gm_floatv b0 = LOAD0, b1 = LOAD1;                                             \
+      _Pragma("unroll") for (int r = 0; r < GM_RM; r++) {                                 \
+        const gm_floatv av = (gm_floatv)(src[arow[r] + so + ox]);                         \
+        acc0[r] = fma(av, b0, acc0[r]);                                                   \
+        acc1[r] = fma(av, b1, acc1[r]);                                                   \
+      }                                                                                   \
+    }                                                                                     \
+  }
+
+/* C (m x n, row-major, ldc) = alpha A B + beta C with A (m x k) the implicit operand
+ * (its rows ci * nt + t, its k = nb * pimg columns the output positions) and B (k x n,
+ * row-major, ldb): a convolution's weight gradient transposed, dW^T = columns dy^T, with
+ * dy^T as B. Any wo: A is read one scalar at a time. The tiles and work-groups of
+ * gemm_nn; k walked image by image in chunks of about GM_KC positions (whole output
+ * rows), a barrier after each. */
+__kernel void gemm_conv_wgrad(const int m, const int n, const int nb, const float alpha,
+                              const float beta, GM_CONV_SRC_ARGS, __global const float *bm,
+                              const ulong bm_off, const int ldb, __global float *c,
+                              const ulong c_off, const int ldc) {
+  const int j0 = (int)get_global_id(0) * 2 * GM_VW, i0 = (int)get_global_id(1) * GM_RM;
+  const int active = i0 < m && j0 < n;
+  const int cols = active ? min(n - j0, 2 * GM_VW) : 0;
+  src += src_off;
+  bm += bm_off;
+  c += c_off;
+  int arow[GM_RM];
+  gm_floatv acc0[GM_RM], acc1[GM_RM];
+#pragma unroll
+  for (int r = 0; r < GM_RM; r++) {
+    arow[r] = conv_row_offset(min(i0 + r, m - 1), c_stride, base, ky_step, kx_step, nt, kw);
+    acc0[r] = (gm_floatv)0.0f;
+    acc1[r] = (gm_floatv)0.0f;
+  }
+  const int ho = pimg / wo, chunk = max(1, GM_KC / wo);
+  for (int bi = 0; bi < nb; bi++)
+    for (int oy0 = 0; oy0 < ho; oy0 += chunk) {
+      const int oy1 = min(ho, oy0 + chunk);
+      if (cols == 2 * GM_VW)
+        GM_WGRAD_STEPS(GM_VLOAD(bp), GM_VLOAD(bp + GM_VW))
+      else if (cols > 0)
+        GM_WGRAD_STEPS(gemm_load(bp, cols), gemm_load(bp + GM_VW, cols - GM_VW))
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+  if (!active) return;
+#pragma unroll
+  for (int r = 0; r < GM_RM; r++) {
+    if (i0 + r >= m) break;
+    __global float *cr = c + (size_t)(i0 + r) * ldc + j0;
+    gemm_store(cr, acc0[r], cols, alpha, beta);
+    gemm_store(cr + GM_VW, acc1[r], cols - GM_VW, alpha, beta);
+  }
+}
+
 #endif

@@ -309,14 +309,17 @@ static void free_result(conv_result *r) {
 }
 
 /* The study's layer shapes (small batches) both ways: im2col columns and, where the
- * device's GEMMs run on the own kernels, the implicit-GEMM path that reads the padded
- * input in place. */
+ * device's GEMMs run on the own kernels, the implicit-GEMM paths that read the padded
+ * input (and dy) in place. */
 static const conv_case study_cases[] = {
     {2, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},   /* PixelCNN conv2 */
     {1, 64, 32, 32, 64, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},   /* PixelCNN conv3 */
     {2, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1, GM_MASK_A, 0, 4},     /* PixelCNN conv1 */
     {2, 128, 16, 16, 128, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0}, /* U-Net 16x16 3x3 */
     {2, 64, 32, 32, 48, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},  /* PixelCNN conv_out */
+    /* U-Net bottleneck: rows of 8, only the weight gradient goes without columns */
+    {2, 128, 8, 8, 256, 3, 3, 1, 1, 1, 1, GM_MASK_NONE, 0, 0},
+    {3, 67, 32, 32, 3, 1, 1, 1, 0, 0, 1, GM_MASK_NONE, 0, 0},   /* U-Net output, Cout 3 */
 };
 
 START_TEST(conv2d_implicit_gemm_matches_im2col_at_study_shapes) {

@@ -47,6 +47,12 @@ int gm__gemm_own_conv_nn(gm__gemm_own *own, gm_device *dev, int m, int n, int k,
                          float beta, cl_mem a, size_t a_off, int lda, const gm__conv_operand *op,
                          cl_mem bias, size_t bias_off, cl_mem c, size_t c_off, int c_rs, int c_bs,
                          gm_error *err);
+/* C (m x n, row-major, ldc) = alpha op B + beta C, op (m x nb * pimg) as rows and B
+ * (nb * pimg x n, row-major, ldb): a weight gradient transposed. Any wo. */
+int gm__gemm_own_conv_wgrad(gm__gemm_own *own, gm_device *dev, int m, int n, int nb,
+                            float alpha, float beta, const gm__conv_operand *op, cl_mem b,
+                            size_t b_off, int ldb, cl_mem c, size_t c_off, int ldc,
+                            gm_error *err);
 /* The own kernels' vector width (the multiple wo and n must be). */
 int gm__gemm_own_vector(const gm__gemm_own *own);
 

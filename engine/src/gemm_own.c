@@ -1,6 +1,7 @@
 /* The own GEMM backend: kernels/gemm.cl built as a program of its own, with tile sizes
  * for this device as -D defines (the device's main program never sees them), and the
- * launches of its kernels (nn, tn, nt, tt, and nn with an implicit im2col operand). */
+ * launches of its kernels (nn, tn, nt, tt, and nn with an implicit im2col operand as B or
+ * as A). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@ struct gm__kernel_source {
 extern const struct gm__kernel_source gm__kernel_sources[];
 extern const int gm__kernel_source_count;
 
-enum { K_NN, K_TN, K_NT, K_TT, K_NN_CONV, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"gemm_nn", "gemm_tn", "gemm_nt", "gemm_tt",
-                                                  "gemm_nn_conv"};
+enum { K_NN, K_TN, K_NT, K_TT, K_NN_CONV, K_CONV_WGRAD, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {
+    "gemm_nn", "gemm_tn", "gemm_nt", "gemm_tt", "gemm_nn_conv", "gemm_conv_wgrad"};
 
 /* Work-items per group along the row tiles: a group walks down the rows of one column
  * panel. One fixed size, so PoCL compiles each kernel once. */
@@ -210,6 +211,19 @@ int gm__gemm_own_conv_nn(gm__gemm_own *own, gm_device *dev, int m, int n, int k,
                 ARG(c_off_), ARG(c_rs), ARG(c_bs)};
   size_t tile_cols = 2 * (size_t)own->vw;
   return launch(own, dev, K_NN_CONV, args, (int)(sizeof args / sizeof args[0]),
+                ((size_t)n + tile_cols - 1) / tile_cols,
+                ((size_t)m + (size_t)own->rm - 1) / (size_t)own->rm, err);
+}
+
+int gm__gemm_own_conv_wgrad(gm__gemm_own *own, gm_device *dev, int m, int n, int nb,
+                            float alpha, float beta, const gm__conv_operand *op, cl_mem b,
+                            size_t b_off, int ldb, cl_mem c, size_t c_off, int ldc,
+                            gm_error *err) {
+  cl_ulong src_off = op->src_off, b_off_ = b_off, c_off_ = c_off;
+  arg args[] = {ARG(m), ARG(n), ARG(nb), ARG(alpha), ARG(beta), OPERAND_ARGS(op), ARG(b),
+                ARG(b_off_), ARG(ldb), ARG(c), ARG(c_off_), ARG(ldc)};
+  size_t tile_cols = 2 * (size_t)own->vw;
+  return launch(own, dev, K_CONV_WGRAD, args, (int)(sizeof args / sizeof args[0]),
                 ((size_t)n + tile_cols - 1) / tile_cols,
                 ((size_t)m + (size_t)own->rm - 1) / (size_t)own->rm, err);
 }

@@ -265,21 +265,28 @@ static void release_weights(gm_tensor *weff, const gm_tensor *w) {
 
 /* ---- implicit GEMM: the own kernels read the padded input in place, no columns ---- */
 
-/* The own GEMM kernels when they can run this convolution without im2col columns:
- * stride 1, rows of whole vectors (wo and w multiples of the kernels' vector width),
- * padding at most the kernel's reach, and padded copies that int offsets address. NULL:
- * the im2col path. */
-static gm__gemm_own *implicit_own(const conv_geom *g, gm_device *dev) {
+/* The own GEMM kernels when they can compute this convolution's weight gradient without
+ * im2col columns (gemm_conv_wgrad: stride 1, padding at most the kernel's reach, padded
+ * copies that int offsets address); NULL: the im2col path. */
+static gm__gemm_own *implicit_wgrad_own(const conv_geom *g, gm_device *dev) {
   if (im2col_forced() || g->stride != 1 || g->ph > g->kh - 1 || g->pw > g->kw - 1) return NULL;
   gm__gemm_own *own = gm__gemm_own_for_conv(dev);
   if (!own) return NULL;
-  int64_t vw = gm__gemm_own_vector(own);
-  if (g->wo % vw || g->w % vw) return NULL;
   int64_t cmax = g->cin > g->cout ? g->cin : g->cout;
   int64_t padded = g->b * cmax * (g->h + g->kh - 1 + 2 * g->ph) * (g->w + g->kw - 1 + 2 * g->pw);
   int64_t biggest = g->b * cmax * (g->h > g->ho ? g->h : g->ho) * (g->w > g->wo ? g->w : g->wo);
   if (padded > INT32_MAX || biggest > INT32_MAX || g->cout * g->k > INT32_MAX) return NULL;
   return own;
+}
+
+/* The own GEMM kernels when they can also run the forward and the input gradient without
+ * columns (gemm_nn_conv): rows of whole vectors, wo and w multiples of the kernels'
+ * vector width. NULL: the im2col path. */
+static gm__gemm_own *implicit_own(const conv_geom *g, gm_device *dev) {
+  gm__gemm_own *own = implicit_wgrad_own(g, dev);
+  if (!own) return NULL;
+  int64_t vw = gm__gemm_own_vector(own);
+  return g->wo % vw || g->w % vw ? NULL : own;
 }
 
 /* dst (B, C, h + top + bottom, w + left + right) = src (B, C, h, w) zero-padded, a
@@ -327,6 +334,47 @@ static int implicit_forward(gm__gemm_own *own, const conv_geom *g, gm_tensor *y,
                             0.0f, gm__mem(weff), weff->offset, (int)g->k, &op,
                             bias ? gm__mem(bias) : NULL, bias ? bias->offset : 0, gm__mem(y),
                             y->offset, (int)g->p, (int)(g->cout * g->p), err);
+  gm_tensor_destroy(xp);
+  return rc;
+}
+
+/* dL/dw (and dL/dmask) from dW^T (Cin*nt, Cout) = the forward operand's rows times dy^T
+ * (dy transposed to (B*P, Cout)): one launch over the whole batch, no columns, then
+ * scattered into w's layout (times the mask) by conv_weights_grad_t. */
+static int implicit_weight_grad(gm__gemm_own *own, const conv_geom *g, const gm_tensor *dy,
+                                const gm_tensor *x, gm_tensor *w, gm_tensor *mask,
+                                gm_error *err) {
+  gm_tensor *xp = NULL, *dyt = NULL, *dwt = NULL, *grad;
+  int rc = padded_input(&xp, g, x, err);
+  if (rc == 0) rc = scratch(&dyt, x->dev, g->b * g->p, g->cout, err);
+  if (rc == 0) rc = scratch(&dwt, x->dev, g->k, g->cout, err);
+  if (rc == 0)
+    rc = GM__LAUNCH1D(x->dev, "conv_to_pc", (size_t)dyt->numel, err, GMK_T(dyt), GMK_T(dy),
+                      GMK_I(g->b), GMK_I(g->cout), GMK_I(g->p));
+  if (rc == 0) {
+    gm__conv_operand op = forward_operand(g, xp);
+    implicit_runs++;
+    rc = gm__gemm_own_conv_wgrad(own, x->dev, (int)g->k, (int)g->cout, (int)g->b, 1.0f, 0.0f,
+                                 &op, gm__mem(dyt), dyt->offset, (int)g->cout, gm__mem(dwt),
+                                 dwt->offset, (int)g->cout, err);
+  }
+  size_t n = (size_t)(g->cout * g->k);
+  if (rc == 0 && w->requires_grad) {
+    rc = gm__grad(w, &grad, err);
+    if (rc == 0)
+      rc = GM__LAUNCH1D(x->dev, "conv_weights_grad_t", n, err, GMK_T(grad), GMK_T(dwt),
+                        GMK_T(mask ? mask : w), GMK_I(mask != NULL), GMK_I(g->cout),
+                        GMK_I(g->cin), GMK_I(g->kh * g->kw), GMK_I(g->nt));
+  }
+  if (rc == 0 && mask && mask->requires_grad) {
+    rc = gm__grad(mask, &grad, err);
+    if (rc == 0)
+      rc = GM__LAUNCH1D(x->dev, "conv_weights_grad_t", n, err, GMK_T(grad), GMK_T(dwt),
+                        GMK_T(w), GMK_I(1), GMK_I(g->cout), GMK_I(g->cin),
+                        GMK_I(g->kh * g->kw), GMK_I(g->nt));
+  }
+  gm_tensor_destroy(dwt);
+  gm_tensor_destroy(dyt);
   gm_tensor_destroy(xp);
   return rc;
 }
@@ -431,9 +479,8 @@ static int conv2d_backward(gm__node *nd, gm_error *err) {
 
   gm_tensor *dx = NULL, *dwt = NULL, *weff = w, *col = NULL, *dyp = NULL;
   int packed = packs_weights(&g, mask);
-  /* dx without columns where the own kernels can; dW always from columns (an implicit
-   * weight-gradient kernel measured no faster than im2col + gemm_nt: docs/performance.md) */
-  gm__gemm_own *own = implicit_own(&g, x->dev);
+  /* without columns where the own kernels can, else from im2col columns in chunks */
+  gm__gemm_own *own = implicit_own(&g, x->dev), *wown = implicit_wgrad_own(&g, x->dev);
   int64_t nb = 0;
   rc = chunk_images(x->dev, &g, &nb, err);
   if (rc == 0 && x->requires_grad) rc = gm__grad(x, &dx, err);
@@ -441,7 +488,11 @@ static int conv2d_backward(gm__node *nd, gm_error *err) {
     rc = implicit_input_grad(own, &g, dy, dx, w, mask, err);
     dx = NULL;
   }
-  if (rc == 0 && !need_dw && !dx) return 0;
+  if (rc == 0 && need_dw && wown) {
+    rc = implicit_weight_grad(wown, &g, dy, x, w, mask, err);
+    need_dw = 0;
+  }
+  if (rc || (!need_dw && !dx)) return rc;
   if (rc == 0 && dx) rc = packed_weights(&weff, &g, w, mask, err);
   if (rc == 0 && need_dw)
     rc = packed ? scratch(&dwt, x->dev, g.cout, g.k, err) : gm__grad(w, &dwt, err);
