@@ -1,5 +1,6 @@
-/* conv2d (im2col + GEMM, batch processed in bounded chunks) and conv-transpose 2x2
- * stride 2 (GEMM + scatter), each forward followed by its backward. Kernels:
+/* conv2d (implicit GEMM on the own kernels at stride 1; otherwise im2col + GEMM, the
+ * batch processed in bounded chunks) and conv-transpose 2x2 stride 2 (GEMM + scatter),
+ * each forward followed by its backward. Kernels:
  * kernels/conv.cl. Scratch buffers come from the device pool and go back to it before an
  * op returns (the queue is in order), so only outputs and grads stay in the step arena. */
 #include <inttypes.h>
