@@ -166,21 +166,20 @@ __kernel void conv_bias_grad(GM_T(float, db), GM_T(float, dy), const int nbatch,
 
 /* Conv-transpose 2x2 stride 2: y (B, C, 2H, 2W) from t (C*4, B*H*W), whose row
  * co*4 + dy*2 + dx holds tap (dy, dx) of output channel co; plus bias[co]. Every output
- * pixel comes from exactly one input pixel and one tap. */
+ * pixel comes from exactly one input pixel and one tap. Two dimensions: ox along an
+ * output row, and the row (b, co, oy), whose index arithmetic the row shares. */
 __kernel void conv_t2x2_scatter(GM_T(float, y), GM_T(float, t), GM_T(float, bias),
                                 const int has_bias, const int nbatch, const int c,
                                 const int h, const int w) {
-  int i = get_global_id(0);
+  int ox = get_global_id(0), row = get_global_id(1);
   int wo = 2 * w, ho = 2 * h;
-  if (i >= nbatch * c * ho * wo) return;
-  int ox = i % wo, r = i / wo;
-  int oy = r % ho;
-  r /= ho;
-  int co = r % c, b = r / c;
+  if (ox >= wo || row >= nbatch * c * ho) return;
+  int oy = row % ho, bc = row / ho;
+  int co = bc % c, b = bc / c;
   int tap = (oy & 1) * 2 + (ox & 1);
   float v = GM_AT(t)[(co * 4 + tap) * (nbatch * h * w) + (b * h + (oy >> 1)) * w + (ox >> 1)];
   if (has_bias) v += GM_AT(bias)[co];
-  GM_AT(y)[i] = v;
+  GM_AT(y)[row * wo + ox] = v;
 }
 
 /* The inverse layout change: dt (C*4, B*H*W) from dy (B, C, 2H, 2W). */

@@ -64,11 +64,13 @@ __kernel void norm_invstd_from_var(GM_T(float, invstd), GM_T(float, var), const 
 __kernel void norm_apply(GM_T(float, y), GM_T(float, x), GM_T(float, mean), GM_T(float, invstd),
                          GM_T(float, gamma), const int has_gamma, GM_T(float, beta),
                          const int has_beta, const int channels, const int inner,
-                         const int stat_b_stride, const int cpg, const int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int row = i / inner, c = row % channels, b = row / channels;
-  int s = b * stat_b_stride + c / cpg;
+                         const int stat_b_stride, const int cpg, const int rows) {
+  /* two dimensions: k along a row (b, c) of `inner` values, row; the row's statistics
+   * and affine parameters are the same for every work-item along it */
+  int k = get_global_id(0), row = get_global_id(1);
+  if (k >= inner || row >= rows) return;
+  int b = row / channels, c = row - b * channels;
+  int s = b * stat_b_stride + c / cpg, i = row * inner + k;
   float v = (GM_AT(x)[i] - GM_AT(mean)[s]) * GM_AT(invstd)[s];
   if (has_gamma) v *= GM_AT(gamma)[c];
   if (has_beta) v += GM_AT(beta)[c];

@@ -62,30 +62,32 @@ __kernel void shape_upsample2x_backward(GM_T(float, dx), GM_T(float, dy), const 
   GM_AT(dx)[i] += (g[0] + g[1]) + (g[w2] + g[w2 + 1]);
 }
 
-/* The (dst, src) element pair of work-item i for channel copies between (B, *, inner)
- * layouts: `count` channels from src channel src_off on to dst channel dst_off on. */
-int2 shape_channel_pair(int i, int inner, int dst_c, int dst_off, int src_c, int src_off,
-                        int count) {
-  int k = i % inner, c = (i / inner) % count, b = i / (inner * count);
+/* The (dst, src) element pair of work-item (k, row) for channel copies between
+ * (B, *, inner) layouts: `count` channels from src channel src_off on to dst channel
+ * dst_off on; row = b * count + c, k the position within it. Two dimensions, so a row's
+ * index arithmetic is shared by the work-items along it (PoCL vectorises over k). */
+int2 shape_channel_pair(int k, int row, int inner, int dst_c, int dst_off, int src_c,
+                        int src_off, int count) {
+  int b = row / count, c = row - b * count;
   return (int2)((b * dst_c + dst_off + c) * inner + k, (b * src_c + src_off + c) * inner + k);
 }
 
 __kernel void shape_channels_copy(GM_T(uint, dst), GM_T(uint, src), const int inner,
                                   const int dst_c, const int dst_off, const int src_c,
-                                  const int src_off, const int count, const int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int2 p = shape_channel_pair(i, inner, dst_c, dst_off, src_c, src_off, count);
+                                  const int src_off, const int count, const int rows) {
+  int k = get_global_id(0), row = get_global_id(1);
+  if (k >= inner || row >= rows) return;
+  int2 p = shape_channel_pair(k, row, inner, dst_c, dst_off, src_c, src_off, count);
   GM_AT(dst)[p.x] = GM_AT(src)[p.y];
 }
 
 /* the backward of a copy: dst += src over the same pairs (each dst element once) */
 __kernel void shape_channels_add(GM_T(float, dst), GM_T(float, src), const int inner,
                                  const int dst_c, const int dst_off, const int src_c,
-                                 const int src_off, const int count, const int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int2 p = shape_channel_pair(i, inner, dst_c, dst_off, src_c, src_off, count);
+                                 const int src_off, const int count, const int rows) {
+  int k = get_global_id(0), row = get_global_id(1);
+  if (k >= inner || row >= rows) return;
+  int2 p = shape_channel_pair(k, row, inner, dst_c, dst_off, src_c, src_off, count);
   GM_AT(dst)[p.x] += GM_AT(src)[p.y];
 }
 

@@ -562,9 +562,9 @@ static int t2x2_forward(gm_tensor *y, const gm_tensor *x, const gm_tensor *w,
                         GMK_I(0), GMK_I(nbatch), GMK_I(cin), GMK_I(h * wd));
   if (rc == 0) rc = gemm(dev, 1, 0, cout * 4, n, cin, w, xp, t, 0.0f, err);
   if (rc == 0)
-    rc = GM__LAUNCH1D(dev, "conv_t2x2_scatter", (size_t)y->numel, err, GMK_T(y), GMK_T(t),
-                      GMK_T(bias ? bias : t), GMK_I(bias != NULL), GMK_I(nbatch), GMK_I(cout),
-                      GMK_I(h), GMK_I(wd));
+    rc = GM__LAUNCH2D(dev, "conv_t2x2_scatter", (size_t)(2 * wd), (size_t)(nbatch * cout * 2 * h),
+                      err, GMK_T(y), GMK_T(t), GMK_T(bias ? bias : t), GMK_I(bias != NULL),
+                      GMK_I(nbatch), GMK_I(cout), GMK_I(h), GMK_I(wd));
   return rc;
 }
 

@@ -70,11 +70,12 @@ static int stat_moments(gm_tensor *x, const norm_layout *l, float eps, gm_tensor
 /* y = gamma (x - mean) invstd + beta; a NULL gamma or beta is left out. */
 static int normalise(gm_tensor *y, gm_tensor *x, const norm_layout *l, gm_tensor *mean,
                      gm_tensor *invstd, gm_tensor *gamma, gm_tensor *beta, gm_error *err) {
-  return GM__LAUNCH1D(x->dev, "norm_apply", (size_t)x->numel, err, GMK_T(y), GMK_T(x),
-                      GMK_T(mean), GMK_T(invstd), GMK_T(gamma ? gamma : x),
+  int64_t rows = x->numel / l->inner;
+  return GM__LAUNCH2D(x->dev, "norm_apply", (size_t)l->inner, (size_t)rows, err, GMK_T(y),
+                      GMK_T(x), GMK_T(mean), GMK_T(invstd), GMK_T(gamma ? gamma : x),
                       GMK_I(gamma != NULL), GMK_T(beta ? beta : x), GMK_I(beta != NULL),
                       GMK_I(l->channels), GMK_I(l->inner), GMK_I(l->stat_b_stride),
-                      GMK_I(l->cpg), GMK_I(x->numel));
+                      GMK_I(l->cpg), GMK_I(rows));
 }
 
 /* Records the node shared by both norms: in = x, then gamma and beta when given. */

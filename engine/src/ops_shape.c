@@ -82,10 +82,11 @@ static int64_t inner_size(const gm_tensor *x) {
  * (B, *, inner) layouts; `add` is the float backward form. */
 static int channel_copy(gm_tensor *dst, int64_t dst_off, const gm_tensor *src, int64_t src_off,
                         int64_t count, int add, gm_error *err) {
-  int64_t batch = src->shape[0], inner = inner_size(src), n = batch * count * inner;
-  return GM__LAUNCH1D(dst->dev, add ? "shape_channels_add" : "shape_channels_copy", (size_t)n, err,
-                      GMK_T(dst), GMK_T(src), GMK_I(inner), GMK_I(dst->shape[1]), GMK_I(dst_off),
-                      GMK_I(src->shape[1]), GMK_I(src_off), GMK_I(count), GMK_I(n));
+  int64_t batch = src->shape[0], inner = inner_size(src), rows = batch * count;
+  return GM__LAUNCH2D(dst->dev, add ? "shape_channels_add" : "shape_channels_copy",
+                      (size_t)inner, (size_t)rows, err, GMK_T(dst), GMK_T(src), GMK_I(inner),
+                      GMK_I(dst->shape[1]), GMK_I(dst_off), GMK_I(src->shape[1]),
+                      GMK_I(src_off), GMK_I(count), GMK_I(rows));
 }
 
 /* ---- concat_channels ---- */
