@@ -234,10 +234,10 @@ inline int conv_col_offset(int j, int pimg, int wo, int bs, int rs) {
 
 /* C = alpha A (m x k, row-major) B + beta C (+ bias[i] when has_bias) with B the
  * implicit im2col operand above (k = its rows, a multiple of nt; n = its columns, a
- * multiple of GM_VW),
- * and C addressed by column layout too: element (i, j) at c[i * c_rs + b * c_bs + q],
- * j = b * pimg + q, so a convolution writes (B, C, P) directly. The work-item tiles,
- * range and k chunks of gemm_nn. */
+ * multiple of GM_VW; LOAD1 in GM_CONV_STEPS reads the tap's pointer sp), and C addressed
+ * by column layout too: element (i, j) at c[i * c_rs + b * c_bs + q], j = b * pimg + q,
+ * so a convolution writes (B, C, P) directly. The work-item tiles, range and k chunks of
+ * gemm_nn. */
 __kernel void gemm_nn_conv(const int m, const int n, const int k, const float alpha,
                            const float beta, __global const float *a, const ulong a_off,
                            const int lda, GM_CONV_SRC_ARGS, __global const float *bias,
