@@ -49,4 +49,8 @@ const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
 /* mkdir -p: creates path and its missing parents; an error names the part that failed. */
 int gm_cli_make_dirs(const char *path, gm_error *err);
 
+/* A duration "90s", "5m", "1h30m", "2.5m" or "300" (seconds) into *seconds; 0 only when
+ * allow_zero. -1 (nothing printed) when s is not one. */
+int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds);
+
 #endif

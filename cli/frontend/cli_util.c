@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,5 +135,27 @@ int gm_cli_make_dirs(const char *path, gm_error *err) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
     return gm_error_set(err, GM_EIO, "%s: not a folder", path);
+  return 0;
+}
+
+int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds) {
+  double total = 0;
+  const char *p = s;
+  if (!*p) return -1;
+  while (*p) {
+    char *end;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (errno || end == p || !(v >= 0)) return -1;
+    double unit = 1;
+    if (*end == 'h') unit = 3600;
+    else if (*end == 'm') unit = 60;
+    else if (*end == 's') unit = 1;
+    else if (*end != '\0') return -1;
+    total += v * unit;
+    p = *end ? end + 1 : end;
+  }
+  if (!(total > 0 || (allow_zero && total == 0)) || !isfinite(total)) return -1;
+  *seconds = total;
   return 0;
 }

@@ -86,29 +86,6 @@ static const char usage[] =
 
 /* ---- options ---- */
 
-/* "90s", "5m", "1h30m", "2.5m", "300" (seconds) -> seconds. */
-static int parse_duration(const char *s, double *out, int allow_zero) {
-  double total = 0;
-  const char *p = s;
-  if (!*p) return -1;
-  while (*p) {
-    char *end;
-    errno = 0;
-    double v = strtod(p, &end);
-    if (errno || end == p || !(v >= 0)) return -1;
-    double unit = 1;
-    if (*end == 'h') unit = 3600;
-    else if (*end == 'm') unit = 60;
-    else if (*end == 's') unit = 1;
-    else if (*end != '\0') return -1;
-    total += v * unit;
-    p = *end ? end + 1 : end;
-  }
-  if (!(total > 0 || (allow_zero && total == 0)) || !isfinite(total)) return -1;
-  *out = total;
-  return 0;
-}
-
 static int parse_long(const char *arg, long long lo, long long hi, long long *out) {
   char *end;
   errno = 0;
@@ -143,7 +120,7 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
   long long v;
   switch (c) {
   case OPT_TIME:
-    if (parse_duration(arg, &j->time_s, 0))
+    if (gm_cli_parse_duration(arg, 0, &j->time_s))
       return 10 + gm_cli_usage(cmd, "--time: \"%s\" is not a duration (90s, 5m, 1h30m)", arg);
     s->budgets++;
     return 1;
@@ -181,7 +158,7 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
     j->timing_n = (int)v;
     return 1;
   case OPT_TIMING_LIMIT:
-    if (parse_duration(arg, &j->timing_limit_s, 1))
+    if (gm_cli_parse_duration(arg, 1, &j->timing_limit_s))
       return 10 + gm_cli_usage(cmd, "--timing-limit: \"%s\" is not a duration (0, 30s, 2m)", arg);
     return 1;
   case OPT_JSON: j->json = 1; return 1;

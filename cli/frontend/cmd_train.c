@@ -77,29 +77,6 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-/* "90s", "5m", "1h30m", "2.5m", "300" (seconds) -> seconds. */
-static int parse_duration(const char *s, double *out) {
-  double total = 0;
-  const char *p = s;
-  if (!*p) return -1;
-  while (*p) {
-    char *end;
-    errno = 0;
-    double v = strtod(p, &end);
-    if (errno || end == p || !(v >= 0)) return -1;
-    double unit = 1;
-    if (*end == 'h') unit = 3600;
-    else if (*end == 'm') unit = 60;
-    else if (*end == 's') unit = 1;
-    else if (*end != '\0') return -1;
-    total += v * unit;
-    p = *end ? end + 1 : end;
-  }
-  if (!(total > 0) || !isfinite(total)) return -1;
-  *out = total;
-  return 0;
-}
-
 static int parse_count(const char *arg, long long lo, long long *out) {
   char *end;
   errno = 0;
@@ -124,7 +101,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
   switch (c) {
   case OPT_OUT: a->out = arg; return 1;
   case OPT_TIME:
-    if (parse_duration(arg, &a->time_s))
+    if (gm_cli_parse_duration(arg, 0, &a->time_s))
       return 10 + gm_cli_usage(cmd, "--time: \"%s\" is not a duration (90s, 5m, 1h30m)", arg);
     a->budgets++;
     return 1;
