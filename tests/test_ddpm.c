@@ -351,19 +351,6 @@ START_TEST(ddim_over_every_level_with_eta_1_samples_as_ddpm) {
 }
 END_TEST
 
-typedef struct progress_log {
-  int calls;
-  int64_t done, total;
-} progress_log;
-
-static void log_progress(void *ctx, int64_t done, int64_t total) {
-  progress_log *l = ctx;
-  ck_assert_int_eq(done, l->done + 1);
-  l->calls++;
-  l->done = done;
-  l->total = total;
-}
-
 /* stop_after k runs k steps of either sampler, reports k of its steps and returns images
  * of the full shape; 0, and more than the steps, run to the end. */
 START_TEST(samplers_stop_after_k_steps_with_k_reported) {
@@ -378,9 +365,9 @@ START_TEST(samplers_stop_after_k_steps_with_k_reported) {
     gm_error err = {0};
     gm_rng r;
     gm_rng_init(&r, 30 + i, 7);
-    progress_log log = {0};
+    gmt_progress_log log = {0};
     gm_sample_options o = {.n = 2, .sampler = cases[i].sampler, .steps = cases[i].steps,
-                           .stop_after = cases[i].stop, .progress = log_progress,
+                           .stop_after = cases[i].stop, .progress = gmt_progress,
                            .progress_ctx = &log};
     gm_tensor *img;
     gmt_ok(vt->sample(m, &o, &r, &img, &err), &err);

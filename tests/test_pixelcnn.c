@@ -430,21 +430,6 @@ START_TEST(samples_vary_with_the_seed_and_are_repeatable) {
 }
 END_TEST
 
-/* What the progress callback saw. */
-typedef struct progress_log {
-  int calls;
-  int64_t done, total;
-} progress_log;
-
-static void log_progress(void *ctx, int64_t done, int64_t total) {
-  progress_log *l = ctx;
-  ck_assert_msg(done > l->done, "progress went from %lld to %lld", (long long)l->done,
-                (long long)done);
-  l->calls++;
-  l->done = done;
-  l->total = total;
-}
-
 /* stop_after k draws the first k pixels as a full run does (same seed), leaves the rest at
  * class 0, reports exactly k of 36 pixels and counts k evaluations (naive); 0 and more
  * than the image run to the end. */
@@ -460,9 +445,9 @@ START_TEST(samplers_stop_after_k_pixels_with_k_reported_and_the_rest_undrawn) {
     gm_error err = {0};
     gm_rng rng;
     gm_rng_init(&rng, 5, 7);
-    progress_log log = {0};
+    gmt_progress_log log = {0};
     gm_sample_options o = {.n = 2, .sampler = sampler, .stop_after = k,
-                           .progress = log_progress, .progress_ctx = &log};
+                           .progress = gmt_progress, .progress_ctx = &log};
     gm_tensor *img = NULL;
     gmt_ok(vt->sample(m, &o, &rng, &img, &err), &err);
     ck_assert_int_eq(img->ndim, 4);

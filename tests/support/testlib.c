@@ -170,3 +170,12 @@ gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
   gm_model_options_free(&ro);
   return m;
 }
+
+void gmt_progress(void *ctx, int64_t done, int64_t total) {
+  gmt_progress_log *l = ctx;
+  ck_assert_msg(done > l->done, "progress went from %lld to %lld", (long long)l->done,
+                (long long)done);
+  l->calls++;
+  l->done = done;
+  l->total = total;
+}

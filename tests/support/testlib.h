@@ -66,6 +66,15 @@ void gmt_model_plugins_close(void);
 gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
                            const char *const *sets, int n_sets, uint64_t seed);
 
+/* What a sampler's progress callback reported, with gmt_progress as the callback and a
+ * zeroed log as its context: the calls, the last done and total. A check fails if done
+ * does not increase from call to call. */
+typedef struct gmt_progress_log {
+  int calls;
+  int64_t done, total;
+} gmt_progress_log;
+void gmt_progress(void *ctx, int64_t done, int64_t total);
+
 /* Runs a suite built by make_suite; returns the process exit code. */
 int gmt_run(Suite *s);
 
