@@ -182,18 +182,17 @@ __kernel void conv_t2x2_scatter(GM_T(float, y), GM_T(float, t), GM_T(float, bias
   GM_AT(y)[row * wo + ox] = v;
 }
 
-/* The inverse layout change: dt (C*4, B*H*W) from dy (B, C, 2H, 2W). */
+/* The inverse layout change: dt (C*4, B*H*W) from dy (B, C, 2H, 2W). Two dimensions: ix
+ * along a row of dt, and the row r = ((co*4 + tap) * B + b) * H + iy. */
 __kernel void conv_t2x2_gather(GM_T(float, dt), GM_T(float, dy), const int nbatch,
                                const int c, const int h, const int w) {
-  int i = get_global_id(0);
-  int ncols = nbatch * h * w;
-  if (i >= c * 4 * ncols) return;
-  int n = i % ncols, row = i / ncols;
+  int ix = get_global_id(0), r = get_global_id(1);
+  if (ix >= w || r >= c * 4 * nbatch * h) return;
+  int iy = r % h, t = r / h;
+  int b = t % nbatch, row = t / nbatch;
   int co = row / 4, tap = row % 4;
-  int ix = n % w, r = n / w;
-  int iy = r % h, b = r / h;
   int oy = 2 * iy + (tap >> 1), ox = 2 * ix + (tap & 1);
-  GM_AT(dt)[i] = GM_AT(dy)[((b * c + co) * 2 * h + oy) * 2 * w + ox];
+  GM_AT(dt)[r * w + ix] = GM_AT(dy)[((b * c + co) * 2 * h + oy) * 2 * w + ox];
 }
 
 /* dst (R, hp, wp) = src (R, h, w) placed at row top, column left, zeros around it: the

@@ -131,11 +131,12 @@ __kernel void norm_input_grad(GM_T(float, dx), GM_T(float, dy), GM_T(float, x),
                               const int has_gamma, GM_T(float, a), GM_T(float, b),
                               const int through, const float inv_m, const int channels,
                               const int inner, const int stat_b_stride, const int cpg,
-                              const int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int row = i / inner, c = row % channels, bb = row / channels;
-  int s = bb * stat_b_stride + c / cpg;
+                              const int rows) {
+  /* two dimensions, as norm_apply: k along a row (bb, c), the row */
+  int k = get_global_id(0), row = get_global_id(1);
+  if (k >= inner || row >= rows) return;
+  int bb = row / channels, c = row - bb * channels;
+  int s = bb * stat_b_stride + c / cpg, i = row * inner + k;
   float is = GM_AT(invstd)[s];
   float g = GM_AT(dy)[i] * (has_gamma ? GM_AT(gamma)[c] : 1.0f);
   if (through) {

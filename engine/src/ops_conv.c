@@ -575,8 +575,8 @@ static int t2x2_backward_into(gm_tensor *x, gm_tensor *w, const gm_tensor *dy, g
   int64_t nbatch = x->shape[0], cin = x->shape[1], h = x->shape[2], wd = x->shape[3];
   int64_t cout = w->shape[1], n = nbatch * h * wd;
   gm_tensor *g;
-  int rc = GM__LAUNCH1D(dev, "conv_t2x2_gather", (size_t)(cout * 4 * n), err, GMK_T(dt),
-                        GMK_T(dy), GMK_I(nbatch), GMK_I(cout), GMK_I(h), GMK_I(wd));
+  int rc = GM__LAUNCH2D(dev, "conv_t2x2_gather", (size_t)wd, (size_t)(cout * 4 * nbatch * h), err,
+                        GMK_T(dt), GMK_T(dy), GMK_I(nbatch), GMK_I(cout), GMK_I(h), GMK_I(wd));
   if (rc == 0 && x->requires_grad) {
     rc = gm__grad(x, &g, err);
     if (rc == 0) rc = gemm(dev, 0, 0, cin, n, cout * 4, w, dt, xp, 0.0f, err);

@@ -143,11 +143,12 @@ static int norm_backward(gm__node *n, gm_error *err) {
   }
   if (rc == 0) rc = gm__grad(x, &g, err);
   if (rc == 0)
-    rc = GM__LAUNCH1D(dev, "norm_input_grad", (size_t)x->numel, err, GMK_T(g), GMK_T(dy), GMK_T(x),
-                      GMK_T(mean), GMK_T(invstd), GMK_T(gamma ? gamma : x), GMK_I(gamma != NULL),
-                      GMK_T(a), GMK_T(b), GMK_I(through),
-                      GMK_F((float)(1.0 / (double)(l.count * l.inner))), GMK_I(l.channels),
-                      GMK_I(l.inner), GMK_I(l.stat_b_stride), GMK_I(l.cpg), GMK_I(x->numel));
+    rc = GM__LAUNCH2D(dev, "norm_input_grad", (size_t)l.inner, (size_t)(x->numel / l.inner), err,
+                      GMK_T(g), GMK_T(dy), GMK_T(x), GMK_T(mean), GMK_T(invstd),
+                      GMK_T(gamma ? gamma : x), GMK_I(gamma != NULL), GMK_T(a), GMK_T(b),
+                      GMK_I(through), GMK_F((float)(1.0 / (double)(l.count * l.inner))),
+                      GMK_I(l.channels), GMK_I(l.inner), GMK_I(l.stat_b_stride), GMK_I(l.cpg),
+                      GMK_I(x->numel / l.inner));
   return rc;
 }
 
