@@ -17,7 +17,11 @@
 extern "C" {
 #endif
 
-#define GM_PLUGIN_ABI 1u
+/* Bumped whenever a struct that crosses the plugin boundary without a size field of its
+ * own changes layout, so that a plugin built against older headers is refused instead of
+ * misread. 2: gm_conv2d_opts gained `taps` (a plugin fills it, the engine reads it) and
+ * gm_sample_options gained `stop_after`. */
+#define GM_PLUGIN_ABI 2u
 #define GM_PLUGIN_ENTRY_SYMBOL "gm_plugin_entry"
 
 #define GM_PLUGIN_KIND_MODEL "model"
