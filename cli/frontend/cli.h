@@ -53,4 +53,7 @@ int gm_cli_make_dirs(const char *path, gm_error *err);
  * allow_zero. -1 (nothing printed) when s is not one. */
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds);
 
+/* A whole decimal number in lo..hi into *out; -1 (nothing printed) when s is not one. */
+int gm_cli_parse_long(const char *s, long long lo, long long hi, long long *out);
+
 #endif

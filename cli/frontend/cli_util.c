@@ -159,3 +159,12 @@ int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds) {
   *seconds = total;
   return 0;
 }
+
+int gm_cli_parse_long(const char *s, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}

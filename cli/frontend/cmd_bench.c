@@ -2,7 +2,6 @@
  * milliseconds of each conv layer forward and backward, on the chosen device. Timing
  * lives in the engine (bench.h); the layer list in bench_layers.h. `genmoji bench models`
  * is dispatched from here to cmd_bench_models.c. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +77,10 @@ static int parse_backends(const char *s, bench_opts *o) {
   return o->n_backends ? 0 : -1;
 }
 
+/* gm_cli_parse_long into an int. */
 static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  long long v;
+  if (gm_cli_parse_long(s, lo, hi, &v)) return -1;
   *out = (int)v;
   return 0;
 }

@@ -86,15 +86,6 @@ static const char usage[] =
 
 /* ---- options ---- */
 
-static int parse_long(const char *arg, long long lo, long long hi, long long *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || end == arg || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 typedef struct cmd_state {
   gm_cli_cmp_job j;
   const char **sets[GM_CLI_CMP_MODELS];
@@ -125,7 +116,7 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
     s->budgets++;
     return 1;
   case OPT_STEPS:
-    if (parse_long(arg, 1, 1LL << 40, &j->steps))
+    if (gm_cli_parse_long(arg, 1, 1LL << 40, &j->steps))
       return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
     s->budgets++;
     return 1;
@@ -137,23 +128,23 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
     return r ? 10 + r : 1;
   }
   case OPT_N:
-    if (parse_long(arg, 1, 4096, &v))
+    if (gm_cli_parse_long(arg, 1, 4096, &v))
       return 10 + gm_cli_usage(cmd, "--n: \"%s\" is not an integer in 1..4096", arg);
     j->n = (int)v;
     return 1;
   case OPT_SEED:
-    if (parse_long(arg, 0, INT64_MAX, &v))
+    if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
       return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     j->seed = (unsigned long long)v;
     return 1;
   case OPT_OUT: j->out = arg; return 1;
   case OPT_T_SAMPLES:
-    if (parse_long(arg, 0, 1 << 20, &v))
+    if (gm_cli_parse_long(arg, 0, 1 << 20, &v))
       return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not a count", arg);
     j->t_samples = (int)v;
     return 1;
   case OPT_TIMING_N:
-    if (parse_long(arg, 1, 256, &v))
+    if (gm_cli_parse_long(arg, 1, 256, &v))
       return 10 + gm_cli_usage(cmd, "--timing-n: \"%s\" is not an integer in 1..256", arg);
     j->timing_n = (int)v;
     return 1;

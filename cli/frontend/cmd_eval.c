@@ -1,7 +1,6 @@
 /* `genmoji eval`: bits per dimension of a trained model on one split of a dataset, for
  * models that provide a likelihood (nll): the mean over images of each image's value. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,15 +44,6 @@ typedef struct eval_args {
   int json;
 } eval_args;
 
-static int parse_long(const char *arg, long long lo, long long hi, long long *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || end == arg || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 static int handle(eval_args *a, int c, const char *arg, const char *cmd) {
   long long v;
   switch (c) {
@@ -65,15 +55,15 @@ static int handle(eval_args *a, int c, const char *arg, const char *cmd) {
     a->split = arg;
     return 1;
   case OPT_T_SAMPLES:
-    if (parse_long(arg, 0, 1 << 20, &a->t_samples))
+    if (gm_cli_parse_long(arg, 0, 1 << 20, &a->t_samples))
       return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not a count", arg);
     return 1;
   case OPT_BATCH:
-    if (parse_long(arg, 1, 1 << 16, &a->batch))
+    if (gm_cli_parse_long(arg, 1, 1 << 16, &a->batch))
       return 10 + gm_cli_usage(cmd, "--batch: \"%s\" is not an integer in 1..65536", arg);
     return 1;
   case OPT_SEED:
-    if (parse_long(arg, 0, INT64_MAX, &v))
+    if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
       return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     a->seed = (unsigned long long)v;
     return 1;

@@ -72,15 +72,6 @@ typedef struct sample_args {
   int stretch, json, quiet;
 } sample_args;
 
-static int parse_long(const char *arg, long long lo, long long hi, long long *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || end == arg || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_double(const char *arg, double lo, double *out) {
   char *end;
   errno = 0;
@@ -94,13 +85,13 @@ static int parse_double(const char *arg, double lo, double *out) {
 static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   switch (c) {
   case OPT_N:
-    if (parse_long(arg, 1, 1 << 16, &a->n))
+    if (gm_cli_parse_long(arg, 1, 1 << 16, &a->n))
       return 10 + gm_cli_usage(cmd, "--n: \"%s\" is not an integer in 1..65536", arg);
     return 1;
   case OPT_OUT: a->out = arg; return 1;
   case OPT_SEED: {
     long long v;
-    if (parse_long(arg, 0, INT64_MAX, &v))
+    if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
       return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     a->seed = (unsigned long long)v;
     return 1;
@@ -111,7 +102,7 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_SAMPLER: a->sampler = arg; return 1;
   case OPT_STEPS:
-    if (parse_long(arg, 1, 1 << 20, &a->steps))
+    if (gm_cli_parse_long(arg, 1, 1 << 20, &a->steps))
       return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
     return 1;
   case OPT_ETA:
@@ -119,7 +110,7 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
       return 10 + gm_cli_usage(cmd, "--eta: \"%s\" is not a number >= 0", arg);
     return 1;
   case OPT_UPSCALE:
-    if (parse_long(arg, 1, 64, &a->upscale))
+    if (gm_cli_parse_long(arg, 1, 64, &a->upscale))
       return 10 + gm_cli_usage(cmd, "--upscale: \"%s\" is not an integer in 1..64", arg);
     return 1;
   case OPT_NOISE: a->noise = arg; return 1;

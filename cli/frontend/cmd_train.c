@@ -3,6 +3,7 @@
  * clean stop on Ctrl-C or SIGTERM that leaves last.safetensors for --resume. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,15 +78,6 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-static int parse_count(const char *arg, long long lo, long long *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || end == arg || *end || v < lo) return -1;
-  *out = v;
-  return 0;
-}
-
 typedef struct train_args {
   const char *out;
   double time_s, lr;
@@ -107,7 +99,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_STEPS:
   case OPT_EPOCHS:
-    if (parse_count(arg, 1, &v))
+    if (gm_cli_parse_long(arg, 1, LLONG_MAX, &v))
       return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer",
                                c == OPT_STEPS ? "steps" : "epochs", arg);
     *(c == OPT_STEPS ? &a->steps : &a->epochs) = v;
@@ -126,7 +118,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
     const char *name = "";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if (names[i].c == c) name = names[i].name;
-    if (parse_count(arg, 1, &v) || v > (1 << 30))
+    if (gm_cli_parse_long(arg, 1, LLONG_MAX, &v) || v > (1 << 30))
       return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer", name, arg);
     if (c == OPT_BATCH) a->batch = v;
     else if (c == OPT_SAVE_EVERY) a->save_every = v;
@@ -144,7 +136,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
     return 1;
   }
   case OPT_SEED:
-    if (parse_count(arg, 0, &v)) return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+    if (gm_cli_parse_long(arg, 0, LLONG_MAX, &v)) return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     a->seed = (unsigned long long)v;
     return 1;
   case OPT_RESUME: a->resume = 1; return 1;

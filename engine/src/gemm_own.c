@@ -8,14 +8,6 @@
 
 #include "gemm_backend.h"
 
-struct gm__kernel_source {
-  const char *name;
-  const char *text;
-  size_t len;
-};
-extern const struct gm__kernel_source gm__kernel_sources[];
-extern const int gm__kernel_source_count;
-
 enum { K_NN, K_TN, K_NT, K_TT, K_NN_CONV, K_CONV_WGRAD, K_COUNT };
 static const char *const kernel_names[K_COUNT] = {
     "gemm_nn", "gemm_tn", "gemm_nt", "gemm_tt", "gemm_nn_conv", "gemm_conv_wgrad"};

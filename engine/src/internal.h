@@ -182,6 +182,16 @@ typedef struct gm__gemm_desc {
 } gm__gemm_desc;
 
 int gm__gemm(gm_device *dev, const gm__gemm_desc *d, gm_error *err);
+
+/* The kernels/NAME.cl files as embedded at build time (generated source): NAME, the
+ * text and its length. */
+struct gm__kernel_source {
+  const char *name;
+  const char *text;
+  size_t len;
+};
+extern const struct gm__kernel_source gm__kernel_sources[];
+extern const int gm__kernel_source_count;
 /* The cl_mem behind a tensor. */
 static inline cl_mem gm__mem(const gm_tensor *t) { return t->buf->mem; }
 

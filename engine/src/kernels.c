@@ -7,14 +7,6 @@
 
 #include "internal.h"
 
-struct gm__kernel_source {
-  const char *name;
-  const char *text;
-  size_t len;
-};
-extern const struct gm__kernel_source gm__kernel_sources[];
-extern const int gm__kernel_source_count;
-
 const char *gm__build_options(void) {
   /* No -cl-fast-relaxed-math: results must match the CPU reference. */
   return "-cl-std=CL1.2";

@@ -202,11 +202,6 @@ static int model_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm
   return rc;
 }
 
-static int model_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
-                             gm_error *err) {
-  return pcnn__sample(m, o, rng, images, err);
-}
-
 static const gm_model_vtable vtable = {
     .size = sizeof(gm_model_vtable),
     .options = options,
@@ -216,7 +211,7 @@ static const gm_model_vtable vtable = {
     .params = model_params,
     .forward = model_forward,
     .loss = model_loss,
-    .sample = model_sample,
+    .sample = pcnn__sample,
     .samplers = samplers,
     .nll = model_nll,
     .forward_inputs = forward_inputs,
