@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testlib.h"
+#include "clitest.h"
 
-#define GENMOJI GM_BUILD_PLUGIN_DIR "/../genmoji"
 
 extern char **environ;
 
@@ -53,52 +52,6 @@ static const char *const TINY[] = {"--size",
                                    "timesteps=20",
                                    NULL};
 
-static char g_data[1100];
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = '\0';
-  fclose(f);
-  return s;
-}
-
-static const char *path_in(const char *name) {
-  static char p[4][1200];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", gmt_tmpdir(), name);
-  return p[k];
-}
-
-/* 12 pictures of a yellow disc on a gradient; banana and grape are held out at
- * --heldout 0.25. */
-static const char *data_dir(void) {
-  if (g_data[0]) return g_data;
-  static const char *const names[] = {"apple", "banana", "cherry", "damson",  "elder", "fig",
-                                      "grape", "hazel",  "iris",   "juniper", "kiwi",  "lemon"};
-  snprintf(g_data, sizeof g_data, "%s/data", gmt_tmpdir());
-  ck_assert_int_eq(mkdir(g_data, 0777), 0);
-  gm_error err = {0};
-  uint8_t px[32 * 32 * 3];
-  for (int k = 0; k < 12; k++) {
-    for (int i = 0; i < 32 * 32; i++) {
-      int x = i % 32, y = i / 32, in = (x - 16) * (x - 16) + (y - 16) * (y - 16) < 40 + 10 * k;
-      px[3 * i] = in ? 240 : (uint8_t)(6 * x);
-      px[3 * i + 1] = in ? (uint8_t)(190 + 5 * k) : (uint8_t)(6 * y);
-      px[3 * i + 2] = in ? 30 : 0;
-    }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.png", g_data, names[k]);
-    gmt_ok(gm_png_write(path, px, 32, 32, 3, &err), &err);
-  }
-  return g_data;
-}
 
 typedef struct child {
   pid_t pid;
@@ -115,7 +68,7 @@ static child start(const char *tag, const char *const *a, const char *const *b,
   const char *const *lists[] = {a, b, c};
   char *argv[96];
   int n = 0;
-  argv[n++] = GENMOJI;
+  argv[n++] = GMT_GENMOJI;
   for (int l = 0; l < 3; l++)
     for (int i = 0; lists[l] && lists[l][i]; i++) argv[n++] = (char *)lists[l][i];
   argv[n] = NULL;
@@ -123,7 +76,7 @@ static child start(const char *tag, const char *const *a, const char *const *b,
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, ch.out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, ch.err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ck_assert_int_eq(posix_spawn(&ch.pid, GENMOJI, &fa, NULL, argv, environ), 0);
+  ck_assert_int_eq(posix_spawn(&ch.pid, GMT_GENMOJI, &fa, NULL, argv, environ), 0);
   posix_spawn_file_actions_destroy(&fa);
   return ch;
 }
@@ -132,8 +85,8 @@ static child start(const char *tag, const char *const *a, const char *const *b,
 static int finish(const child *c, char **out, char **err) {
   int status = 0;
   ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
-  *out = slurp(c->out);
-  *err = slurp(c->err);
+  *out = gmt_slurp(c->out, NULL);
+  *err = gmt_slurp(c->err, NULL);
   ck_assert_msg(WIFEXITED(status), "genmoji died of signal %d: %s",
                 WIFSIGNALED(status) ? WTERMSIG(status) : 0, *err);
   return WEXITSTATUS(status);
@@ -146,33 +99,10 @@ static int run(const char *tag, const char *const *args, const char *const *more
   return finish(&c, out, err);
 }
 
-static const cJSON *get(const cJSON *o, const char *path) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", path);
-  const cJSON *v = o;
-  for (char *k = strtok(buf, "."); k; k = strtok(NULL, ".")) {
-    v = cJSON_GetObjectItemCaseSensitive(v, k);
-    ck_assert_msg(v != NULL, "metrics.json has no '%s'", path);
-  }
-  return v;
-}
-
-static double num(const cJSON *o, const char *path) {
-  const cJSON *v = get(o, path);
-  ck_assert_msg(cJSON_IsNumber(v), "'%s' is not a number", path);
-  return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *path) {
-  const cJSON *v = get(o, path);
-  ck_assert_msg(cJSON_IsString(v), "'%s' is not a string", path);
-  return v->valuestring;
-}
-
 static cJSON *read_metrics(const char *dir) {
   char path[1300];
   snprintf(path, sizeof path, "%s/metrics.json", dir);
-  char *text = slurp(path);
+  char *text = gmt_slurp(path, NULL);
   ck_assert_msg(text != NULL, "no %s", path);
   cJSON *o = cJSON_Parse(text);
   free(text);
@@ -209,14 +139,14 @@ static int check_refs(const char *dir, const char *text, const char *open, char 
 static void check_html_and_md(const char *dir) {
   char path[1300];
   snprintf(path, sizeof path, "%s/index.html", dir);
-  char *html = slurp(path);
+  char *html = gmt_slurp(path, NULL);
   ck_assert(html != NULL);
   ck_assert_msg(!strstr(html, "http://") && !strstr(html, "https://"), "an external URL");
   int refs = check_refs(dir, html, "src=\"", '"') + check_refs(dir, html, "href=\"", '"');
   ck_assert_int_ge(refs, 3);
   free(html);
   snprintf(path, sizeof path, "%s/report.md", dir);
-  char *md = slurp(path);
+  char *md = gmt_slurp(path, NULL);
   ck_assert(md != NULL);
   ck_assert_int_ge(check_refs(dir, md, "](", ')'), 2);
   free(md);
@@ -240,57 +170,57 @@ static void assert_same_pixels(const char *a, const char *b) {
 /* The fields of one model that every complete run has. */
 static void check_model(const cJSON *root, const char *name, int steps, int n) {
   char key[256];
-  const cJSON *m = get(get(root, "models"), name);
+  const cJSON *m = gmt_json_at(gmt_json_at(root, "models"), name);
 #define K(path) (snprintf(key, sizeof key, "%s", path), key)
-  ck_assert_str_eq(str(m, K("training.status")), "done");
-  ck_assert_int_eq((int)num(m, K("training.steps")), steps);
-  ck_assert(num(m, K("training.images_seen")) >= steps);
-  ck_assert(num(m, K("training.images_per_s")) > 0);
-  ck_assert(isfinite(num(m, K("training.loss"))));
-  ck_assert(isfinite(num(m, K("training.loss_smoothed"))));
-  ck_assert(num(m, K("training.wall_s")) > 0);
-  ck_assert(num(m, K("parameters")) > 0);
-  ck_assert_str_eq(str(m, K("sampling.status")), "done");
-  ck_assert_int_eq((int)num(m, K("sampling.n")), n);
-  ck_assert(strlen(str(m, K("sampling.sampler"))) > 0);
-  ck_assert(num(m, K("sampling.seconds_per_image")) > 0);
-  ck_assert(num(m, K("sampling.evaluations_per_image")) > 0);
-  ck_assert_str_eq(str(m, K("likelihood.status")), "done");
-  double bpd = num(m, K("likelihood.bits_per_dim"));
+  ck_assert_str_eq(gmt_json_str(m, K("training.status")), "done");
+  ck_assert_int_eq((int)gmt_json_num(m, K("training.steps")), steps);
+  ck_assert(gmt_json_num(m, K("training.images_seen")) >= steps);
+  ck_assert(gmt_json_num(m, K("training.images_per_s")) > 0);
+  ck_assert(isfinite(gmt_json_num(m, K("training.loss"))));
+  ck_assert(isfinite(gmt_json_num(m, K("training.loss_smoothed"))));
+  ck_assert(gmt_json_num(m, K("training.wall_s")) > 0);
+  ck_assert(gmt_json_num(m, K("parameters")) > 0);
+  ck_assert_str_eq(gmt_json_str(m, K("sampling.status")), "done");
+  ck_assert_int_eq((int)gmt_json_num(m, K("sampling.n")), n);
+  ck_assert(strlen(gmt_json_str(m, K("sampling.sampler"))) > 0);
+  ck_assert(gmt_json_num(m, K("sampling.seconds_per_image")) > 0);
+  ck_assert(gmt_json_num(m, K("sampling.evaluations_per_image")) > 0);
+  ck_assert_str_eq(gmt_json_str(m, K("likelihood.status")), "done");
+  double bpd = gmt_json_num(m, K("likelihood.bits_per_dim"));
   ck_assert_msg(bpd > 0 && bpd < 100, "%s: %g bits/dim", name, bpd);
-  ck_assert_int_eq((int)num(m, K("likelihood.images")), 2);
-  ck_assert_str_eq(str(m, K("sampler_costs.status")), "done");
-  ck_assert_int_eq(cJSON_GetArraySize(get(m, K("sampler_costs.samplers"))), 2);
-  double js = num(m, K("colour.js_bits")), tv = num(m, K("colour.tv"));
+  ck_assert_int_eq((int)gmt_json_num(m, K("likelihood.images")), 2);
+  ck_assert_str_eq(gmt_json_str(m, K("sampler_costs.status")), "done");
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("sampler_costs.samplers"))), 2);
+  double js = gmt_json_num(m, K("colour.js_bits")), tv = gmt_json_num(m, K("colour.tv"));
   ck_assert(js >= 0 && js <= 1 && tv >= 0 && tv <= 1);
-  ck_assert_int_eq(cJSON_GetArraySize(get(m, K("colour.mean"))), 3);
-  ck_assert_int_eq(cJSON_GetArraySize(get(m, K("colour.std"))), 3);
-  ck_assert(num(m, K("novelty.nearest_min")) >= 0);
-  ck_assert(num(m, K("novelty.nearest_median")) >= num(m, K("novelty.nearest_min")));
-  double share = num(m, K("novelty.near_copy_share"));
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("colour.mean"))), 3);
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("colour.std"))), 3);
+  ck_assert(gmt_json_num(m, K("novelty.nearest_min")) >= 0);
+  ck_assert(gmt_json_num(m, K("novelty.nearest_median")) >= gmt_json_num(m, K("novelty.nearest_min")));
+  double share = gmt_json_num(m, K("novelty.near_copy_share"));
   ck_assert(share >= 0 && share <= 1);
-  ck_assert_int_eq(cJSON_GetArraySize(get(m, K("novelty.nearest"))), n);
-  ck_assert_int_eq(cJSON_GetArraySize(get(m, K("novelty.pairs"))), n < 8 ? n : 8);
-  ck_assert(num(m, K("diversity.mean_pairwise")) >= 0);
-  ck_assert(num(m, K("diversity.training_set")) > 0);
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("novelty.nearest"))), n);
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("novelty.pairs"))), n < 8 ? n : 8);
+  ck_assert(gmt_json_num(m, K("diversity.mean_pairwise")) >= 0);
+  ck_assert(gmt_json_num(m, K("diversity.training_set")) > 0);
 #undef K
 }
 
 /* The reference sampler's cost: measured or not, and the documented pass count. */
 static const cJSON *reference_cost(const cJSON *root, const char *name) {
-  const cJSON *list = get(get(get(root, "models"), name), "sampler_costs.samplers");
+  const cJSON *list = gmt_json_at(gmt_json_at(gmt_json_at(root, "models"), name), "sampler_costs.samplers");
   const cJSON *slow = cJSON_GetArrayItem(list, 1);
   ck_assert(slow != NULL);
-  ck_assert_msg(num(slow, "evaluations_per_image") == num(slow, "estimate_evaluations_per_image"),
-                "%s %s: %g evaluations per image, the estimate said %g", name, str(slow, "sampler"),
-                num(slow, "evaluations_per_image"), num(slow, "estimate_evaluations_per_image"));
+  ck_assert_msg(gmt_json_num(slow, "evaluations_per_image") == gmt_json_num(slow, "estimate_evaluations_per_image"),
+                "%s %s: %g evaluations per image, the estimate said %g", name, gmt_json_str(slow, "sampler"),
+                gmt_json_num(slow, "evaluations_per_image"), gmt_json_num(slow, "estimate_evaluations_per_image"));
   return slow;
 }
 
 START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   char out[1200];
-  snprintf(out, sizeof out, "%s", path_in("full"));
-  const char *args[] = {"compare", "--data", data_dir(), "--out",          out,   "--steps",
+  snprintf(out, sizeof out, "%s", gmt_path_in("full"));
+  const char *args[] = {"compare", "--data", gmt_fruit_pictures(), "--out",          out,   "--steps",
                         "3",       "--n",    "4",        "--timing-limit", "10m", NULL};
   char *so, *se;
   int code = run("full", args, NULL, &so, &se);
@@ -315,37 +245,37 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
                          NULL};
   for (int i = 0; files[i]; i++) assert_file(out, files[i]);
   cJSON *root = read_metrics(out);
-  ck_assert_str_eq(str(root, "status"), "complete");
-  ck_assert_str_eq(str(root, "format"), "genmoji-compare-1");
-  ck_assert(strstr(str(root, "command"), "genmoji compare --data"));
-  ck_assert(strstr(str(root, "full_command"), "--preset-pixelcnn gated"));
-  ck_assert(strlen(str(root, "device.name")) > 0);
-  ck_assert_int_eq((int)num(root, "data.train_images"), 10);
-  ck_assert_int_eq((int)num(root, "data.heldout_images"), 2);
-  ck_assert(num(root, "data.heldout") == 0.25);
-  ck_assert(num(root, "baselines.uniform_bits_per_dim") == 4.0);
-  double hist = num(root, "baselines.histogram_bits_per_dim");
+  ck_assert_str_eq(gmt_json_str(root, "status"), "complete");
+  ck_assert_str_eq(gmt_json_str(root, "format"), "genmoji-compare-1");
+  ck_assert(strstr(gmt_json_str(root, "command"), "genmoji compare --data"));
+  ck_assert(strstr(gmt_json_str(root, "full_command"), "--preset-pixelcnn gated"));
+  ck_assert(strlen(gmt_json_str(root, "device.name")) > 0);
+  ck_assert_int_eq((int)gmt_json_num(root, "data.train_images"), 10);
+  ck_assert_int_eq((int)gmt_json_num(root, "data.heldout_images"), 2);
+  ck_assert(gmt_json_num(root, "data.heldout") == 0.25);
+  ck_assert(gmt_json_num(root, "baselines.uniform_bits_per_dim") == 4.0);
+  double hist = gmt_json_num(root, "baselines.histogram_bits_per_dim");
   ck_assert_msg(hist > 0 && hist < 8, "histogram baseline %g", hist);
-  ck_assert(num(root, "training_set.diversity") > 0);
-  ck_assert_int_eq(cJSON_GetArraySize(get(root, "training_set.colour.mean")), 3);
+  ck_assert(gmt_json_num(root, "training_set.diversity") > 0);
+  ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(root, "training_set.colour.mean")), 3);
   check_model(root, "pixelcnn", 3, 4);
   check_model(root, "ddpm", 3, 4);
-  ck_assert_str_eq(str(root, "models.pixelcnn.likelihood.kind"), "exact");
-  ck_assert_str_eq(str(root, "models.ddpm.likelihood.kind"), "bound");
-  ck_assert_int_eq((int)num(root, "models.ddpm.likelihood.t_samples"), 2);
+  ck_assert_str_eq(gmt_json_str(root, "models.pixelcnn.likelihood.kind"), "exact");
+  ck_assert_str_eq(gmt_json_str(root, "models.ddpm.likelihood.kind"), "bound");
+  ck_assert_int_eq((int)gmt_json_num(root, "models.ddpm.likelihood.t_samples"), 2);
   /* within the limit, both reference samplers ran; the naive PixelCNN draws what the
    * cached one draws */
   const cJSON *naive = reference_cost(root, "pixelcnn");
-  ck_assert_str_eq(str(naive, "sampler"), "naive");
-  ck_assert(cJSON_IsTrue(get(naive, "measured")));
-  ck_assert(cJSON_IsTrue(get(naive, "identical_to_first")));
-  ck_assert_int_eq((int)num(naive, "evaluations_per_image"), 16 * 16 * 3);
+  ck_assert_str_eq(gmt_json_str(naive, "sampler"), "naive");
+  ck_assert(cJSON_IsTrue(gmt_json_at(naive, "measured")));
+  ck_assert(cJSON_IsTrue(gmt_json_at(naive, "identical_to_first")));
+  ck_assert_int_eq((int)gmt_json_num(naive, "evaluations_per_image"), 16 * 16 * 3);
   const cJSON *ancestral = reference_cost(root, "ddpm");
-  ck_assert(cJSON_IsTrue(get(ancestral, "measured")));
-  ck_assert_int_eq((int)num(ancestral, "evaluations_per_image"), 20);
+  ck_assert(cJSON_IsTrue(gmt_json_at(ancestral, "measured")));
+  ck_assert_int_eq((int)gmt_json_num(ancestral, "evaluations_per_image"), 20);
   cJSON_Delete(root);
   check_html_and_md(out);
-  char *svg = slurp(path_in("full/loss.svg"));
+  char *svg = gmt_slurp(gmt_path_in("full/loss.svg"), NULL);
   ck_assert(svg && strstr(svg, "<polyline") && strstr(svg, "training time") &&
             strstr(svg, "cross-entropy") && strstr(svg, "mean squared error"));
   free(svg);
@@ -371,7 +301,7 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   for (int i = 0; i < 2; i++) {
     char ckpt[1300], key[128];
     snprintf(ckpt, sizeof ckpt, "%s/%s/last.safetensors", out, names[i]);
-    const char *eargs[] = {"eval", "--checkpoint", ckpt, "--data", data_dir(), "--heldout", "0.25",
+    const char *eargs[] = {"eval", "--checkpoint", ckpt, "--data", gmt_fruit_pictures(), "--heldout", "0.25",
                            "--size", "16", "--t-samples", "2", "--seed", "0", "--json", NULL};
     child c = start("eval", eargs, NULL, NULL);
     char *o, *e;
@@ -379,9 +309,9 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
     ck_assert_msg(code == 0, "eval exit %d: %s", code, e);
     cJSON *ev = cJSON_Parse(o);
     snprintf(key, sizeof key, "models.%s.likelihood.bits_per_dim", names[i]);
-    ck_assert_msg(fabs(num(ev, "bits_per_dim") - num(again, key)) < 1e-9,
-                  "%s: eval says %.9g, compare said %.9g", names[i], num(ev, "bits_per_dim"),
-                  num(again, key));
+    ck_assert_msg(fabs(gmt_json_num(ev, "bits_per_dim") - gmt_json_num(again, key)) < 1e-9,
+                  "%s: eval says %.9g, compare said %.9g", names[i], gmt_json_num(ev, "bits_per_dim"),
+                  gmt_json_num(again, key));
     cJSON_Delete(ev);
     free(o);
     free(e);
@@ -392,8 +322,8 @@ END_TEST
 
 START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_json) {
   char out[1200];
-  snprintf(out, sizeof out, "%s", path_in("extrapolated"));
-  const char *args[] = {"compare", "--data", data_dir(),       "--out", out,      "--steps", "2",
+  snprintf(out, sizeof out, "%s", gmt_path_in("extrapolated"));
+  const char *args[] = {"compare", "--data", gmt_fruit_pictures(),       "--out", out,      "--steps", "2",
                         "--n",     "2",      "--timing-limit", "0",     "--json", "--quiet", NULL};
   char *so, *se;
   int code = run("extrapolated", args, NULL, &so, &se);
@@ -401,7 +331,7 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
   ck_assert_msg(se[0] == '\0', "--quiet printed: %s", se);
   cJSON *printed = cJSON_Parse(so);
   ck_assert_msg(cJSON_IsObject(printed), "--json did not print an object: %s", so);
-  ck_assert_str_eq(str(printed, "status"), "complete");
+  ck_assert_str_eq(gmt_json_str(printed, "status"), "complete");
   cJSON_Delete(printed);
   free(so);
   free(se);
@@ -409,16 +339,16 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
   const char *names[] = {"pixelcnn", "ddpm"};
   for (int i = 0; i < 2; i++) {
     const cJSON *slow = reference_cost(root, names[i]);
-    ck_assert(cJSON_IsFalse(get(slow, "measured")));
-    ck_assert_msg(strncmp(str(slow, "method"), "extrapolated", 12) == 0, "%s", str(slow, "method"));
-    ck_assert(num(slow, "seconds_per_image") > 0);
+    ck_assert(cJSON_IsFalse(gmt_json_at(slow, "measured")));
+    ck_assert_msg(strncmp(gmt_json_str(slow, "method"), "extrapolated", 12) == 0, "%s", gmt_json_str(slow, "method"));
+    ck_assert(gmt_json_num(slow, "seconds_per_image") > 0);
     ck_assert(!cJSON_GetObjectItemCaseSensitive(slow, "identical_to_first"));
   }
   cJSON_Delete(root);
   check_html_and_md(out);
   char path[1300];
   snprintf(path, sizeof path, "%s/index.html", out);
-  char *html = slurp(path);
+  char *html = gmt_slurp(path, NULL);
   ck_assert_msg(strstr(html, "(extrapolated)"), "the table does not mark extrapolated costs");
   free(html);
 }
@@ -432,9 +362,9 @@ static double now_s(void) {
 
 START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   char out[1200], jsonl[1300];
-  snprintf(out, sizeof out, "%s", path_in("stopped"));
+  snprintf(out, sizeof out, "%s", gmt_path_in("stopped"));
   snprintf(jsonl, sizeof jsonl, "%s/pixelcnn/metrics.jsonl", out);
-  const char *args[] = {"compare", "--data", data_dir(), "--out", out,
+  const char *args[] = {"compare", "--data", gmt_fruit_pictures(), "--out", out,
                         "--time",  "10m",    "--n",      "2",     NULL};
   child c = start("stopped", args, TINY, NULL);
   /* wait for a logged step (the kernels may need compiling first) */
@@ -455,19 +385,19 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   free(se);
   assert_file(out, "pixelcnn/last.safetensors");
   cJSON *root = read_metrics(out);
-  ck_assert_str_eq(str(root, "status"), "stopped");
-  ck_assert_str_eq(str(root, "stopped_in"), "training PixelCNN");
-  ck_assert_str_eq(str(root, "models.pixelcnn.training.status"), "stopped");
-  ck_assert(num(root, "models.pixelcnn.training.steps") >= 1);
-  ck_assert_str_eq(str(root, "models.ddpm.training.status"), "not run");
-  ck_assert_str_eq(str(root, "models.pixelcnn.sampling.status"), "not run");
-  ck_assert_str_eq(str(root, "models.ddpm.likelihood.status"), "not run");
-  ck_assert(!cJSON_GetObjectItemCaseSensitive(get(root, "models.pixelcnn"), "colour"));
+  ck_assert_str_eq(gmt_json_str(root, "status"), "stopped");
+  ck_assert_str_eq(gmt_json_str(root, "stopped_in"), "training PixelCNN");
+  ck_assert_str_eq(gmt_json_str(root, "models.pixelcnn.training.status"), "stopped");
+  ck_assert(gmt_json_num(root, "models.pixelcnn.training.steps") >= 1);
+  ck_assert_str_eq(gmt_json_str(root, "models.ddpm.training.status"), "not run");
+  ck_assert_str_eq(gmt_json_str(root, "models.pixelcnn.sampling.status"), "not run");
+  ck_assert_str_eq(gmt_json_str(root, "models.ddpm.likelihood.status"), "not run");
+  ck_assert(!cJSON_GetObjectItemCaseSensitive(gmt_json_at(root, "models.pixelcnn"), "colour"));
   cJSON_Delete(root);
   check_html_and_md(out);
   char path[1300];
   snprintf(path, sizeof path, "%s/report.md", out);
-  char *md = slurp(path);
+  char *md = gmt_slurp(path, NULL);
   ck_assert_msg(strstr(md, "Stopped by Ctrl-C during training PixelCNN") &&
                     strstr(md, "Not sampled (not run)"),
                 "%s", md);
@@ -477,7 +407,7 @@ END_TEST
 
 START_TEST(compare_refuses_bad_options_and_a_used_folder) {
   char out[1200];
-  snprintf(out, sizeof out, "%s", path_in("used"));
+  snprintf(out, sizeof out, "%s", gmt_path_in("used"));
   ck_assert_int_eq(mkdir(out, 0777), 0);
   char keep[1300];
   snprintf(keep, sizeof keep, "%s/keep.txt", out);
@@ -505,13 +435,13 @@ START_TEST(compare_refuses_bad_options_and_a_used_folder) {
     free(so);
     free(se);
   }
-  const char *args[] = {"compare", "--data", data_dir(), "--out", out, "--steps", "1", NULL};
+  const char *args[] = {"compare", "--data", gmt_fruit_pictures(), "--out", out, "--steps", "1", NULL};
   char *so, *se;
   int code = run("used", args, NULL, &so, &se);
   ck_assert_msg(code == 1 && strstr(se, "not empty"), "exit %d: %s", code, se);
   free(so);
   free(se);
-  char *kept = slurp(keep);
+  char *kept = gmt_slurp(keep, NULL);
   ck_assert_str_eq(kept, "mine\n");
   free(kept);
 }

@@ -8,48 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "testlib.h"
+#include "clitest.h"
 
-#define GENMOJI GM_BUILD_PLUGIN_DIR "/../genmoji"
 #define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 #define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = '\0';
-  fclose(f);
-  return s;
-}
-
-typedef struct run_result {
-  int code;
-  char *out, *err;
-} run_result;
-
 /* Runs "env genmoji dataset args" with stdout and stderr captured. */
-static run_result run(const char *env, const char *args) {
-  char out[1100], err[1100], cmd[8192];
-  snprintf(out, sizeof out, "%s/stdout.txt", gmt_tmpdir());
-  snprintf(err, sizeof err, "%s/stderr.txt", gmt_tmpdir());
-  snprintf(cmd, sizeof cmd, "%s '%s' dataset %s >'%s' 2>'%s'", env ? env : "", GENMOJI, args, out,
-           err);
-  int status = system(cmd);
-  run_result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-static void free_result(run_result *r) {
-  free(r->out);
-  free(r->err);
+static gmt_run_result run(const char *env, const char *args) {
+  return gmt_genmoji(env, "dataset %s", args);
 }
 
 static int have_noto(const char *test) {
@@ -107,7 +73,7 @@ START_TEST(noto_yellow_faces_are_at_least_85_and_the_grid_holds_them) {
   char args[2048], grid[1100];
   snprintf(grid, sizeof grid, "%s/faces.png", gmt_tmpdir());
   snprintf(args, sizeof args, "--data noto --subset faces --yellow --grid '%s'", grid);
-  run_result r = run(NULL, args);
+  gmt_run_result r = run(NULL, args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
   int n = 0;
   ck_assert_msg(sscanf(r.out, "count: %d", &n) == 1, "%s", r.out);
@@ -129,13 +95,13 @@ START_TEST(noto_yellow_faces_are_at_least_85_and_the_grid_holds_them) {
   const uint8_t *gap = img.rgba + 4 * 64;
   ck_assert_int_eq(gap[0], GM_GRID_GAP_GREY);
   gm_image_free(&img);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 
 START_TEST(json_lists_count_source_loader_and_each_image) {
   if (!have_noto(__func__)) return;
-  run_result r = run(NULL, "--subset faces --yellow --limit 3 --json");
+  gmt_run_result r = run(NULL, "--subset faces --yellow --limit 3 --json");
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
   ck_assert_int_eq(count_of(r.out), 3);
   const char *want[] = {"\"source\":\t\"noto\"", "\"loader\":\t\"notoemoji\"",
@@ -146,13 +112,13 @@ START_TEST(json_lists_count_source_loader_and_each_image) {
     ck_assert_msg(strstr(r.out, want[i]), "no %s in %s", want[i], r.out);
   named imgs[4];
   ck_assert_int_eq(json_images(r.out, imgs, 4), 3);
-  free_result(&r);
+  gmt_run_free(&r);
 
   /* --heldout 1 puts every name in the held-out split. */
   r = run(NULL, "--subset faces --limit 2 --heldout 1 --json");
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
   ck_assert_msg(!strstr(r.out, "\"train\"") && strstr(r.out, "\"heldout\""), "%s", r.out);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 
@@ -166,10 +132,10 @@ START_TEST(export_then_reload_gives_the_same_names_and_pixels) {
   snprintf(dir, sizeof dir, "%s/exported", gmt_tmpdir());
   snprintf(args, sizeof args, "--subset faces --yellow --background 203040 --export '%s' --json",
            dir);
-  run_result a = run(NULL, args);
+  gmt_run_result a = run(NULL, args);
   ck_assert_msg(a.code == 0, "exit %d: %s", a.code, a.err);
   snprintf(args, sizeof args, "--data '%s' --json", dir);
-  run_result b = run(NULL, args);
+  gmt_run_result b = run(NULL, args);
   ck_assert_msg(b.code == 0, "exit %d: %s", b.code, b.err);
   ck_assert_msg(strstr(b.out, "\"loader\":\t\"pngdir\""), "%s", b.out);
 
@@ -180,8 +146,8 @@ START_TEST(export_then_reload_gives_the_same_names_and_pixels) {
   qsort(na, (size_t)n, sizeof *na, by_name);
   qsort(nb, (size_t)m, sizeof *nb, by_name);
   for (int i = 0; i < n; i++) ck_assert_str_eq(nb[i].name, na[i].name);
-  free_result(&a);
-  free_result(&b);
+  gmt_run_free(&a);
+  gmt_run_free(&b);
 
   /* The exported files hold exactly what the dataset made of the font. */
   gm_registry *reg = NULL;
@@ -235,7 +201,8 @@ START_TEST(kaggle_folder_loads_through_the_command_with_skip_bad) {
   const uint8_t px[12] = {255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0};
   gm_error err = {0};
   gmt_ok(gm_png_write(path, px, 2, 2, 3, &err), &err);
-  char *png = slurp(path); /* binary: use the file size, not strlen */
+  char *png = gmt_slurp(path, NULL); /* binary: use the file size, not strlen */
+  ck_assert_ptr_nonnull(png);
   struct stat st;
   stat(path, &st);
   static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -263,11 +230,11 @@ START_TEST(kaggle_folder_loads_through_the_command_with_skip_bad) {
 
   char args[2048];
   snprintf(args, sizeof args, "--data '%s' --json", dir);
-  run_result r = run(NULL, args);
+  gmt_run_result r = run(NULL, args);
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "full_emoji.csv:3") && strstr(r.err, "bad character '!'"), "%s",
                 r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   snprintf(args, sizeof args, "--data '%s' --skip-bad --vendor apple --json", dir);
   r = run(NULL, args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
@@ -276,20 +243,20 @@ START_TEST(kaggle_folder_loads_through_the_command_with_skip_bad) {
                 r.out);
   ck_assert_msg(strstr(r.err, "skipped 1 malformed record") && strstr(r.err, "full_emoji.csv:3"),
                 "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 
 START_TEST(unknown_sources_fail_and_bad_options_are_usage_errors) {
-  run_result r = run(NULL, "--data /no/such/emoji");
+  gmt_run_result r = run(NULL, "--data /no/such/emoji");
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "/no/such/emoji") && strstr(r.err, "no loader"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 
   r = run("GM_NOTO_FONT=/no/such/font.ttf", "--data noto");
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "/no/such/font.ttf"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 
   const char *usage[] = {"--subset hands", "--limit many", "--size 0", "--background red",
                          "--heldout 2", "--frobnicate", "stray-operand", "--match",
@@ -298,12 +265,12 @@ START_TEST(unknown_sources_fail_and_bad_options_are_usage_errors) {
     r = run(NULL, usage[i]);
     ck_assert_msg(r.code == 2, "%s: exit %d (%s)", usage[i], r.code, r.err);
     ck_assert_msg(strstr(r.err, "genmoji: dataset:"), "%s: %s", usage[i], r.err);
-    free_result(&r);
+    gmt_run_free(&r);
   }
   r = run(NULL, "--help");
   ck_assert_int_eq(r.code, 0);
   ck_assert_msg(strstr(r.out, "--data SRC") && strstr(r.out, "--export DIR"), "%s", r.out);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 

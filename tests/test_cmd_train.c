@@ -12,9 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "testlib.h"
+#include "clitest.h"
 
-#define GENMOJI GM_BUILD_PLUGIN_DIR "/../genmoji"
 
 /* A model at test size, what its forward takes and gives, and keys of the study. */
 typedef struct model_case {
@@ -35,119 +34,35 @@ static const model_case DDPM = {
     {"time_mlp.0.weight", "encoderConv1.0.weight", "encoderConv1.1.running_mean",
      "encoderConv1.1.num_batches_tracked", "upConv2.weight", "output.weight", NULL}};
 
-static char g_data[1100];
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = '\0';
-  fclose(f);
-  if (len) *len = got;
-  return s;
-}
-
-typedef struct run_result {
-  int code;
-  char *out, *err;
-} run_result;
 
 /* Runs "genmoji <args>" with stdout and stderr captured. */
-static run_result run(const char *fmt, ...) GM_PRINTF(1, 2);
-static run_result run(const char *fmt, ...) {
-  char args[6000], out[1100], err[1100], cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(out, sizeof out, "%s/stdout.txt", gmt_tmpdir());
-  snprintf(err, sizeof err, "%s/stderr.txt", gmt_tmpdir());
-  snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", GENMOJI, args, out, err);
-  int status = system(cmd);
-  run_result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out, NULL);
-  r.err = slurp(err, NULL);
-  return r;
-}
+#define run(...) gmt_genmoji(NULL, __VA_ARGS__)
 
-static void free_result(run_result *r) {
-  free(r->out);
-  free(r->err);
-}
-
-static cJSON *json_of(const run_result *r) {
+static cJSON *json_of(const gmt_run_result *r) {
   cJSON *o = cJSON_Parse(r->out);
   ck_assert_msg(cJSON_IsObject(o), "not a JSON object: %s (stderr: %s)", r->out, r->err);
   return o;
 }
 
-static double num(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  ck_assert_msg(cJSON_IsNumber(v), "no number '%s'", key);
-  return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  ck_assert_msg(cJSON_IsString(v), "no string '%s'", key);
-  return v->valuestring;
-}
-
-static const char *path_in(const char *name) {
-  static char p[4][1200];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", gmt_tmpdir(), name);
-  return p[k];
-}
-
-/* 12 pictures; banana and grape are held out at --heldout 0.25. */
-static const char *data_dir(void) {
-  if (g_data[0]) return g_data;
-  static const char *const names[] = {"apple", "banana", "cherry", "damson", "elder", "fig",
-                                      "grape", "hazel", "iris", "juniper", "kiwi", "lemon"};
-  snprintf(g_data, sizeof g_data, "%s/data", gmt_tmpdir());
-  ck_assert_int_eq(mkdir(g_data, 0777), 0);
-  gm_error err = {0};
-  uint8_t px[32 * 32 * 3];
-  for (int k = 0; k < 12; k++) {
-    for (int i = 0; i < 32 * 32; i++) {
-      int x = i % 32, y = i / 32, in = (x - 16) * (x - 16) + (y - 16) * (y - 16) < 40 + 10 * k;
-      px[3 * i] = in ? 240 : (uint8_t)(6 * x);
-      px[3 * i + 1] = in ? (uint8_t)(190 + 5 * k) : (uint8_t)(6 * y);
-      px[3 * i + 2] = in ? 30 : 0;
-    }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.png", g_data, names[k]);
-    gmt_ok(gm_png_write(path, px, 32, 32, 3, &err), &err);
-  }
-  return g_data;
-}
-
 /* Trains m for `steps` into out (a fresh folder) and returns the checkpoint path. */
 static const char *train_small(const model_case *m, const char *out, int steps) {
-  run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps %d "
-                     "--batch 3 --json", m->name, m->small, data_dir(), out, steps);
+  gmt_run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps %d "
+                     "--batch 3 --json", m->name, m->small, gmt_fruit_pictures(), out, steps);
   ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
   cJSON *o = json_of(&r);
-  ck_assert_str_eq(str(o, "model"), m->name);
-  ck_assert_int_eq((int)num(o, "step"), steps);
-  ck_assert_int_eq((int)num(o, "start_step"), 0);
-  ck_assert_int_eq((int)num(o, "images_seen"), 3 * steps);
-  ck_assert(isfinite(num(o, "loss")));
-  ck_assert(num(o, "images_per_s") > 0);
-  ck_assert(num(o, "wall_s") > 0);
+  ck_assert_str_eq(gmt_json_str(o, "model"), m->name);
+  ck_assert_int_eq((int)gmt_json_num(o, "step"), steps);
+  ck_assert_int_eq((int)gmt_json_num(o, "start_step"), 0);
+  ck_assert_int_eq((int)gmt_json_num(o, "images_seen"), 3 * steps);
+  ck_assert(isfinite(gmt_json_num(o, "loss")));
+  ck_assert(gmt_json_num(o, "images_per_s") > 0);
+  ck_assert(gmt_json_num(o, "wall_s") > 0);
   ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "stopped")));
   static char ckpt[1300];
   snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out);
-  ck_assert_str_eq(str(o, "checkpoint"), ckpt);
+  ck_assert_str_eq(gmt_json_str(o, "checkpoint"), ckpt);
   cJSON_Delete(o);
-  free_result(&r);
+  gmt_run_free(&r);
   char metrics[1300];
   snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
   ck_assert_msg(access(ckpt, R_OK) == 0 && access(metrics, R_OK) == 0, "%s", out);
@@ -168,33 +83,33 @@ static void png_size(const char *path, int *w, int *h) {
 
 static void train_and_sample(const model_case *m, const char *tag) {
   char out[1200], ckpt[1300];
-  snprintf(out, sizeof out, "%s", path_in(tag));
+  snprintf(out, sizeof out, "%s", gmt_path_in(tag));
   snprintf(ckpt, sizeof ckpt, "%s", train_small(m, out, 3));
 
-  const char *grid = path_in("grid.png");
-  run_result r = run("sample --checkpoint '%s' --n 5 --out '%s' %s --json", ckpt, grid,
+  const char *grid = gmt_path_in("grid.png");
+  gmt_run_result r = run("sample --checkpoint '%s' --n 5 --out '%s' %s --json", ckpt, grid,
                      m->sample_args);
   ck_assert_msg(r.code == 0, "sample exit %d: %s", r.code, r.err);
   cJSON *o = json_of(&r);
-  ck_assert_int_eq((int)num(o, "n"), 5);
-  ck_assert(num(o, "seconds_per_image") > 0);
-  ck_assert(num(o, "evaluations_per_image") > 0);
-  ck_assert_str_eq(str(o, "model"), m->name);
+  ck_assert_int_eq((int)gmt_json_num(o, "n"), 5);
+  ck_assert(gmt_json_num(o, "seconds_per_image") > 0);
+  ck_assert(gmt_json_num(o, "evaluations_per_image") > 0);
+  ck_assert_str_eq(gmt_json_str(o, "model"), m->name);
   /* the DDPM's default preset keeps an EMA, which sampling then uses by default */
   ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "use_ema")) == m->diffusion);
   cJSON_Delete(o);
-  free_result(&r);
+  gmt_run_free(&r);
   int w, h;
   png_size(grid, &w, &h); /* 3 columns and 2 rows of 128-pixel cells, 1-pixel gaps */
   ck_assert_int_eq(w, 3 * 128 + 2);
   ck_assert_int_eq(h, 2 * 128 + 1);
 
-  const char *folder = path_in("samples");
+  const char *folder = gmt_path_in("samples");
   r = run("sample --checkpoint '%s' --n 2 --out '%s' %s", ckpt, folder, m->sample_args);
   ck_assert_msg(r.code == 0, "sample exit %d: %s", r.code, r.err);
   ck_assert_msg(strstr(r.out, "seconds per image") && strstr(r.out, "evaluations per image"),
                 "%s", r.out);
-  free_result(&r);
+  gmt_run_free(&r);
   for (int i = 0; i < 2; i++) {
     char p[1300];
     snprintf(p, sizeof p, "%s/%04d.png", folder, i);
@@ -214,27 +129,28 @@ START_TEST(ddpm_trains_then_samples_a_grid_and_a_folder) {
 END_TEST
 
 START_TEST(ddpm_saved_noise_replays_the_same_png) {
-  const char *ckpt = train_small(&DDPM, path_in("noise-run"), 1);
+  const char *ckpt = train_small(&DDPM, gmt_path_in("noise-run"), 1);
   char c[1300];
   snprintf(c, sizeof c, "%s", ckpt);
-  const char *noise = path_in("noise.safetensors");
+  const char *noise = gmt_path_in("noise.safetensors");
   char a[1200], b[1200], d[1200];
-  snprintf(a, sizeof a, "%s", path_in("noise-a.png"));
-  snprintf(b, sizeof b, "%s", path_in("noise-b.png"));
-  snprintf(d, sizeof d, "%s", path_in("noise-d.png"));
-  run_result r = run("sample --checkpoint '%s' --n 2 --out '%s' --seed 1 --save-noise '%s' %s", c,
+  snprintf(a, sizeof a, "%s", gmt_path_in("noise-a.png"));
+  snprintf(b, sizeof b, "%s", gmt_path_in("noise-b.png"));
+  snprintf(d, sizeof d, "%s", gmt_path_in("noise-d.png"));
+  gmt_run_result r = run("sample --checkpoint '%s' --n 2 --out '%s' --seed 1 --save-noise '%s' %s", c,
                      a, noise, DDPM.sample_args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   r = run("sample --checkpoint '%s' --n 2 --out '%s' --seed 2 --noise '%s' %s", c, b, noise,
           DDPM.sample_args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   r = run("sample --checkpoint '%s' --n 2 --out '%s' --seed 2 %s", c, d, DDPM.sample_args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   size_t la, lb, ld;
-  char *pa = slurp(a, &la), *pb = slurp(b, &lb), *pd = slurp(d, &ld);
+  char *pa = gmt_slurp(a, &la), *pb = gmt_slurp(b, &lb), *pd = gmt_slurp(d, &ld);
+  ck_assert(pa && pb && pd);
   ck_assert_msg(la == lb && memcmp(pa, pb, la) == 0, "the replayed noise gave another image");
   ck_assert_msg(la != ld || memcmp(pa, pd, la) != 0, "seed 2 without --noise gave seed 1's image");
   free(pa);
@@ -251,7 +167,7 @@ START_TEST(ddpm_saved_noise_replays_the_same_png) {
   r = run("sample --checkpoint '%s' --n 3 --out '%s' --noise '%s'", c, b, noise);
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "noise has shape (2, 3, 32, 32)"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 
@@ -261,27 +177,27 @@ START_TEST(eval_json_reports_bits_per_dim_over_the_split) {
   const model_case *cases[] = {&PIXELCNN, &DDPM};
   for (int k = 0; k < 2; k++) {
     char out[1200], ckpt[1300];
-    snprintf(out, sizeof out, "%s", path_in(k ? "eval-ddpm" : "eval-pixelcnn"));
+    snprintf(out, sizeof out, "%s", gmt_path_in(k ? "eval-ddpm" : "eval-pixelcnn"));
     snprintf(ckpt, sizeof ckpt, "%s", train_small(cases[k], out, 2));
-    run_result r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25 --t-samples 2 --json",
-                       ckpt, data_dir());
+    gmt_run_result r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25 --t-samples 2 --json",
+                       ckpt, gmt_fruit_pictures());
     ck_assert_msg(r.code == 0, "eval exit %d: %s", r.code, r.err);
     cJSON *o = json_of(&r);
-    double bpd = num(o, "bits_per_dim");
+    double bpd = gmt_json_num(o, "bits_per_dim");
     ck_assert_msg(isfinite(bpd) && bpd > 0, "%g bits/dim", bpd);
-    ck_assert_int_eq((int)num(o, "images"), 2);
-    ck_assert_str_eq(str(o, "split"), "heldout");
-    ck_assert_str_eq(str(o, "model"), cases[k]->name);
-    ck_assert(strlen(str(o, "preset")) > 0);
+    ck_assert_int_eq((int)gmt_json_num(o, "images"), 2);
+    ck_assert_str_eq(gmt_json_str(o, "split"), "heldout");
+    ck_assert_str_eq(gmt_json_str(o, "model"), cases[k]->name);
+    ck_assert(strlen(gmt_json_str(o, "preset")) > 0);
     cJSON_Delete(o);
-    free_result(&r);
+    gmt_run_free(&r);
     r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25 --split train --t-samples 1 "
-            "--batch 4 --json", ckpt, data_dir());
+            "--batch 4 --json", ckpt, gmt_fruit_pictures());
     ck_assert_msg(r.code == 0, "eval exit %d: %s", r.code, r.err);
     o = json_of(&r);
-    ck_assert_int_eq((int)num(o, "images"), 10);
+    ck_assert_int_eq((int)gmt_json_num(o, "images"), 10);
     cJSON_Delete(o);
-    free_result(&r);
+    gmt_run_free(&r);
   }
 }
 END_TEST
@@ -301,7 +217,7 @@ static const char *write_forward_input(const model_case *m) {
   gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(2, 3, 32, 32), x);
   gm_tensor *tt = gmt_tensor_from(1, GM_SHAPE(2), t);
   gm_named_tensor in[2] = {{"x", tx}, {"t", tt}};
-  const char *path = path_in(m->diffusion ? "in-xt.safetensors" : "in-x.safetensors");
+  const char *path = gmt_path_in(m->diffusion ? "in-xt.safetensors" : "in-x.safetensors");
   gmt_ok(gm_checkpoint_write(path, in, m->diffusion ? 2 : 1, NULL, 0, &err), &err);
   gm_tensor_destroy(tx);
   gm_tensor_destroy(tt);
@@ -311,14 +227,14 @@ static const char *write_forward_input(const model_case *m) {
 static void check_forward(const model_case *m, const char *how) {
   char in[1200];
   snprintf(in, sizeof in, "%s", write_forward_input(m));
-  const char *out = path_in("out.safetensors");
-  run_result r = run("forward %s --in '%s' --out '%s' --json", how, in, out);
+  const char *out = gmt_path_in("out.safetensors");
+  gmt_run_result r = run("forward %s --in '%s' --out '%s' --json", how, in, out);
   ck_assert_msg(r.code == 0, "forward exit %d: %s", r.code, r.err);
   cJSON *o = json_of(&r);
   const cJSON *outs = cJSON_GetObjectItemCaseSensitive(o, "outputs");
   ck_assert(cJSON_GetArraySize(outs) >= 1);
   cJSON_Delete(o);
-  free_result(&r);
+  gmt_run_free(&r);
   gm_checkpoint *c = NULL;
   gm_error err = {0};
   gmt_ok(gm_checkpoint_open(&c, out, &err), &err);
@@ -338,7 +254,7 @@ START_TEST(forward_runs_named_inputs_to_named_outputs_for_both_models) {
   const model_case *cases[] = {&PIXELCNN, &DDPM};
   for (int k = 0; k < 2; k++) {
     char out[1200], how[1400];
-    snprintf(out, sizeof out, "%s", path_in(k ? "fwd-ddpm" : "fwd-pixelcnn"));
+    snprintf(out, sizeof out, "%s", gmt_path_in(k ? "fwd-ddpm" : "fwd-pixelcnn"));
     snprintf(how, sizeof how, "--checkpoint '%s'", train_small(cases[k], out, 1));
     check_forward(cases[k], how);
   }
@@ -378,12 +294,12 @@ START_TEST(weights_only_files_with_the_study_keys_load_for_both_seed_presets) {
   for (int k = 0; k < 2; k++) {
     const model_case *m = cases[k];
     char out[1200], weights[1200];
-    snprintf(out, sizeof out, "%s", path_in(k ? "seed-ddpm" : "seed-pixelcnn"));
-    snprintf(weights, sizeof weights, "%s", path_in(k ? "w-ddpm.safetensors" : "w-pixelcnn.safetensors"));
-    run_result r = run("train --model %s --preset seed --data '%s' --out '%s' --steps 1 "
-                       "--batch 2 --quiet", m->name, data_dir(), out);
+    snprintf(out, sizeof out, "%s", gmt_path_in(k ? "seed-ddpm" : "seed-pixelcnn"));
+    snprintf(weights, sizeof weights, "%s", gmt_path_in(k ? "w-ddpm.safetensors" : "w-pixelcnn.safetensors"));
+    gmt_run_result r = run("train --model %s --preset seed --data '%s' --out '%s' --steps 1 "
+                       "--batch 2 --quiet", m->name, gmt_fruit_pictures(), out);
     ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
-    free_result(&r);
+    gmt_run_free(&r);
     char ckpt[1300];
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out);
     strip_to_weights(ckpt, weights, m);
@@ -391,20 +307,20 @@ START_TEST(weights_only_files_with_the_study_keys_load_for_both_seed_presets) {
     snprintf(how, sizeof how, "--weights '%s' --model %s --preset seed", weights, m->name);
     check_forward(m, how);
     /* without metadata it is not a --checkpoint; EMA cannot be asked of it */
-    r = run("sample --checkpoint '%s' --n 1 --out '%s'", weights, path_in("x.png"));
+    r = run("sample --checkpoint '%s' --n 1 --out '%s'", weights, gmt_path_in("x.png"));
     ck_assert_int_eq(r.code, 1);
     ck_assert_msg(strstr(r.err, "--weights FILE --model NAME"), "%s", r.err);
-    free_result(&r);
+    gmt_run_free(&r);
     r = run("forward %s --use-ema 1 --in '%s' --out '%s'", how, write_forward_input(m),
-            path_in("o.safetensors"));
+            gmt_path_in("o.safetensors"));
     ck_assert_int_eq(r.code, 1);
     ck_assert_msg(strstr(r.err, "no EMA weights"), "%s", r.err);
-    free_result(&r);
+    gmt_run_free(&r);
     /* the wrong preset's shapes are refused naming a tensor */
     r = run("forward --weights '%s' --model %s --in '%s' --out '%s'", weights, m->name,
-            write_forward_input(m), path_in("o.safetensors"));
+            write_forward_input(m), gmt_path_in("o.safetensors"));
     if (r.code != 0) ck_assert_msg(r.code == 1 && strstr(r.err, weights), "%s", r.err);
-    free_result(&r);
+    gmt_run_free(&r);
   }
 }
 END_TEST
@@ -412,7 +328,7 @@ END_TEST
 /* ---- usage and failures ---- */
 
 START_TEST(bad_usage_exits_2_and_failures_exit_1_with_messages) {
-  const char *d = data_dir();
+  const char *d = gmt_fruit_pictures();
   char ok[1400];
   snprintf(ok, sizeof ok, "--data '%s' --steps 1", d);
   struct {
@@ -433,11 +349,11 @@ START_TEST(bad_usage_exits_2_and_failures_exit_1_with_messages) {
   for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
     char args[1600];
     snprintf(args, sizeof args, usage[i].args, PIXELCNN.name);
-    run_result r = run("train %s %s", args, ok);
+    gmt_run_result r = run("train %s %s", args, ok);
     ck_assert_msg(r.code == 2, "train %s: exit %d (%s)", args, r.code, r.err);
     ck_assert_msg(strstr(r.err, "genmoji: train: ") && strstr(r.err, usage[i].want),
                   "train %s: %s", args, r.err);
-    free_result(&r);
+    gmt_run_free(&r);
   }
   const char *cmds[] = {"sample --n 1 --out /tmp/x.png", "eval", "forward --in a --out b",
                         "sample --checkpoint a --weights b --out /tmp/x.png",
@@ -446,74 +362,74 @@ START_TEST(bad_usage_exits_2_and_failures_exit_1_with_messages) {
                         "sample --checkpoint a --out x.png --n 0", "eval --checkpoint a --split x",
                         "forward --checkpoint a --in b"};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-    run_result r = run("%s", cmds[i]);
+    gmt_run_result r = run("%s", cmds[i]);
     ck_assert_msg(r.code == 2, "%s: exit %d (%s)", cmds[i], r.code, r.err);
     ck_assert_msg(strstr(r.err, "genmoji: ") && strstr(r.err, "--help"), "%s: %s", cmds[i], r.err);
-    free_result(&r);
+    gmt_run_free(&r);
   }
 
   /* A corrupt checkpoint is a failure naming the file. */
-  const char *bad = path_in("corrupt.safetensors");
+  const char *bad = gmt_path_in("corrupt.safetensors");
   static const char header[] = "\x40\0\0\0\0\0\0\0{\"a\": {\"dtype\": \"F32\"";
   FILE *f = fopen(bad, "wb");
   fwrite(header, 1, sizeof header - 1, f); /* claims 64 header bytes, holds fewer */
   fclose(f);
-  run_result r = run("sample --checkpoint '%s' --n 1 --out '%s'", bad, path_in("c.png"));
+  gmt_run_result r = run("sample --checkpoint '%s' --n 1 --out '%s'", bad, gmt_path_in("c.png"));
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "genmoji: ") && strstr(r.err, bad), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   r = run("eval --checkpoint /no/such/file.safetensors --data '%s'", d);
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "/no/such/file.safetensors"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 
   /* Resume: continues the count; another preset is refused; a fresh run keeps old runs. */
   char out[1200];
-  snprintf(out, sizeof out, "%s", path_in("cli-resume"));
+  snprintf(out, sizeof out, "%s", gmt_path_in("cli-resume"));
   train_small(&PIXELCNN, out, 2);
   r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 4 --batch 3 "
           "--resume --json", PIXELCNN.name, PIXELCNN.small, d, out);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
   cJSON *o = json_of(&r);
-  ck_assert_int_eq((int)num(o, "start_step"), 2);
-  ck_assert_int_eq((int)num(o, "step"), 4);
+  ck_assert_int_eq((int)gmt_json_num(o, "start_step"), 2);
+  ck_assert_int_eq((int)gmt_json_num(o, "step"), 4);
   cJSON_Delete(o);
-  free_result(&r);
+  gmt_run_free(&r);
   r = run("train --model %s --preset seed --data '%s' --heldout 0.25 --out '%s' --steps 6 "
           "--batch 3 --resume", PIXELCNN.name, d, out);
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "preset") && strstr(r.err, "seed"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
   r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 6", PIXELCNN.name,
           PIXELCNN.small, d, out);
   ck_assert_int_eq(r.code, 1);
   ck_assert_msg(strstr(r.err, "already holds a run"), "%s", r.err);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 
 START_TEST(train_help_with_a_model_lists_its_options_presets_and_training_keys) {
   const model_case *cases[] = {&PIXELCNN, &DDPM};
   for (int k = 0; k < 2; k++) {
-    run_result r = run("train --model %s --help", cases[k]->name);
+    gmt_run_result r = run("train --model %s --help", cases[k]->name);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     const char *want[] = {"Usage: genmoji train", "Model options", "Presets", "seed",
                           "Training keys", "hflip", "Samplers"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
       ck_assert_msg(strstr(r.out, want[i]), "no '%s' in %s", want[i], r.out);
-    free_result(&r);
+    gmt_run_free(&r);
   }
   const char *cmds[] = {"train", "sample", "eval", "forward"};
   for (int i = 0; i < 4; i++) {
-    run_result r = run("%s --help", cmds[i]);
+    gmt_run_result r = run("%s --help", cmds[i]);
     ck_assert_int_eq(r.code, 0);
     ck_assert_msg(strstr(r.out, "Usage: genmoji ") && strstr(r.out, cmds[i]), "%s", r.out);
-    free_result(&r);
+    gmt_run_free(&r);
   }
-  run_result r = run("--help");
+  gmt_run_result r = run("--help");
   ck_assert_msg(strstr(r.out, "train") && strstr(r.out, "sample") && strstr(r.out, "forward"),
                 "%s", r.out);
-  free_result(&r);
+  gmt_run_free(&r);
 }
 END_TEST
 

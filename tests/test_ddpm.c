@@ -25,32 +25,6 @@ static void unload_plugin(void) {
   vt = NULL;
 }
 
-/* A model from a preset plus --set strings, initialised from the rng. */
-static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
-                            uint64_t seed) {
-  return gmt_model_create(vt, preset, sets, n_sets, seed);
-}
-
-/* A tiny time-conditioned U-Net whose zero-initialised output conv is redrawn, so that it
- * predicts something that depends on x and t. */
-static gm_model *tiny_unet(const char *T, const char *schedule, uint64_t seed) {
-  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "dropout=0", T, schedule};
-  gm_model *m = make_model("unet", sets, 7, seed);
-  gm_error err = {0};
-  gm_rng rng;
-  gm_rng_init(&rng, seed + 1, 3);
-  gm_params *p = vt->params(m);
-  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.weight"), 0.2f, &rng, &err), &err);
-  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.bias"), 0.2f, &rng, &err), &err);
-  return m;
-}
-
-static gm_tensor *tensor_of(int ndim, const int64_t *shape) {
-  gm_error err = {0};
-  gm_tensor *t;
-  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, ndim, shape, &err), &err);
-  return t;
-}
 /* ---- schedules ---- */
 
 START_TEST(linear_schedule_matches_closed_form_and_rescales_with_T) {
@@ -166,7 +140,7 @@ START_TEST(forward_process_has_the_scheduled_mean_and_variance) {
     sd[k] = (float)sqrt(1 - s.ab[k]);
   }
   gm_tensor *ta = gmt_tensor_from(1, GM_SHAPE(101), a), *ts = gmt_tensor_from(1, GM_SHAPE(101), sd);
-  gm_tensor *x0 = tensor_of(2, GM_SHAPE(B, PER)), *eps = tensor_of(2, GM_SHAPE(B, PER)), *idx, *xt;
+  gm_tensor *x0 = gmt_tensor_from(2, GM_SHAPE(B, PER), NULL), *eps = gmt_tensor_from(2, GM_SHAPE(B, PER), NULL), *idx, *xt;
   gmt_ok(gm_tensor_fill(x0, 0.6, &err), &err);
   gm_rng r;
   gm_rng_init(&r, 5, 1);
@@ -200,7 +174,7 @@ START_TEST(timesteps_are_uniform_over_the_training_levels) {
   /* the study's levels 1 .. T - 1 with T = 10: nine bins, 90000 draws */
   gm_error err = {0};
   enum { N = 90000 };
-  gm_tensor *u = tensor_of(1, GM_SHAPE(N)), *idx, *tin;
+  gm_tensor *u = gmt_tensor_from(1, GM_SHAPE(N), NULL), *idx, *tin;
   gm_rng r;
   gm_rng_init(&r, 9, 2);
   gmt_ok(gm_rng_uniform(u, &r, 0, 1, &err), &err);
@@ -304,8 +278,8 @@ static float *draw(gm_model *m, const char *sampler, int steps, float eta, gm_te
 }
 
 START_TEST(ddim_with_eta_0_is_deterministic_from_the_same_noise) {
-  gm_model *m = tiny_unet("timesteps=40", "schedule=cosine", 11);
-  gm_tensor *noise = tensor_of(4, GM_SHAPE(3, 3, 8, 8));
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=40", "schedule=cosine", 11);
+  gm_tensor *noise = gmt_tensor_from(4, GM_SHAPE(3, 3, 8, 8), NULL);
   double evals = 0;
   /* the noise drawn and saved by one run starts the next ones */
   float *a = draw(m, "ddim", 10, 0, NULL, noise, 1, &evals);
@@ -331,8 +305,8 @@ START_TEST(ddim_with_eta_0_is_deterministic_from_the_same_noise) {
 END_TEST
 
 START_TEST(ddim_over_every_level_with_eta_1_samples_as_ddpm) {
-  gm_model *m = tiny_unet("timesteps=20", "schedule=linear", 12);
-  gm_tensor *noise = tensor_of(4, GM_SHAPE(3, 3, 8, 8));
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=20", "schedule=linear", 12);
+  gm_tensor *noise = gmt_tensor_from(4, GM_SHAPE(3, 3, 8, 8), NULL);
   gm_error err = {0};
   gm_rng r;
   gm_rng_init(&r, 20, 0);
@@ -354,7 +328,7 @@ END_TEST
 /* stop_after k runs k steps of either sampler, reports k of its steps and returns images
  * of the full shape; 0, and more than the steps, run to the end. */
 START_TEST(samplers_stop_after_k_steps_with_k_reported) {
-  gm_model *m = tiny_unet("timesteps=20", "schedule=linear", 16);
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=20", "schedule=linear", 16);
   static const struct {
     const char *sampler;
     int steps;
@@ -388,7 +362,7 @@ END_TEST
 
 START_TEST(sampler_options_are_checked_and_stretch_spans_0_to_255) {
   gm_error err = {0};
-  gm_model *m = tiny_unet("timesteps=20", "schedule=cosine", 13);
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=20", "schedule=cosine", 13);
   gm_rng r;
   gm_rng_init(&r, 1, 1);
   gm_tensor *img;
@@ -398,7 +372,7 @@ START_TEST(sampler_options_are_checked_and_stretch_spans_0_to_255) {
   ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ERANGE);
   o = (gm_sample_options){.n = 2, .sampler = "euler"};
   ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ENOTFOUND);
-  gm_tensor *wrong = tensor_of(4, GM_SHAPE(2, 3, 8, 9));
+  gm_tensor *wrong = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 9), NULL);
   o = (gm_sample_options){.n = 2, .noise = wrong};
   ck_assert_int_eq(vt->sample(m, &o, &r, &img, &err), GM_ESHAPE);
   o = (gm_sample_options){.n = 2, .steps = 5, .stretch = 1};
@@ -429,7 +403,7 @@ START_TEST(forward_turns_v_into_eps_at_each_images_level) {
   gm_error err = {0};
   const char *sched[2] = {"schedule=linear", "schedule=study"};
   ddpm_schedule_kind kinds[2] = {DDPM_SCHEDULE_LINEAR, DDPM_SCHEDULE_STUDY};
-  gm_model *m = tiny_unet("timesteps=40", sched[_i], 17);
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=40", sched[_i], 17);
   ddpm_schedule s;
   gmt_ok(ddpm__schedule_init(&s, kinds[_i], 40, &err), &err);
   enum { B = 4, PER = 3 * 8 * 8 };
@@ -608,13 +582,13 @@ END_TEST
 
 START_TEST(bound_is_positive_and_finite_for_random_models) {
   gm_error err = {0};
-  gm_tensor *img = tensor_of(4, GM_SHAPE(2, 3, 8, 8));
+  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 8), NULL);
   gm_rng r;
   gm_rng_init(&r, 4, 4);
   gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
-  gm_model *u = tiny_unet("timesteps=12", "schedule=cosine", 14);
+  gm_model *u = gmt_tiny_unet(vt, "timesteps=12", "schedule=cosine", 14);
   const char *sets[] = {"size=8", "timesteps=12"};
-  gm_model *s = make_model("seed", sets, 2, 15);
+  gm_model *s = gmt_model_create(vt, "seed", sets, 2, 15);
   gm_model *ms[2] = {u, s};
   for (int i = 0; i < 2; i++) {
     gm_nll_options o = {.t_samples = 0};

@@ -20,32 +20,6 @@ static void unload_plugin(void) {
   vt = NULL;
 }
 
-/* A model from a preset plus --set strings, initialised from the rng. */
-static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
-                            uint64_t seed) {
-  return gmt_model_create(vt, preset, sets, n_sets, seed);
-}
-
-/* A tiny time-conditioned U-Net whose zero-initialised output conv is redrawn, so that it
- * predicts something that depends on x and t. */
-static gm_model *tiny_unet(const char *T, const char *schedule, uint64_t seed) {
-  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "dropout=0", T, schedule};
-  gm_model *m = make_model("unet", sets, 7, seed);
-  gm_error err = {0};
-  gm_rng rng;
-  gm_rng_init(&rng, seed + 1, 3);
-  gm_params *p = vt->params(m);
-  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.weight"), 0.2f, &rng, &err), &err);
-  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.bias"), 0.2f, &rng, &err), &err);
-  return m;
-}
-
-static gm_tensor *tensor_of(int ndim, const int64_t *shape) {
-  gm_error err = {0};
-  gm_tensor *t;
-  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, ndim, shape, &err), &err);
-  return t;
-}
 /* ---- the study's U-Net ---- */
 
 static const char *const seed_keys[] = {
@@ -69,7 +43,7 @@ static const char *const seed_keys[] = {
     "output.weight", "output.bias", NULL};
 
 START_TEST(seed_has_the_study_keys_in_order_and_938444_parameters) {
-  gm_model *m = make_model("seed", NULL, 0, 1);
+  gm_model *m = gmt_model_create(vt, "seed", NULL, 0, 1);
   gm_params *p = vt->params(m);
   int n = gm_params_count(p), i = 0;
   for (; seed_keys[i]; i++) {
@@ -234,7 +208,7 @@ START_TEST(seed_forward_matches_a_plain_c_reference) {
   enum { B = 3, S = 8 };
   const int train = _i;
   const char *sets[] = {"size=8"};
-  gm_model *m = make_model("seed", sets, 1, 21);
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 21);
   gm_params *p = vt->params(m);
   /* non-trivial batch norm parameters and running statistics */
   gm_rng r;
@@ -284,8 +258,8 @@ END_TEST
 
 START_TEST(forward_refuses_missing_or_misshapen_inputs) {
   gm_error err = {0};
-  gm_model *m = tiny_unet("timesteps=20", "schedule=cosine", 16);
-  gm_tensor *x = tensor_of(4, GM_SHAPE(2, 3, 8, 8)), *t = tensor_of(1, GM_SHAPE(3));
+  gm_model *m = gmt_tiny_unet(vt, "timesteps=20", "schedule=cosine", 16);
+  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(2, 3, 8, 8), NULL), *t = gmt_tensor_from(1, GM_SHAPE(3), NULL);
   gm_named_tensor in[2] = {{"x", x}, {"t", t}}, out[1];
   int n_out;
   ck_assert_int_eq(vt->forward(m, in, 1, out, 1, &n_out, &err), GM_EINVAL);
@@ -333,7 +307,7 @@ START_TEST(loss_targets_eps_or_v_at_the_drawn_levels) {
   enum { B = 5, S = 8, N = 40 };
   const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "timesteps=40",
                         "schedule=cosine", pred_v ? "pred=v" : "pred=eps"};
-  gm_model *m = make_model("unet", sets, 7, 41);
+  gm_model *m = gmt_model_create(vt, "unet", sets, 7, 41);
   gmt_rng hr;
   gmt_rng_seed(&hr, 42);
   float img[B * 3 * S * S];
@@ -347,7 +321,7 @@ START_TEST(loss_targets_eps_or_v_at_the_drawn_levels) {
   gmt_ok(vt->loss(m, timg, &r, &l, &err), &err);
   float got;
   gmt_ok(gm_tensor_read(l, &got, 4, &err), &err);
-  gm_tensor *u = tensor_of(1, GM_SHAPE(B)), *eps = tensor_of(4, GM_SHAPE(B, 3, S, S));
+  gm_tensor *u = gmt_tensor_from(1, GM_SHAPE(B), NULL), *eps = gmt_tensor_from(4, GM_SHAPE(B, 3, S, S), NULL);
   gmt_ok(gm_rng_uniform(u, &again, 0, 1, &err), &err);
   gmt_ok(gm_rng_normal(eps, &again, 0, 1, &err), &err);
   float *hu = gmt_read(u), *he = gmt_read(eps);
@@ -444,7 +418,7 @@ static void check_training(gm_model *m, float lr) {
 
 START_TEST(seed_loss_falls_under_adam) {
   const char *sets[] = {"size=8"};
-  gm_model *m = make_model("seed", sets, 1, 31);
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 31);
   check_training(m, 1e-3f);
   vt->destroy(m);
 }
@@ -452,7 +426,7 @@ END_TEST
 
 START_TEST(unet_loss_falls_under_adam) {
   const char *sets[] = {"size=8", "ch=16", "mult=1,2", "blocks=1", "dropout=0.1"};
-  gm_model *m = make_model("unet", sets, 5, 32);
+  gm_model *m = gmt_model_create(vt, "unet", sets, 5, 32);
   check_training(m, 2e-3f);
   vt->destroy(m);
 }

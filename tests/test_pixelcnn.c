@@ -22,12 +22,6 @@ static void unload_plugin(void) {
   vt = NULL;
 }
 
-/* A model from a preset plus --set strings, initialised from the rng. */
-static gm_model *make_model(const char *preset, const char *const *sets, int n_sets,
-                            uint64_t seed) {
-  return gmt_model_create(vt, preset, sets, n_sets, seed);
-}
-
 static gm_tensor *param(gm_model *m, const char *name) {
   gm_tensor *t = gm_params_find(vt->params(m), name);
   ck_assert_msg(t != NULL, "no parameter %s", name);
@@ -74,7 +68,7 @@ typedef struct key_shape {
 } key_shape;
 
 START_TEST(seed_has_the_study_keys_shapes_and_738288_parameters) {
-  gm_model *m = make_model("seed", NULL, 0, 1);
+  gm_model *m = gmt_model_create(vt, "seed", NULL, 0, 1);
   gm_params *p = vt->params(m);
   const int T = GM_PARAM_TRAINABLE, B = GM_PARAM_BUFFER;
   const key_shape want[] = {
@@ -114,7 +108,7 @@ END_TEST
  * shapes) and loads into another model by key, which then computes the same logits. */
 START_TEST(seed_weights_travel_by_key_through_safetensors) {
   gm_error err = {0};
-  gm_model *a = make_model("seed", NULL, 0, 31), *b = make_model("seed", NULL, 0, 32);
+  gm_model *a = gmt_model_create(vt, "seed", NULL, 0, 31), *b = gmt_model_create(vt, "seed", NULL, 0, 32);
   char path[1200];
   snprintf(path, sizeof path, "%s/seed.safetensors", gmt_tmpdir());
   gmt_ok(gm_checkpoint_write_params(path, vt->params(a), NULL, 0, NULL, 0, &err), &err);
@@ -151,7 +145,7 @@ END_TEST
 START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
   gm_error err = {0};
   const char *sets[] = {"width=8"};
-  gm_model *m = make_model("seed", sets, 1, 41);
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 41);
   gm_checkpoint *c, *io, *back;
   const char *dir = GM_TEST_SOURCE_DIR "/data/pixelcnn";
   char path[1200];
@@ -225,7 +219,7 @@ static void ref_conv(const double *x, int b, int cin, int h, int w, const float 
 
 START_TEST(seed_forward_matches_a_plain_c_reference_of_the_study_network) {
   gm_error err = {0};
-  gm_model *m = make_model("seed", NULL, 0, 2);
+  gm_model *m = gmt_model_create(vt, "seed", NULL, 0, 2);
   int b = 2, h = 7, w = 6, f = 64;
   const char *names[5] = {"conv1", "conv2", "conv3", "conv4", "conv_out"};
   const int ks[5] = {3, 7, 9, 7, 1}, cins[5] = {3, 64, 64, 64, 64}, couts[5] = {64, 64, 64, 64, 48};
@@ -318,7 +312,7 @@ static void check_causal(gm_model *m, int gated, int h, int w) {
 
 START_TEST(seed_logits_ignore_the_current_and_later_pixels) {
   const char *sets[] = {"width=16"};
-  gm_model *m = make_model("seed", sets, 1, 3);
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 3);
   check_causal(m, 0, 5, 6);
   vt->destroy(m);
 }
@@ -327,7 +321,7 @@ END_TEST
 START_TEST(gated_logits_ignore_later_pixels_and_later_channels) {
   const char *sets[][3] = {{"width=6", "layers=3", "kernel=3"},
                            {"width=9", "layers=2", "kernel=5"}};
-  gm_model *m = make_model("gated", sets[_i], 3, 4 + (uint64_t)_i);
+  gm_model *m = gmt_model_create(vt, "gated", sets[_i], 3, 4 + (uint64_t)_i);
   check_causal(m, 1, 5, 6);
   vt->destroy(m);
 }
@@ -337,7 +331,7 @@ END_TEST
  * above and two to the right. */
 START_TEST(gated_sees_pixels_above_and_to_the_right) {
   const char *sets[] = {"width=6", "layers=2", "kernel=3"};
-  gm_model *m = make_model("gated", sets, 3, 9);
+  gm_model *m = gmt_model_create(vt, "gated", sets, 3, 9);
   int h = 4, w = 5, npix = h * w;
   float *q = random_classes(12, (size_t)npix * 3);
   float *base = forward_logits(m, q, 1, h, w);
@@ -377,7 +371,7 @@ static float *draw_images(gm_model *m, const char *sampler, int n, uint64_t seed
 static void check_samplers_agree(const char *preset, const char *const *sets, int n_sets,
                                  int size, double naive_evals) {
   const int batches[] = {1, 3, 70}, seeds[] = {1, 2, 3};
-  gm_model *m = make_model(preset, sets, n_sets, 21);
+  gm_model *m = gmt_model_create(vt, preset, sets, n_sets, 21);
   for (int bi = 0; bi < 3; bi++) {
     int n = batches[bi];
     size_t numel = (size_t)n * 3 * size * size;
@@ -413,7 +407,7 @@ END_TEST
 
 START_TEST(samples_vary_with_the_seed_and_are_repeatable) {
   const char *sets[] = {"width=6", "layers=2", "kernel=3", "image_size=5"};
-  gm_model *m = make_model("gated", sets, 4, 5);
+  gm_model *m = gmt_model_create(vt, "gated", sets, 4, 5);
   double e;
   float *a = draw_images(m, NULL, 2, 1, &e), *b = draw_images(m, NULL, 2, 1, &e);
   float *c = draw_images(m, NULL, 2, 2, &e);
@@ -436,7 +430,7 @@ END_TEST
 START_TEST(samplers_stop_after_k_pixels_with_k_reported_and_the_rest_undrawn) {
   const char *sets[] = {"width=8", "image_size=6"};
   const char *sampler = _i ? "cached" : "naive";
-  gm_model *m = make_model("seed", sets, 2, 31);
+  gm_model *m = gmt_model_create(vt, "seed", sets, 2, 31);
   const int64_t stops[] = {7, 6, 0, 100};
   double e;
   float *full = draw_images(m, sampler, 2, 5, &e);
@@ -499,7 +493,7 @@ static gm_tensor *disc_images(int n, int s) {
 
 static void check_loss_falls(const char *preset, const char *const *sets, int n_sets) {
   gm_error err = {0};
-  gm_model *m = make_model(preset, sets, n_sets, 8);
+  gm_model *m = gmt_model_create(vt, preset, sets, n_sets, 8);
   gm_optim_config c;
   gm_optim_config_default(&c, GM_OPTIM_ADAM);
   c.lr = 3e-3f;
@@ -544,7 +538,7 @@ END_TEST
 START_TEST(nll_is_the_mean_cross_entropy_in_bits) {
   gm_error err = {0};
   const char *sets[] = {"width=6", "layers=2", "kernel=3"};
-  gm_model *m = make_model("gated", sets, 3, 10);
+  gm_model *m = gmt_model_create(vt, "gated", sets, 3, 10);
   gm_tensor *img = disc_images(3, 6), *loss;
   gm_rng rng;
   gm_rng_init(&rng, 1, 0);
@@ -580,7 +574,7 @@ START_TEST(pixelcnn_refuses_bad_options_and_inputs) {
   }
   ck_assert_ptr_nonnull(strstr(err.msg, "odd"));
   const char *sets[] = {"width=6", "layers=1", "image_size=3"};
-  m = make_model("gated", sets, 3, 1);
+  m = gmt_model_create(vt, "gated", sets, 3, 1);
   gm_sample_options o = {.n = 1, .sampler = "fast"};
   gm_tensor *img;
   ck_assert_int_eq(vt->sample(m, &o, &rng, &img, &err), GM_EINVAL);

@@ -179,3 +179,16 @@ void gmt_progress(void *ctx, int64_t done, int64_t total) {
   l->done = done;
   l->total = total;
 }
+
+gm_model *gmt_tiny_unet(const gm_model_vtable *vt, const char *T, const char *schedule,
+                        uint64_t seed) {
+  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "dropout=0", T, schedule};
+  gm_model *m = gmt_model_create(vt, "unet", sets, 7, seed);
+  gm_error err = {0};
+  gm_rng rng;
+  gm_rng_init(&rng, seed + 1, 3);
+  gm_params *p = vt->params(m);
+  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.weight"), 0.2f, &rng, &err), &err);
+  gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.bias"), 0.2f, &rng, &err), &err);
+  return m;
+}

@@ -66,6 +66,13 @@ void gmt_model_plugins_close(void);
 gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
                            const char *const *sets, int n_sets, uint64_t seed);
 
+/* A tiny time-conditioned U-Net of the ddpm plugin (vt) on 8x8 images ("unet" preset,
+ * ch 8, mult 1,2, one block, no dropout, plus the T and schedule settings given as
+ * "timesteps=N" and "schedule=NAME"), its zero-initialised output conv redrawn so that it
+ * predicts something that depends on x and t. */
+gm_model *gmt_tiny_unet(const gm_model_vtable *vt, const char *T, const char *schedule,
+                        uint64_t seed);
+
 /* What a sampler's progress callback reported, with gmt_progress as the callback and a
  * zeroed log as its context: the calls, the last done and total. A check fails if done
  * does not increase from call to call. */
