@@ -56,4 +56,9 @@ int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds);
 /* A whole decimal number in lo..hi into *out; -1 (nothing printed) when s is not one. */
 int gm_cli_parse_long(const char *s, long long lo, long long hi, long long *out);
 
+/* A device's identity and size into a JSON object, as every command reports it: name,
+ * vendor, type, platform, platform_version, version, driver_version, compute_units,
+ * global_mem_bytes. Callers add their own fields beside them. */
+void gm_cli_device_fields(cJSON *o, const gm_device_info *d);
+
 #endif

@@ -168,3 +168,15 @@ int gm_cli_parse_long(const char *s, long long lo, long long hi, long long *out)
   *out = v;
   return 0;
 }
+
+void gm_cli_device_fields(cJSON *o, const gm_device_info *d) {
+  cJSON_AddStringToObject(o, "name", d->name);
+  cJSON_AddStringToObject(o, "vendor", d->vendor);
+  cJSON_AddStringToObject(o, "type", gm_device_type_name(d->type));
+  cJSON_AddStringToObject(o, "platform", d->platform_name);
+  cJSON_AddStringToObject(o, "platform_version", d->platform_version);
+  cJSON_AddStringToObject(o, "version", d->version);
+  cJSON_AddStringToObject(o, "driver_version", d->driver_version);
+  cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+  cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem_bytes);
+}

@@ -106,14 +106,7 @@ static int parse_batches(const char *s, bench_opts *o) {
 
 cJSON *gm_cli_bench_device_json(const gm_device_info *d) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", d->name);
-  cJSON_AddStringToObject(o, "vendor", d->vendor);
-  cJSON_AddStringToObject(o, "type", gm_device_type_name(d->type));
-  cJSON_AddStringToObject(o, "platform", d->platform_name);
-  cJSON_AddStringToObject(o, "platform_version", d->platform_version);
-  cJSON_AddStringToObject(o, "version", d->version);
-  cJSON_AddStringToObject(o, "driver_version", d->driver_version);
-  cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+  gm_cli_device_fields(o, d);
   cJSON_AddStringToObject(o, "genmoji", gm_version());
   return o;
 }

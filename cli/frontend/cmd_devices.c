@@ -25,15 +25,7 @@ static cJSON *device_json(const gm_device_info *d, int selected) {
   cJSON_AddNumberToObject(o, "index", d->global_index);
   cJSON_AddNumberToObject(o, "platform_index", d->platform_index);
   cJSON_AddNumberToObject(o, "device_index", d->device_index);
-  cJSON_AddStringToObject(o, "platform", d->platform_name);
-  cJSON_AddStringToObject(o, "platform_version", d->platform_version);
-  cJSON_AddStringToObject(o, "name", d->name);
-  cJSON_AddStringToObject(o, "vendor", d->vendor);
-  cJSON_AddStringToObject(o, "type", gm_device_type_name(d->type));
-  cJSON_AddStringToObject(o, "version", d->version);
-  cJSON_AddStringToObject(o, "driver_version", d->driver_version);
-  cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
-  cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem_bytes);
+  gm_cli_device_fields(o, d);
   cJSON_AddNumberToObject(o, "local_mem_bytes", (double)d->local_mem_bytes);
   cJSON_AddNumberToObject(o, "max_alloc_bytes", (double)d->max_alloc_bytes);
   cJSON_AddNumberToObject(o, "max_work_group_size", (double)d->max_work_group_size);

@@ -287,14 +287,8 @@ static void device_json(cJSON *root, const gm_cli_cmp_job *j) {
   if (!j->dev) return;
   const gm_device_info *d = gm_device_get_info(j->dev);
   cJSON *o = cJSON_AddObjectToObject(root, "device");
-  cJSON_AddStringToObject(o, "name", d->name);
-  cJSON_AddStringToObject(o, "vendor", d->vendor);
-  cJSON_AddStringToObject(o, "platform", d->platform_name);
-  cJSON_AddStringToObject(o, "version", d->version);
-  cJSON_AddStringToObject(o, "driver", d->driver_version);
-  cJSON_AddStringToObject(o, "type", gm_device_type_name(d->type));
-  cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
-  cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem_bytes);
+  gm_cli_device_fields(o, d);
+  cJSON_AddStringToObject(o, "driver", d->driver_version);  /* metrics.json's first name */
 }
 
 static void data_json(cJSON *root, const gm_cli_cmp_job *j) {
