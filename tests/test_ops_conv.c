@@ -308,9 +308,9 @@ static void free_result(conv_result *r) {
   free(r->db);
 }
 
-/* The study's layer shapes (small batches) both ways: im2col columns and, where the
- * device's GEMMs run on the own kernels, the implicit-GEMM paths that read the padded
- * input (and dy) in place. */
+/* The study's layer shapes (small batches) both ways: im2col columns, and the
+ * implicit-GEMM paths of the own kernels (forced, whatever the device) that read the
+ * padded input (and dy) in place. */
 static const conv_case study_cases[] = {
     {2, 64, 32, 32, 64, 7, 7, 1, 3, 3, 1, GM_MASK_B, 0, 25},   /* PixelCNN conv2 */
     {1, 64, 32, 32, 64, 9, 9, 1, 4, 4, 1, GM_MASK_B, 0, 41},   /* PixelCNN conv3 */
@@ -324,15 +324,17 @@ static const conv_case study_cases[] = {
 
 START_TEST(conv2d_implicit_gemm_matches_im2col_at_study_shapes) {
   const conv_case *c = &study_cases[_i];
-  gm__gemm_own *own = gm__gemm_own_for_conv(gmt_device());
+  /* the own kernels whatever the device, so that the implicit path is what runs */
+  int forced = gm__gemm_set_forced(gmt_device(), GM__GEMM_OWN);
+  ck_assert_ptr_nonnull(gm__gemm_own_for_conv(gmt_device()));
   long before = gm__conv_implicit_runs();
   conv_result a = run_conv(c, 500 + (uint64_t)_i);
-  if (own && gm__gemm_own_vector(own) == 16)
-    ck_assert_msg(gm__conv_implicit_runs() > before, "the implicit path did not run");
+  ck_assert_msg(gm__conv_implicit_runs() > before, "the implicit path did not run");
   int prev = gm__conv_set_im2col_only(1);
   long mid = gm__conv_implicit_runs();
   conv_result b = run_conv(c, 500 + (uint64_t)_i);
   gm__conv_set_im2col_only(prev);
+  gm__gemm_set_forced(gmt_device(), forced);
   ck_assert_int_eq(gm__conv_implicit_runs(), mid);
   /* long sums that cancel: a tolerance relative to each array's largest value */
   char desc[200];

@@ -132,6 +132,14 @@ int gm__gemm(gm_device *dev, const gm__gemm_desc *d, gm_error *err) {
   return gm__gemm_with(dev, -1, d, err);
 }
 
+int gm__gemm_set_forced(gm_device *dev, int backend) {
+  gemm_state *s = state_of(dev, NULL);
+  if (!s) return -1;
+  int prev = s->forced;
+  s->forced = backend >= 0 && backend < GM__GEMM_BACKENDS ? backend : -1;
+  return prev;
+}
+
 gm__gemm_own *gm__gemm_own_for_conv(gm_device *dev) {
   gemm_state *s = state_of(dev, NULL);
   if (!s || s->forced_text[0]) return NULL;

@@ -16,6 +16,10 @@ typedef enum gm__gemm_backend {
 const char *gm__gemm_backend_name(gm__gemm_backend b);
 /* The backend a name spells, or -1. */
 int gm__gemm_backend_parse(const char *name);
+/* Makes a backend the device's choice for every GEMM, as GM_GEMM does (-1: back to the
+ * rule); returns the previous setting. For tests that must reach one backend's paths
+ * whatever the device. */
+int gm__gemm_set_forced(gm_device *dev, int backend);
 /* gm__gemm on a given backend (-1: the engine's choice), for benchmarks. */
 int gm__gemm_with(gm_device *dev, int backend, const gm__gemm_desc *d, gm_error *err);
 
