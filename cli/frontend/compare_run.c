@@ -1,7 +1,8 @@
 /* The phases of `genmoji compare` that use the device: training through the engine's
  * trainer, sampling with the default sampler, the held-out likelihood, and the costs of
  * each model's two samplers on a small batch (the expensive reference sampler run when
- * its estimate fits the time limit, extrapolated and labelled as such otherwise). */
+ * its estimate, from runs stopped part way as `bench models` does, fits the time limit;
+ * extrapolated and labelled as such otherwise). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +16,8 @@ const gm_cli_cmp_spec gm_cli_cmp_specs[GM_CLI_CMP_MODELS] = {
     {"ddpm", "DDPM", "bound", "ddim", "ddpm", 50, "mean squared error of the predicted noise"},
 };
 
-/* Passes timed (after one warm-up) to estimate a full network pass. */
-#define PROBE_PASSES 3
+/* About how long the partial runs that estimate a reference sampler's cost take. */
+#define PROBE_SECONDS 2.0
 /* What a cached PixelCNN sample costs in full-pass equivalents of time on a 2-core CPU
  * (measured 8 to 13: per-position launches dominate); only for the job's ETA before it
  * samples. */
@@ -301,56 +302,37 @@ int gm_cli_cmp_eval(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
 
 /* ---- sampler costs ---- */
 
-/* Seconds of one full network pass on a batch of n (zeros: the naive PixelCNN's first
- * input), timed over PROBE_PASSES after one warm-up. */
-static int probe_pass(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_model *model, int n,
-                      double *seconds, gm_error *err) {
-  const gm_model_vtable *vt = m->vt;
-  gm_tensor *x = NULL;
+/* The reference sampler's cost on a batch of n, the way `genmoji bench models` times it
+ * (gm_bench_sample): runs stopped after a few of its units (pixels or levels), a line
+ * through their times, evaluated at the whole run. */
+static int probe_slow(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_model *model, int n,
+                      gm_bench_sample_result *r, gm_error *err) {
+  gm_sample_options so = {.n = n, .sampler = m->spec->slow};
   int was = gm_grad_enable(j->dev, 0);
-  int rc = gm_tensor_create(&x, j->dev, GM_F32, 4, GM_SHAPE(n, 3, j->size, j->size), err);
-  if (!rc) rc = gm_tensor_fill(x, 0.0, err);
-  double t0 = 0;
-  for (int i = 0; !rc && i <= PROBE_PASSES; i++) {
-    if (i == 1) t0 = gm_cli_cmp_now();
-    gm_named_tensor in = {"x", x}, out[4];
-    int n_out = 0;
-    rc = vt->forward(model, &in, 1, out, 4, &n_out, err);
-    if (!rc) rc = gm_device_finish(j->dev, err);
-    gm_tape_reset(j->dev);
-  }
-  *seconds = (gm_cli_cmp_now() - t0) / PROBE_PASSES;
-  gm_tensor_destroy(x);
+  int rc = gm_bench_sample(j->dev, m->vt, model, &so, PROBE_SECONDS, r, err);
+  gm_tape_reset(j->dev);
   gm_grad_enable(j->dev, was);
-  if (rc) gm_error_prefix(err, "model '%s' forward", m->spec->name);
+  if (rc) gm_error_prefix(err, "model '%s' sampler '%s'", m->spec->name, m->spec->slow);
   return rc;
 }
 
-static void describe_slow(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_cli_cmp_cost *c, double pass_s,
-                          int fit, double fast_step_s) {
+static void describe_slow(gm_cli_cmp_job *j, gm_cli_cmp_cost *c,
+                          const gm_bench_sample_result *r, int fit) {
   char limit[32], total[32];
   gm_cli_duration(j->timing_limit_s, limit, sizeof limit);
   gm_cli_duration(c->estimate_seconds_per_image * c->n, total, sizeof total);
-  int pcnn = strcmp(m->spec->name, "pixelcnn") == 0;
   if (fit) {
     snprintf(c->method, sizeof c->method,
              "ran: %d images in one call (estimated at %s, within --timing-limit %s)", c->n, total,
              limit);
     return;
   }
-  if (pcnn)
-    snprintf(c->method, sizeof c->method,
-             "extrapolated, not run: %.0f network passes (one per draw, each for the whole "
-             "batch) x %.4g s per pass, the mean of %d passes of the network (forward) on a "
-             "batch of %d after a warm-up; the draws themselves are not counted. Running it "
-             "would take about %s, over --timing-limit %s",
-             c->estimate_evaluations_per_image, pass_s, PROBE_PASSES, c->n, total, limit);
-  else
-    snprintf(c->method, sizeof c->method,
-             "extrapolated, not run: %.0f levels x %.4g s per step, the time per step of the "
-             "%s run on the same batch (a step of either sampler is one network pass and one "
-             "update). Running it would take about %s, over --timing-limit %s",
-             c->estimate_evaluations_per_image, fast_step_s, m->spec->fast, total, limit);
+  snprintf(c->method, sizeof c->method,
+           "extrapolated, not run: runs on a batch of %d stopped after %lld and %lld of its %lld "
+           "steps (pixels or levels) took %.4g and %.4g s; the line through them, %.4g s per "
+           "step, gives about %s for the whole run, over --timing-limit %s",
+           c->n, (long long)r->units_a, (long long)r->units_b, (long long)r->total_units,
+           r->seconds_a, r->seconds_b, r->seconds_per_unit, total, limit);
 }
 
 int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
@@ -378,17 +360,14 @@ int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
     m->n_costs = 1;
   }
   /* the reference sampler: estimated, then run when the estimate fits the limit */
-  double pass_s = 0, fast_step_s = evals > 0 ? seconds / evals : 0;
+  gm_bench_sample_result probe;
   snprintf(s->sampler, sizeof s->sampler, "%s", m->spec->slow);
   s->n = b;
   s->identical = -1;
   s->estimate_evaluations_per_image = slow_passes(m, j->size);
+  if (!rc && !*j->stop) rc = probe_slow(j, m, model, b, &probe, &err);
   if (!rc && !*j->stop) {
-    if (strcmp(m->spec->name, "pixelcnn") == 0) rc = probe_pass(j, m, model, b, &pass_s, &err);
-    else pass_s = fast_step_s;
-  }
-  if (!rc && !*j->stop) {
-    s->estimate_seconds_per_image = s->estimate_evaluations_per_image * pass_s / b;
+    s->estimate_seconds_per_image = probe.seconds_per_image;
     int fit = s->estimate_seconds_per_image * b <= j->timing_limit_s;
     if (fit) {
       rc = draw(j, m, model, s->sampler, 0, b, &slow_img, &seconds, &evals, &err);
@@ -403,7 +382,7 @@ int gm_cli_cmp_costs(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
       s->seconds_per_image = s->estimate_seconds_per_image;
       s->evaluations_per_image = s->estimate_evaluations_per_image;
     }
-    describe_slow(j, m, s, pass_s, fit, fast_step_s);
+    describe_slow(j, s, &probe, fit);
     if (!rc) m->n_costs = 2;
   }
   free(fast_img);
