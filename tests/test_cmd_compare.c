@@ -248,7 +248,9 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   ck_assert_str_eq(gmt_json_str(root, "status"), "complete");
   ck_assert_str_eq(gmt_json_str(root, "format"), "genmoji-compare-1");
   ck_assert(strstr(gmt_json_str(root, "command"), "genmoji compare --data"));
-  ck_assert(strstr(gmt_json_str(root, "full_command"), "--preset-pixelcnn gated"));
+  ck_assert(strstr(gmt_json_str(root, "full_command"), "--models pixelcnn,ddpm"));
+  ck_assert(strstr(gmt_json_str(root, "full_command"), "--preset pixelcnn=gated"));
+  ck_assert(strstr(gmt_json_str(root, "full_command"), "--set ddpm.ch=8"));
   ck_assert(strlen(gmt_json_str(root, "device.name")) > 0);
   ck_assert_int_eq((int)gmt_json_num(root, "data.train_images"), 10);
   ck_assert_int_eq((int)gmt_json_num(root, "data.heldout_images"), 2);
@@ -415,7 +417,7 @@ START_TEST(compare_refuses_bad_options_and_a_used_folder) {
   fputs("mine\n", f);
   fclose(f);
   static const struct {
-    const char *args[8];
+    const char *args[10];
     int code;
     const char *msg;
   } cases[] = {
@@ -423,8 +425,17 @@ START_TEST(compare_refuses_bad_options_and_a_used_folder) {
       {{"compare", "--time", "1m", "--steps", "3", NULL}, 2, "give one budget"},
       {{"compare", "--n", "0", NULL}, 2, "--n: \"0\" is not an integer"},
       {{"compare", "--preset-ddpm", "nope", NULL}, 2, "ddpm: "},
-      {{"compare", "--set-pixelcnn", "width", NULL}, 2, "not KEY=VALUE"},
+      {{"compare", "--set-pixelcnn", "width", NULL}, 2, "is not NAME.KEY=VALUE"},
+      {{"compare", "--set", "pixelcnn.=3", NULL}, 2, "is not NAME.KEY=VALUE"},
+      {{"compare", "--preset", "seed", NULL}, 2, "is not NAME=PRESET"},
       {{"compare", "extra", NULL}, 2, "unexpected argument 'extra'"},
+      {{"compare", "--models", "pixelcnn,nosuchmodel", NULL}, 2, "nosuchmodel"},
+      {{"compare", "--models", "ddpm,ddpm", NULL}, 2, "ddpm is listed twice"},
+      {{"compare", "--models", "pixelcnn,,ddpm", NULL}, 2, "not a comma-separated list"},
+      {{"compare", "--models", "ddpm", "--preset", "pixelcnn=seed", NULL}, 2,
+       "model 'pixelcnn' is not compared (--models ddpm)"},
+      {{"compare", "--set-ddpm", "ch=8", "--models", "pixelcnn", NULL}, 2,
+       "model 'ddpm' is not compared"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char *so, *se;

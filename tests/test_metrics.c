@@ -1,9 +1,10 @@
-/* The host metrics behind `genmoji compare` on hand-made image sets with answers worked
- * out by hand: the histogram baseline, background masking, colour statistics, the
+/* The host metrics behind `genmoji compare` (cli/frontend/compare/image_metrics.c) on
+ * hand-made image sets with answers worked out by hand: the histogram baseline, background masking, colour statistics, the
  * histogram distances, nearest neighbours, near-copy shares and mean pairwise distance. */
 #include <math.h>
 #include <string.h>
 
+#include "image_metrics.h"
 #include "testlib.h"
 
 #define SIDE 4

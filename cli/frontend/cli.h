@@ -43,6 +43,10 @@ int gm_cli_help(const char *text);
  * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1. */
 int gm_cli_print_json(cJSON *root);
 
+/* Seconds on the monotonic clock: the one clock of the front-end, for every duration it
+ * measures or shows. */
+double gm_cli_now(void);
+
 /* "512 B", "256.0 KiB", "15.6 GiB" into buf. Returns buf. */
 const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
 

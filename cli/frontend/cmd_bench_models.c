@@ -304,7 +304,7 @@ static int bench_train(const models_opts *o, gm_device *dev, int mi, const char 
   int rc = gm_model_options_resolve(vt, preset, NULL, 0, &ro, err);
   if (rc) return rc;
   for (int b = 0; rc == 0 && b < o->n_batches; b++) {
-    gm_bench_train_opts to = {.batch = o->batches[b], .size = gm_cli_model_image_size(&ro),
+    gm_bench_train_opts to = {.batch = o->batches[b], .size = gm_cli_model_image_size(vt, &ro),
                               .seconds = o->seconds, .seed = 1};
     gm_bench_train_result t;
     rc = gm_bench_train(dev, vt, o->names[mi], &ro, &to, &t, err);

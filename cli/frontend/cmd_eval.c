@@ -72,12 +72,6 @@ static int handle(eval_args *a, int c, const char *arg, const char *cmd) {
   }
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The mean bits/dim over idx[0..n), batch by batch, weighted by batch size. */
 static int evaluate(gm_cli_model *m, const gm_dataset *ds, const int *idx, int n,
                     const eval_args *a, double *bpd, gm_error *err) {
@@ -123,12 +117,12 @@ static int eval(gm_cli_model *m, const gm_cli_dataopts *d, const eval_args *a, g
   else if (n == 0)
     code = gm_cli_fail("eval: the %s split of %s is empty (%d images)", a->split, d->data,
                        gm_dataset_count(ds));
-  double bpd = 0, t0 = now_s();
+  double bpd = 0, t0 = gm_cli_now();
   if (!code) {
     gm_dataset_split(ds, a->heldout, idx, n);
     if (evaluate(m, ds, idx, n, a, &bpd, &err)) code = gm_cli_fail_err(&err);
   }
-  double seconds = now_s() - t0;
+  double seconds = gm_cli_now() - t0;
   free(idx);
   gm_dataset_destroy(ds);
   if (code) return code;

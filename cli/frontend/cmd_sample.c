@@ -122,12 +122,6 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   }
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int is_png_path(const char *p) {
   size_t n = strlen(p);
   return n > 4 && strcasecmp(p + n - 4, ".png") == 0;
@@ -212,7 +206,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   gm_error err = {0};
   gm_cli_model *m = &r->m;
   if (a->sampler && check_sampler(m->vt, a->sampler, cmd)) return GM_CLI_USAGE;
-  int n = (int)a->n, s = gm_cli_model_image_size(&m->opts);
+  int n = (int)a->n, s = gm_cli_model_image_size(m->vt, &m->opts);
   if (a->noise) {
     if (load_noise(a->noise, m->dev, &r->noise, &err)) return gm_cli_fail_err(&err);
     const gm_tensor *z = r->noise;
@@ -235,7 +229,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   gm_rng rng;
   gm_rng_init(&rng, a->seed, 0);
   gm_grad_enable(m->dev, 0);
-  double t0 = now_s();
+  double t0 = gm_cli_now();
   gm_tensor *img = NULL;
   int rc = m->vt->sample(m->model, &so, &rng, &img, &err);
   gm_cli_progress_end(&bar);
@@ -248,7 +242,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   s = (int)img->shape[2];
   if (!(r->host = malloc(gm_tensor_bytes(img)))) return gm_cli_fail("out of memory");
   if (gm_tensor_read(img, r->host, gm_tensor_bytes(img), &err)) return gm_cli_fail_err(&err);
-  double seconds = now_s() - t0;
+  double seconds = gm_cli_now() - t0;
   if (!(r->rgb = to_rgb8(r->host, n, s))) return gm_cli_fail("out of memory");
   cJSON *files = cJSON_CreateArray();
   rc = write_images(a, r->rgb, n, s, files, &err);

@@ -115,12 +115,10 @@ void gm_cli_print_model_help(const gm_plugin_record *rec) {
 
 /* ---- a model from a file ---- */
 
-int gm_cli_model_image_size(const gm_resolved_options *o) {
-  const char *keys[] = {"size", "image_size"};
-  for (int i = 0; i < 2; i++) {
-    const char *v = gm_kv_get(o->model, o->n_model, keys[i]);
-    if (v && atoi(v) > 0) return atoi(v);
-  }
+int gm_cli_model_image_size(const gm_model_vtable *vt, const gm_resolved_options *o) {
+  gm_model_info info;
+  gm_error err = {0};
+  if (gm_model_describe(vt, o, &info, &err) == 0 && info.image_size > 0) return info.image_size;
   return 32;
 }
 

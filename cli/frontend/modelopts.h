@@ -102,8 +102,8 @@ int gm_cli_model_open(const gm_cli_modelopts *o, gm_host *host, const char *cmd,
                       gm_cli_model *m);
 void gm_cli_model_close(gm_cli_model *m);
 
-/* The side of the images a model makes: its option "size" or "image_size" if it has
- * one, else 32. */
-int gm_cli_model_image_size(const gm_resolved_options *o);
+/* The side of the images a model makes for these options, as its metadata says
+ * (gm_model_info.image_size), else 32. */
+int gm_cli_model_image_size(const gm_model_vtable *vt, const gm_resolved_options *o);
 
 #endif

@@ -8,12 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void gm_cli_progress_init(gm_cli_progress *p, const char *label, int quiet) {
   memset(p, 0, sizeof *p);
   p->out = stderr;
@@ -40,7 +34,7 @@ const char *gm_cli_duration(double s, char *buf, size_t n) {
 /* Prints one report: redrawn in place on a terminal, a line otherwise. `force` prints
  * regardless of the interval (the last report). */
 static void emit(gm_cli_progress *p, double fraction, const char *text, int force) {
-  double now = now_s();
+  double now = gm_cli_now();
   if (p->quiet || (!force && now - p->last < p->interval)) return;
   p->last = now;
   if (!p->tty) {
@@ -61,7 +55,7 @@ static void emit(gm_cli_progress *p, double fraction, const char *text, int forc
 
 void gm_cli_progress_train(void *ctx, const gm_train_progress *tp) {
   gm_cli_progress *p = ctx;
-  if (p->weight == 0) p->start = now_s();
+  if (p->weight == 0) p->start = gm_cli_now();
   p->smooth = 0.9 * p->smooth + 0.1 * tp->loss;
   p->weight = 0.9 * p->weight + 0.1;
   char steps[64], eta[32], text[256];
@@ -79,7 +73,7 @@ void gm_cli_progress_train(void *ctx, const gm_train_progress *tp) {
 
 void gm_cli_progress_units(void *ctx, int64_t done, int64_t total) {
   gm_cli_progress *p = ctx;
-  double now = now_s();
+  double now = gm_cli_now();
   if (p->start == 0) p->start = now;
   double f = total > 0 ? (double)done / (double)total : 0;
   double elapsed = now - p->start;

@@ -241,3 +241,87 @@ void gm_model_options_free(gm_resolved_options *o) {
   free(o->storage_);
   memset(o, 0, sizeof *o);
 }
+
+/* ---- model metadata ---- */
+
+const char *gm_likelihood_name(gm_likelihood_kind k) {
+  switch (k) {
+  case GM_LIKELIHOOD_NONE: return "none";
+  case GM_LIKELIHOOD_EXACT: return "exact";
+  case GM_LIKELIHOOD_BOUND: return "bound";
+  default: return "";
+  }
+}
+
+const gm_sampler_info *gm_model_info_sampler(const gm_model_info *info, const char *name,
+                                             gm_sampler_role role) {
+  for (int i = 0; info && i < info->n_samplers; i++) {
+    const gm_sampler_info *s = &info->samplers[i];
+    if (name ? s->name && strcmp(s->name, name) == 0 : s->role == role) return s;
+  }
+  return NULL;
+}
+
+static int vtable_has_sampler(const gm_model_vtable *vt, const char *name) {
+  for (const char *const *s = vt->samplers; s && *s; s++)
+    if (strcmp(*s, name) == 0) return 1;
+  return 0;
+}
+
+int gm_model_describe(const gm_model_vtable *vt, const gm_resolved_options *opts,
+                      gm_model_info *info, gm_error *err) {
+  memset(info, 0, sizeof *info);
+  info->size = sizeof *info;
+  if (!vt) return gm_error_set(err, GM_EINVAL, "model metadata: no model");
+  if (vt->describe) {
+    int rc = vt->describe(opts ? opts->model : NULL, opts ? opts->n_model : 0, info, err);
+    info->size = sizeof *info; /* the plugin's to read, never to change */
+    if (rc) return rc;
+  }
+  if (!vt->nll) info->likelihood = GM_LIKELIHOOD_NONE;
+  else if (info->likelihood == GM_LIKELIHOOD_NONE)
+    return gm_error_set(err, GM_EPLUGIN,
+                        "model metadata: likelihood 'none' but the model has an nll slot");
+  if (info->likelihood < GM_LIKELIHOOD_UNSPECIFIED || info->likelihood > GM_LIKELIHOOD_BOUND)
+    return gm_error_set(err, GM_EPLUGIN, "model metadata: unknown likelihood kind %d",
+                        (int)info->likelihood);
+  if (info->n_samplers < 0 || info->n_samplers > GM_MODEL_INFO_SAMPLERS)
+    return gm_error_set(err, GM_EPLUGIN, "model metadata: %d samplers (0..%d)", info->n_samplers,
+                        GM_MODEL_INFO_SAMPLERS);
+  if (info->default_sampler && !vtable_has_sampler(vt, info->default_sampler))
+    return gm_error_set(err, GM_EPLUGIN,
+                        "model metadata: default sampler '%s' is not in the samplers list",
+                        info->default_sampler);
+  if (!info->default_sampler && vt->samplers) info->default_sampler = vt->samplers[0];
+  if (info->n_samplers == 0) {
+    for (const char *const *s = vt->samplers; s && *s && info->n_samplers < GM_MODEL_INFO_SAMPLERS;
+         s++) {
+      gm_sampler_info *e = &info->samplers[info->n_samplers];
+      e->name = *s;
+      e->role = info->n_samplers == 0 ? GM_SAMPLER_FAST : GM_SAMPLER_OTHER;
+      info->n_samplers++;
+    }
+    return 0;
+  }
+  int fast = 0, ref = 0;
+  for (int i = 0; i < info->n_samplers; i++) {
+    const gm_sampler_info *e = &info->samplers[i];
+    if (!e->name || !vtable_has_sampler(vt, e->name))
+      return gm_error_set(err, GM_EPLUGIN, "model metadata: sampler '%s' is not in the samplers list",
+                          e->name ? e->name : "(null)");
+    if (e->role < GM_SAMPLER_OTHER || e->role > GM_SAMPLER_REFERENCE)
+      return gm_error_set(err, GM_EPLUGIN, "model metadata: sampler '%s' has unknown role %d",
+                          e->name, (int)e->role);
+    if (e->units < 0 || e->steps < 0 || !(e->passes >= 0) || !isfinite(e->passes))
+      return gm_error_set(err, GM_EPLUGIN,
+                          "model metadata: sampler '%s' declares a negative or non-finite count",
+                          e->name);
+    fast += e->role == GM_SAMPLER_FAST;
+    ref += e->role == GM_SAMPLER_REFERENCE;
+  }
+  if (fast > 1 || ref > 1)
+    return gm_error_set(err, GM_EPLUGIN,
+                        "model metadata: %d fast and %d reference samplers (at most one each)",
+                        fast, ref);
+  return 0;
+}

@@ -320,6 +320,34 @@ static int nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *
   return ddpm__nll(m, images, o, rng, bits_per_dim, err);
 }
 
+/* ---- metadata ---- */
+
+/* What `compare` and `bench` learn about a DDPM for these options: a bound, not an exact
+ * likelihood; DDIM the fast sampler (its default steps), ancestral DDPM the reference over
+ * every level; each step is one network pass per image. */
+static int describe(const gm_kv *kv, int n, gm_model_info *info, gm_error *err) {
+  ddpm_config c;
+  int rc = parse_config(kv, n, &c, err);
+  if (rc) return rc;
+  int levels = c.schedule == DDPM_SCHEDULE_STUDY ? c.timesteps - 1 : c.timesteps;
+  int ddim = levels < DDPM_DDIM_DEFAULT_STEPS ? levels : DDPM_DDIM_DEFAULT_STEPS;
+  if (!GM_MODEL_INFO_HAS(info, image_size)) return 0; /* every field below is ABI 2's */
+  info->title = "DDPM";
+  info->likelihood = GM_LIKELIHOOD_BOUND;
+  info->loss_unit = c.pred == DDPM_PRED_V ? "mean squared error of the predicted v"
+                                          : "mean squared error of the predicted noise";
+  info->default_sampler = c.sampler == DDPM_SAMPLER_DDIM ? "ddim" : "ddpm";
+  info->samplers[0] = (gm_sampler_info){.name = "ddim", .role = GM_SAMPLER_FAST, .unit = "step",
+                                        .units = ddim, .passes = ddim, .steps = ddim};
+  info->samplers[1] = (gm_sampler_info){.name = "ddpm", .role = GM_SAMPLER_REFERENCE,
+                                        .unit = "level", .units = levels, .passes = levels,
+                                        .steps = levels};
+  info->n_samplers = 2;
+  info->size_option = "size";
+  info->image_size = c.size;
+  return 0;
+}
+
 static const gm_model_vtable vtable = {
     .size = sizeof(gm_model_vtable),
     .options = options,
@@ -335,6 +363,7 @@ static const gm_model_vtable vtable = {
     .train_mode = train_mode,
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
+    .describe = describe,
 };
 
 static const gm_plugin plugin = {

@@ -202,6 +202,36 @@ static int model_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm
   return rc;
 }
 
+/* ---- metadata ---- */
+
+/* An exact likelihood; the cached sampler is the fast one (its pass count is the share of
+ * positions it recomputes, measured as it runs, so it is not declared here), naive the
+ * reference: the whole network once per draw, one draw per pixel for the study's network
+ * and three (R, G, B) for the gated one. Progress is counted in pixels. */
+static int describe(const gm_kv *kv, int n, gm_model_info *info, gm_error *err) {
+  gm_model m;
+  memset(&m, 0, sizeof m);
+  int rc = read_options(&m, kv, n, err);
+  if (rc) return rc;
+  if (!GM_MODEL_INFO_HAS(info, image_size)) return 0; /* every field below is ABI 2's */
+  int64_t pixels = (int64_t)m.size * m.size;
+  info->title = "PixelCNN";
+  info->likelihood = GM_LIKELIHOOD_EXACT;
+  info->loss_unit = "cross-entropy, nats per subpixel";
+  info->default_sampler = "cached";
+  info->samplers[0] =
+      (gm_sampler_info){.name = "cached", .role = GM_SAMPLER_FAST, .unit = "pixel", .units = pixels};
+  info->samplers[1] = (gm_sampler_info){.name = "naive",
+                                        .role = GM_SAMPLER_REFERENCE,
+                                        .unit = "pixel",
+                                        .units = pixels,
+                                        .passes = (double)pixels * (m.arch == PCNN_SEED ? 1 : 3)};
+  info->n_samplers = 2;
+  info->size_option = "image_size";
+  info->image_size = m.size;
+  return 0;
+}
+
 static const gm_model_vtable vtable = {
     .size = sizeof(gm_model_vtable),
     .options = options,
@@ -216,6 +246,7 @@ static const gm_model_vtable vtable = {
     .nll = model_nll,
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
+    .describe = describe,
 };
 
 static const gm_plugin plugin = {

@@ -237,6 +237,32 @@ static int model_sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tenso
   return 0;
 }
 
+/* ---- metadata: what `genmoji compare` shows and how it times the sampler ---- */
+
+static int model_describe(const gm_kv *opts, int n, gm_model_info *info, gm_error *err) {
+  int64_t size;
+  int rc = gm_kv_int(opts, n, "image_size", &size, err);
+  if (rc) return rc;
+  /* written against ABI 2's gm_model_info: an older host's smaller struct gets nothing */
+  if (!GM_MODEL_INFO_HAS(info, image_size)) return 0;
+  info->title = "Palette";
+#ifdef PALETTE_NO_NLL
+  info->likelihood = GM_LIKELIHOOD_NONE;
+#else
+  info->likelihood = GM_LIKELIHOOD_EXACT;
+#endif
+  info->loss_unit = "cross-entropy, nats per subpixel";
+  info->default_sampler = "direct";
+  /* one draw of every subpixel at once: one unit of progress, one pass per batch */
+  info->samplers[0] = (gm_sampler_info){
+      .name = "direct", .role = GM_SAMPLER_FAST, .unit = "image", .units = 1, .passes = 1};
+  info->n_samplers = 1;
+  info->text_condition = 0;
+  info->size_option = "image_size";
+  info->image_size = (int)size;
+  return 0;
+}
+
 /* ---- the vtable and the entry point ---- */
 
 static const gm_model_vtable vtable = {
@@ -257,6 +283,7 @@ static const gm_model_vtable vtable = {
 #endif
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
+    .describe = model_describe,
 };
 
 static const gm_plugin plugin = {

@@ -43,7 +43,6 @@
 #include "model.h"
 #include "checkpoint.h"
 #include "trainer.h"
-#include "metrics.h"
 #include "bench.h"
 
 #define GM_VERSION_MAJOR 0

@@ -9,6 +9,7 @@
 #ifndef GENMOJI_MODEL_H
 #define GENMOJI_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "device.h"
@@ -88,6 +89,65 @@ typedef struct gm_nll_options {
   int t_samples;              /* DDPM bound: 0 = exact over every t, K > 0 = unbiased estimate from K t's */
 } gm_nll_options;
 
+/* ---- model metadata (optional; what a comparison needs to know) ----
+ *
+ * A plugin describes itself for a set of resolved options through the vtable's optional
+ * `describe` slot. The struct is append-only and sized: the host zero-fills a
+ * gm_model_info of its own size, sets `size`, and calls describe; a plugin writes a
+ * field only when GM_MODEL_INFO_HAS(info, field) says the host's struct has it (a plugin
+ * built against these headers may meet an older host of the same ABI). Every field is
+ * optional: the host copes with any of them left zero, and with no describe at all.
+ * Each field says since which plugin ABI it exists (as SQLite's extension table tags its
+ * blocks). */
+
+typedef enum gm_likelihood_kind {
+  GM_LIKELIHOOD_UNSPECIFIED = 0, /* not said: the host reads "nll" without a kind */
+  GM_LIKELIHOOD_NONE = 1,        /* no likelihood (nll is NULL) */
+  GM_LIKELIHOOD_EXACT = 2,       /* nll is the exact negative log-likelihood */
+  GM_LIKELIHOOD_BOUND = 3        /* nll is an upper bound (a variational bound) */
+} gm_likelihood_kind;
+
+typedef enum gm_sampler_role {
+  GM_SAMPLER_OTHER = 0,     /* neither of the two below */
+  GM_SAMPLER_FAST = 1,      /* the sampler to use by default and to time first */
+  GM_SAMPLER_REFERENCE = 2  /* the slow, textbook sampler the fast one is measured against */
+} gm_sampler_role;
+
+#define GM_MODEL_INFO_SAMPLERS 8
+
+/* One sampler, for the resolved options. */
+typedef struct gm_sampler_info {
+  const char *name;        /* since ABI 2: one of the vtable's `samplers` */
+  gm_sampler_role role;    /* since ABI 2 */
+  const char *unit;        /* since ABI 2: what one unit of its progress callback is
+                              ("pixel", "subpixel", "level", "step"); NULL: unknown */
+  int64_t units;           /* since ABI 2: progress units of a full run; 0: unknown */
+  double passes;           /* since ABI 2: full-image network passes per image that a full
+                              run counts in evaluations_per_image; 0: not declared */
+  int steps;               /* since ABI 2: the steps it runs when asked for 0 (its default) */
+} gm_sampler_info;
+
+typedef struct gm_model_info {
+  uint32_t size;                 /* set by the host: sizeof(gm_model_info) as it was built */
+  const char *title;             /* since ABI 2: display name, "PixelCNN"; NULL: the plugin name */
+  gm_likelihood_kind likelihood; /* since ABI 2 */
+  const char *loss_unit;         /* since ABI 2: what the training loss measures for these
+                                    options, "cross-entropy, nats per subpixel" */
+  const char *default_sampler;   /* since ABI 2: what sample() runs when o->sampler is NULL,
+                                    for these options; NULL: the vtable's first sampler */
+  int n_samplers;                /* since ABI 2: entries used in `samplers` */
+  gm_sampler_info samplers[GM_MODEL_INFO_SAMPLERS]; /* since ABI 2 */
+  int text_condition;            /* since ABI 2: 1 when the model accepts a text condition */
+  const char *size_option;       /* since ABI 2: the option that sets the side of the images
+                                    it makes ("size"), so a host can match its data; NULL:
+                                    none (the model takes any size or a fixed one) */
+  int image_size;                /* since ABI 2: that side for these options; 0: unknown */
+} gm_model_info;
+
+/* Whether the host's gm_model_info has `field` (a plugin checks before writing one). */
+#define GM_MODEL_INFO_HAS(info, field)                                                        \
+  ((info)->size >= offsetof(gm_model_info, field) + sizeof((info)->field))
+
 typedef struct gm_model_vtable {
   uint32_t size;  /* required: sizeof(gm_model_vtable) as built */
 
@@ -126,6 +186,10 @@ typedef struct gm_model_vtable {
   /* optional: names of forward's inputs and outputs, NULL-terminated, for messages. */
   const char *const *forward_inputs;
   const char *const *forward_outputs;
+  /* optional (since ABI 2): the model's metadata for a complete option list (as
+   * gm_model_options_resolve produces), without creating the model; see gm_model_info.
+   * Called through gm_model_describe, which zero-fills *info and sets its size first. */
+  int (*describe)(const gm_kv *opts, int n_opts, gm_model_info *info, gm_error *err);
 } gm_model_vtable;
 
 /* ---- helpers the host and plugins share ---- */
@@ -145,6 +209,20 @@ GM_API int gm_model_options_resolve(const gm_model_vtable *vt, const char *prese
                                     const char *const *sets, int n_sets,
                                     gm_resolved_options *out, gm_error *err);
 GM_API void gm_model_options_free(gm_resolved_options *o);
+
+/* The metadata of a model for resolved options: *info zero-filled with its size set, the
+ * plugin's describe (when it has one) called, then checked and completed from the
+ * vtable: a likelihood kind NONE when nll is NULL; without sampler entries, one per
+ * vtable sampler with the first FAST; entries naming no vtable sampler are an error
+ * (GM_EPLUGIN), as are more than one FAST or REFERENCE sampler and negative counts. */
+GM_API int gm_model_describe(const gm_model_vtable *vt, const gm_resolved_options *opts,
+                             gm_model_info *info, gm_error *err);
+/* The entry of `info` for sampler `name`, or of its FAST (role given) sampler; NULL when
+ * there is none. */
+GM_API const gm_sampler_info *gm_model_info_sampler(const gm_model_info *info, const char *name,
+                                                    gm_sampler_role role);
+/* "exact", "bound", "none" or "" (unspecified). */
+GM_API const char *gm_likelihood_name(gm_likelihood_kind k);
 
 /* Typed lookups in a key/value list; a missing key or a bad value is an error naming it. */
 GM_API const char *gm_kv_get(const gm_kv *kv, int n, const char *key);

@@ -1,11 +1,11 @@
 /* Sample-quality metrics on the host: the histogram baseline in bits/dim, colour
  * histograms and their distances, nearest neighbours and mean pairwise distances of RGB8
- * image sets. See metrics.h for the definitions. */
+ * image sets. See image_metrics.h for the definitions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "genmoji/metrics.h"
+#include "image_metrics.h"
 
 #define LEVELS 16
 

@@ -1,6 +1,6 @@
 /* The pictures of `genmoji compare`'s report: the training-set grid, each model's sample
- * grid and nearest-pair grid, and loss.svg (both models' loss curves from their
- * metrics.jsonl); and the folders they go in. */
+ * grid and nearest-pair grid, and loss.svg (a panel per model, its loss curve from its
+ * metrics.jsonl). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -10,48 +10,51 @@
 #include <sys/stat.h>
 
 #include "compare.h"
-#include "report_doc.h"
-#include "svg.h"
+#include "image_metrics.h"
+#include "../report_doc.h"
+#include "../svg.h"
 
-static const char *const COLOURS[GM_CLI_CMP_MODELS] = {"#1f77b4", "#d95f02"};
+/* a colour per model, in --models order (Tableau 10, first eight) */
+static const char *const COLOURS[GM_CMP_MAX_MODELS] = {"#1f77b4", "#d95f02", "#2ca02c", "#9467bd",
+                                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
 
 /* ---- grids ---- */
 
-int gm_cli_cmp_write_train_grid(gm_cli_cmp_job *j, gm_error *err) {
+int gm_cmp_write_train_grid(const gm_cmp_options *o, const gm_cmp_data *d, gm_error *err) {
   char path[4400];
-  snprintf(path, sizeof path, "%s/train.png", j->out);
-  if (j->n_train == 0) return 0;
-  int cols = (int)ceil(sqrt((double)j->n_train));
-  return gm_png_write_grid(path, j->train_rgb, j->n_train, j->size, j->size, 3, cols, 2, err);
+  snprintf(path, sizeof path, "%s/train.png", o->out);
+  if (d->n_train == 0) return 0;
+  int cols = (int)ceil(sqrt((double)d->n_train));
+  return gm_png_write_grid(path, d->train_rgb, d->n_train, d->size, d->size, 3, cols, 2, err);
 }
 
-int gm_cli_cmp_write_model_grids(gm_cli_cmp_job *j, gm_cli_cmp_model *m, gm_error *err) {
+int gm_cmp_write_model_grids(const gm_cmp_data *d, const gm_cmp_model *m, gm_error *err) {
   if (m->n <= 0 || !m->samples) return 0;
   const uint8_t **imgs =
-      malloc(sizeof *imgs * (size_t)(m->n > 2 * GM_CLI_CMP_PAIRS ? m->n : 2 * GM_CLI_CMP_PAIRS));
-  uint8_t *q = malloc(j->len * GM_CLI_CMP_PAIRS);
+      malloc(sizeof *imgs * (size_t)(m->n > 2 * GM_CMP_PAIRS ? m->n : 2 * GM_CMP_PAIRS));
+  uint8_t *q = malloc(d->len * GM_CMP_PAIRS);
   if (!imgs || !q) {
     free(imgs);
     free(q);
     return gm_error_set(err, GM_ENOMEM, "grids: out of memory");
   }
   char path[4400];
-  for (int i = 0; i < m->n; i++) imgs[i] = m->samples + j->len * (size_t)i;
+  for (int i = 0; i < m->n; i++) imgs[i] = m->samples + d->len * (size_t)i;
   snprintf(path, sizeof path, "%s/samples.png", m->dir);
-  int rc = gm_png_write_grid(path, imgs, m->n, j->size, j->size, 3, (int)ceil(sqrt((double)m->n)),
+  int rc = gm_png_write_grid(path, imgs, m->n, d->size, d->size, 3, (int)ceil(sqrt((double)m->n)),
                              4, err);
   /* nearest pairs: samples on the top row, their nearest training images below, both at
    * the 16 levels the distance is measured on */
-  const gm_cli_cmp_sample_metrics *s = &m->metrics;
+  const gm_cmp_sample_metrics *s = &m->metrics;
   int k = s->valid ? s->n_pairs : 0;
   for (int i = 0; !rc && i < k; i++) {
-    gm_metrics_quantize16(q + j->len * (size_t)i, m->samples + j->len * (size_t)s->pairs[i],
-                          j->len);
-    imgs[i] = q + j->len * (size_t)i;
-    imgs[k + i] = j->train_qp[s->nearest_idx[s->pairs[i]]];
+    gm_metrics_quantize16(q + d->len * (size_t)i, m->samples + d->len * (size_t)s->pairs[i],
+                          d->len);
+    imgs[i] = q + d->len * (size_t)i;
+    imgs[k + i] = d->train_qp[s->nearest_idx[s->pairs[i]]];
   }
   snprintf(path, sizeof path, "%s/nearest.png", m->dir);
-  if (!rc && k > 0) rc = gm_png_write_grid(path, imgs, 2 * k, j->size, j->size, 3, k, 4, err);
+  if (!rc && k > 0) rc = gm_png_write_grid(path, imgs, 2 * k, d->size, d->size, 3, k, 4, err);
   free(imgs);
   free(q);
   return rc;
@@ -116,11 +119,11 @@ static int read_curve(const char *path, curve *c) {
   return rc;
 }
 
-int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
-  curve cs[GM_CLI_CMP_MODELS];
+int gm_cmp_write_loss_svg(const gm_cmp_job *j, gm_error *err) {
+  curve cs[GM_CMP_MAX_MODELS];
   memset(cs, 0, sizeof cs);
   double xmax = 0;
-  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
+  for (int i = 0; i < j->n_models; i++) {
     char path[4400];
     snprintf(path, sizeof path, "%s/metrics.jsonl", j->model[i].dir);
     if (read_curve(path, &cs[i])) {
@@ -132,19 +135,19 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
   }
   int minutes = xmax >= 120;
   double scale = minutes ? 1.0 / 60 : 1;
-  for (int i = 0; i < GM_CLI_CMP_MODELS; i++)
+  for (int i = 0; i < j->n_models; i++)
     for (int k = 0; k < cs[i].n; k++) cs[i].x[k] *= scale;
   gm_cli_file o;
   char path[4400];
-  snprintf(path, sizeof path, "%s/loss.svg", j->out);
+  snprintf(path, sizeof path, "%s/loss.svg", j->o->out);
   int rc = gm_cli_file_open(&o, path, err);
   if (!rc) {
     const double w = 520, h = 320;
-    gm_cli_svg_begin(o.f, w * GM_CLI_CMP_MODELS, h);
-    for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {
-      const gm_cli_cmp_model *m = &j->model[i];
+    gm_cli_svg_begin(o.f, w * j->n_models, h);
+    for (int i = 0; i < j->n_models; i++) {
+      const gm_cmp_model *m = &j->model[i];
       char title[128], raw_label[64], smooth_label[96];
-      snprintf(title, sizeof title, "%s (%s)", m->spec->title,
+      snprintf(title, sizeof title, "%s (%s)", m->title,
                m->opts.preset ? m->opts.preset->name : "");
       snprintf(raw_label, sizeof raw_label, "each step");
       snprintf(smooth_label, sizeof smooth_label, "smoothed (~%d steps)", cs[i].window);
@@ -160,7 +163,7 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
           .height = h,
           .title = title,
           .x_label = minutes ? "training time (minutes)" : "training time (seconds)",
-          .y_label = gm_cli_cmp_loss_unit(m),
+          .y_label = m->loss_unit,
           .log_y = -1,
           .x_min = 0,
           .x_max = xmax > 0 ? xmax * scale : 1,
@@ -172,6 +175,6 @@ int gm_cli_cmp_write_loss_svg(const gm_cli_cmp_job *j, gm_error *err) {
     gm_cli_svg_end(o.f);
     rc = gm_cli_file_close(&o, err);
   }
-  for (int i = 0; i < GM_CLI_CMP_MODELS; i++) curve_free(&cs[i]);
+  for (int i = 0; i < j->n_models; i++) curve_free(&cs[i]);
   return rc;
 }
