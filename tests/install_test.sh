@@ -2,7 +2,8 @@
 # Installs genmoji into a temporary prefix, builds the out-of-tree example plugins in
 # docs/examples/hello (a front-end) and docs/examples/palette (a model) against it (CMake
 # package and pkg-config), and runs them through the installed `genmoji`: the install
-# layout of issue 2 and the model plugin guide of issue 5 end to end.
+# layout of issue 2 and the model plugin guide of issue 5 end to end, and `compare --models`
+# with the out-of-tree model beside an in-tree one.
 set -euo pipefail
 build=$1 src=$2
 tmp=$(mktemp -d)
@@ -84,4 +85,25 @@ grep -q "model 'palette_nonll' has no likelihood" "$tmp/nonll.err" ||
 [ ! -s "$tmp/nonll.out" ] && [ -z "$(ls -A "$tmp/cwd")" ] ||
   { echo "eval without nll wrote something"; exit 1; }
 cd /
+# The main job with an out-of-tree model beside an in-tree one: one column each, and a
+# model without a likelihood gets "not available", not a failure.
+tiny=(--size 8 --steps 2 --n 2 --timing-n 1 --heldout 0.25 --quiet --json
+      --set pixelcnn.width=6 --set pixelcnn.layers=2 --set pixelcnn.kernel=3)
+gm --plugin-path "$tmp/palette" --plugin-path "$tmp/palette_nonll" compare \
+  --models pixelcnn,palette,palette_nonll "${tiny[@]}" "${data[@]}" --out "$tmp/cmp" \
+  >"$tmp/cmp.json" 2>"$tmp/cmp.err" || { cat "$tmp/cmp.err"; echo "compare --models failed"; exit 1; }
+for f in index.html report.md metrics.json pixelcnn/samples.png palette/samples.png \
+         palette/last.safetensors palette_nonll/samples.png; do
+  [ -s "$tmp/cmp/$f" ] || { echo "compare --models wrote no $f"; exit 1; }
+done
+flat=$(tr -d ' \t\n' <"$tmp/cmp.json")
+for want in '"status":"complete"' '"palette":{"title":"Palette"' '"pixelcnn":{"title":"PixelCNN"' \
+            '"palette_nonll":{"title":"Palette"' '"likelihood_kind":"none"' \
+            '"note":"notavailable:themodelhasnolikelihood(nll)"'; do
+  case "$flat" in *"$want"*) ;; *) echo "compare --models: metrics lack $want"; exit 1 ;; esac
+done
+grep -q "<th>Palette</th>" "$tmp/cmp/index.html" ||
+  { echo "compare --models: index.html has no Palette column"; exit 1; }
+grep -q "not available (no likelihood)" "$tmp/cmp/report.md" ||
+  { echo "compare --models: report.md does not say the likelihood is not available"; exit 1; }
 echo "install test passed"

@@ -266,8 +266,8 @@ static void print_sample(const models_opts *o, const char *model, const char *pr
     return;
   }
   if (!(*header)++)
-    printf("\n%-10s %-8s %-8s %5s %10s %10s %6s  %s\n", "sampling", "preset", "sampler",
-           "batch", "s/image", "evals/img", "steps", "timed (units a..b)");
+    printf("\n%-10s %-8s sampler  %5s %10s %10s %6s  %s\n", "sampling", "preset", "batch",
+           "s/image", "evals/img", "steps", "timed (units a..b)");
   char timed[64];
   snprintf(timed, sizeof timed, "%lld..%lld%s", (long long)s->units_a, (long long)s->units_b,
            extrapolated ? ", extrapolated" : ", whole run");

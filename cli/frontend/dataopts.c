@@ -21,7 +21,7 @@ static int parse_int(const char *arg, const char *opt, int lo, int hi, int *out,
   errno = 0;
   long v = strtol(arg, &end, 10);
   if (errno || end == arg || *end || v < lo || v > hi)
-    return gm_error_set(err, GM_EINVAL, "--%s: \"%s\" is not an integer in %d..%d", opt, arg,
+    return gm_error_set(err, GM_EINVAL, "%s: \"%s\" is not an integer in %d..%d", opt, arg,
                         lo, hi);
   *out = (int)v;
   return 0;
@@ -71,8 +71,8 @@ int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_erro
     o->ds.match = arg;
     break;
   }
-  case GM_CLI_OPT_LIMIT: rc = parse_int(arg, "limit", 0, 1 << 30, &o->ds.limit, err); break;
-  case GM_CLI_OPT_SIZE: rc = parse_int(arg, "size", 1, 1024, &o->ds.size, err); break;
+  case GM_CLI_OPT_LIMIT: rc = parse_int(arg, "--limit", 0, 1 << 30, &o->ds.limit, err); break;
+  case GM_CLI_OPT_SIZE: rc = parse_int(arg, "--size", 1, 1024, &o->ds.size, err); break;
   case GM_CLI_OPT_BACKGROUND: rc = parse_colour(arg, o->ds.background, err); break;
   case GM_CLI_OPT_HELDOUT: {
     char *end;

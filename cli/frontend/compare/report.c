@@ -253,7 +253,7 @@ static void sampling_rows(gm_cli_doc *d, const gm_cmp_job *j) {
   for (int i = 0; i < j->n_models; i++)
     snprintf(a[i], sizeof a[i], "%s",
              j->model[i].sample.status == GM_CMP_DONE ? j->model[i].sampler : "(not run)");
-  row(d, j, "sampler", a, NULL);
+  row(d, j, "default sampler", a, NULL);
   for (int i = 0; i < j->n_models; i++) {
     const gm_cmp_model *m = &j->model[i];
     cell(a[i], sizeof a[i], &m->sample, "%.4g", m->sample_seconds / (m->n ? m->n : 1));
