@@ -2,8 +2,8 @@
 """The study's two networks in PyTorch, timed the way `genmoji bench models` times
 genmoji's, so bench/compare.sh can print genmoji / PyTorch ratios from one session.
 
-Networks follow shared/seed/MODELS.md (the same layers, sizes and key names as the
-`seed` presets). This is a benchmark, not a test: CI never runs it and genmoji never
+Networks follow the study's, as docs/pixelcnn.md and docs/ddpm.md describe them (the same
+layers, sizes and key names as the `seed` presets). This is a benchmark, not a test: CI never runs it and genmoji never
 needs torch. Output: one JSON object per line, with the same fields as genmoji's rows.
 """
 import argparse

@@ -132,8 +132,8 @@ GM_GEMM_TILE(gemm_tn, GM_A_TRANSPOSED)
 /* op(A) = A, op(B) = B^T: both operands run along k in memory, so a work-item computes a
  * GM_DM x GM_DN tile of C as dot products of GM_VW-float vectors, summed across the
  * vector at the end. Range: (column tiles, row tiles, batch). Unlike GM_GEMM_TILE it
- * walks k in one go: chunking measured slower here (32 accumulators to save at every
- * barrier). */
+ * walks k in one go, since its 32 accumulators would be saved at every barrier of a
+ * chunked loop (docs/performance.md has the measurement). */
 __kernel void gemm_nt(GM_GEMM_ARGS) {
   const int j0 = (int)get_global_id(0) * GM_DN, i0 = (int)get_global_id(1) * GM_DM;
   if (i0 >= m || j0 >= n) return;

@@ -50,7 +50,7 @@ static void ref_conv(void *ctx, double *const *in, double *out) {
         }
 }
 
-/* The mask as MODELS.md words it, written independently of the engine's code. */
+/* The mask as the study words it (docs/pixelcnn.md), written independently of the engine's code. */
 static double ref_mask(const conv_case *c, int co, int ci, int ky, int kx) {
   if (c->mask == GM_MASK_NONE) return 1;
   int yc = c->kh / 2, xc = c->kw / 2;

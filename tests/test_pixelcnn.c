@@ -194,7 +194,7 @@ END_TEST
 /* ---- the seed network against a plain C reference ---- */
 
 /* y (B, cout, H, W) = masked conv (padding k/2) of x (B, cin, H, W) in double, the mask
- * as MODELS.md words it: A zeroes the centre row from the centre rightwards and every
+ * as the study words it (docs/pixelcnn.md): A zeroes the centre row from the centre rightwards and every
  * row below, B the centre row right of the centre and every row below. */
 static void ref_conv(const double *x, int b, int cin, int h, int w, const float *wt,
                      const float *bias, int cout, int k, char mask, double *y) {

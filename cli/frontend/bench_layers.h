@@ -1,4 +1,4 @@
-/* The conv layers of the study's two networks (shared/seed/MODELS.md: the PixelCNN and
+/* The conv layers of the study's two networks (docs/pixelcnn.md and docs/ddpm.md: the PixelCNN and
  * the U-Net of the `seed` presets) and the GEMMs that conv2d / conv-transpose run for
  * them (engine/src/ops_conv.c: M = Cout, N = batch*H*W, K = Cin*kh*kw, and the
  * transposed products of backward). Shared by `genmoji bench ops` (cmd_bench.c) and

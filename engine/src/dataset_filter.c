@@ -12,14 +12,9 @@
  * and at least a quarter of all its opaque pixels (so a mostly white or grey image with a
  * yellow detail does not).
  *
- * Why these numbers, measured on Noto Color Emoji: the round faces' gradient runs from
- * about 36 degrees at the chin to 52 at the forehead with highlights near 60; the
- * jack-o-lantern's orange sits at 30..35 and the nauseated face's green above 62. Over
- * the 112 face-* emojis, every yellow face has 55% or more of its coloured pixels in the
- * band (the lowest: dotted line face 55%, exploding head 59%, smiling face with hearts
- * 61%), while the red, green, purple, white and grey ones have at most 32% (enraged face);
- * clown, ogre, goblin, ghost, alien, alien monster, robot, skull, pile of poo and both
- * horned faces have at most 12%. */
+ * The band and the shares were chosen on Noto Color Emoji's faces; the hues and shares
+ * measured there are in docs/performance.md ("Measurements behind the code's
+ * constants"). */
 #define YELLOW_HUE_LO 36.0
 #define YELLOW_HUE_HI 62.0
 #define COLOURED_SAT_MIN 0.45

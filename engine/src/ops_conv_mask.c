@@ -1,4 +1,4 @@
-/* The causal masks of the PixelCNN's masked convolutions (MODELS.md), built on the host
+/* The causal masks of the PixelCNN's masked convolutions (docs/pixelcnn.md), built on the host
  * and written with one transfer; gm_conv2d multiplies them into its weights. */
 #include <inttypes.h>
 #include <stdlib.h>

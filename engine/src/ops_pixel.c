@@ -136,9 +136,9 @@ int gm_gate(gm_tensor **y, gm_tensor *x, gm_error *err) {
 
 /* Windows whose taps (positions x Cin kh kw) fit a scratch of this many floats run as a
  * gather plus one vectorised dot product per output; larger ones through gm_conv2d's
- * GEMM on the gathered input. On PoCL's CPU device the dot products match or beat the
- * GEMM up to here (a 9x9 64-channel row of 16 images: 35 vs 33 ms; a 3x3 96-channel
- * one: 7 vs 16 ms), and a single position costs 2 launches instead of 5. */
+ * GEMM on the gathered input. The limit is where the dot products stopped matching the
+ * GEMM on PoCL's CPU device (docs/performance.md, "Measurements behind the code's
+ * constants"). */
 #define DIRECT_MAX_TAPS ((int64_t)8 << 20)
 
 static int64_t direct_limit = DIRECT_MAX_TAPS;

@@ -35,10 +35,8 @@ static const gm_model_option options[] = {
 };
 
 static const gm_model_preset presets[] = {
-    /* Sized for a CPU through PoCL: ch 16 (0.41 M parameters) trains at about the seed's
-     * images/s, where ch 32 ran at half of it (1.6 M; 1.1 M with one block per level);
-     * batch 8 gives the most Adam steps in a short run, and EMA 0.99 (a horizon of about
-     * 100 steps) leaves little of the initial weights after a few hundred steps. */
+    /* Sized for a CPU through PoCL (ch 16, batch 8, EMA 0.99: docs/performance.md,
+     * "Measurements behind the code's constants", has why). */
     {"unet", "time-conditioned U-Net (GroupNorm, SiLU, attention at 8x8), cosine schedule, EMA",
      "arch=unet timesteps=500 schedule=cosine sampler=ddim pred=v ch=16 mult=1,2,2 blocks=2 attn=8 "
      "dropout=0.1 lr=1e-3 batch=8 optimizer=adam ema=0.99 hflip=1"},

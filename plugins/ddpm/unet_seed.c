@@ -1,4 +1,4 @@
-/* The study's U-Net ("UNetModel" in ../shared/seed/MODELS.md), with its state_dict key
+/* The study's U-Net (its "UNetModel", described in docs/ddpm.md), with its state_dict key
  * names, layouts and order, and its time MLP computed but never added, as the notebook
  * had it. Blocks are conv 3x3 (padding 1) -> BatchNorm2d -> ReLU. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The study's PixelCNN exactly (seed/MODELS.md): conv1 mask A 3x3, conv2 B 7x7, conv3 B
+/* The study's PixelCNN exactly (docs/pixelcnn.md): conv1 mask A 3x3, conv2 B 7x7, conv3 B
  * 9x9, conv4 B 7x7 (ReLU after each), conv_out 1x1 to 48 logits; the PyTorch keys and
  * layouts; its full pass and its one-position cached step. */
 #include <stdio.h>

@@ -12,14 +12,11 @@
 #include "pixelcnn.h"
 
 /* The gated defaults (width 24, 5 layers, kernel 5; the preset's lr 3e-3, batch 16) are
- * sized for a 2-core CPU through PoCL: measured against wider and narrower candidates,
- * they train about twice as fast as width 30 at the same bits/dim per image seen and
- * reach 11 rows up and 10 columns left; ten minutes of `genmoji train` on the Noto faces
- * reached 1.62 held-out bits/dim at lr 1e-3, batch 32 and 0.76 at lr 3e-3, batch 16
- * (docs/pixelcnn.md has the numbers). */
+ * sized for a 2-core CPU through PoCL; the runs that chose them are in docs/pixelcnn.md
+ * and docs/performance.md ("Measurements behind the code's constants"). */
 static const gm_model_option options[] = {
     {"arch", GM_OPTION_CHOICE, "gated", 1, 0, "gated|seed",
-     "network: gated (no blind spot, R then G then B) or seed (the study's, MODELS.md)"},
+     "network: gated (no blind spot, R then G then B) or seed (the study's, docs/pixelcnn.md)"},
     {"width", GM_OPTION_INT, "24", 3, 1024, NULL,
      "feature channels (gated: a multiple of 3, the R, G and B thirds)"},
     {"layers", GM_OPTION_INT, "5", 1, 32, NULL, "gated layers (seed: fixed at 4)"},

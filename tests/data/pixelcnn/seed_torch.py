@@ -1,4 +1,4 @@
-# Writes the fixtures beside this file with PyTorch: the study's PixelCNN (seed/MODELS.md)
+# Writes the fixtures beside this file with PyTorch: the study's PixelCNN (docs/pixelcnn.md)
 # as its notebook built it, with width c (64 in the study; 8 here to keep the files small),
 # its state_dict (seed_w<c>_torch.safetensors) and an input x of 16-level classes with the
 # logits it gives (seed_w<c>_torch_io.safetensors). Run once, on a machine with torch and
