@@ -99,8 +99,3 @@ __kernel void diffusion_to_pixels(GM_T(float, y), GM_T(float, x), GM_T(float, lo
   }
   GM_AT(y)[i] = clamp((v + 1.0f) * 127.5f, 0.0f, 255.0f);
 }
-
-__kernel void diffusion_counter_add(GM_T(int, c), const int by, const int n) {
-  int i = get_global_id(0);
-  if (i < n) GM_AT(c)[i] += by;
-}

@@ -145,3 +145,9 @@ __kernel void norm_input_grad(GM_T(float, dx), GM_T(float, dy), GM_T(float, x),
   }
   GM_AT(dx)[i] += is * g;
 }
+
+/* Batch norm's num_batches_tracked: c[i] += by. */
+__kernel void norm_counter_add(GM_T(int, c), const int by, const int n) {
+  int i = get_global_id(0);
+  if (i < n) GM_AT(c)[i] += by;
+}

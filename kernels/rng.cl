@@ -1,36 +1,6 @@
-/* Counter-based random numbers (engine/src/rng.c) and dropout (engine/src/ops_dropout.c).
- * Philox4x32-10 with key = seed and counter = (block, stream): work-item b computes block
+/* Counter-based random numbers (engine/src/rng.c): uniform, normal and categorical draws
+ * from the Philox4x32-10 blocks of the prelude (common.cl). Work-item b computes block
  * offset + b, so the numbers depend only on (seed, stream, offset), never on the launch. */
-
-#define RNG_M0 0xD2511F53u
-#define RNG_M1 0xCD9E8D57u
-#define RNG_W0 0x9E3779B9u
-#define RNG_W1 0xBB67AE85u
-
-static inline uint4 rng_philox_round(uint4 c, uint2 k) {
-  uint hi0 = mul_hi(RNG_M0, c.x), lo0 = RNG_M0 * c.x;
-  uint hi1 = mul_hi(RNG_M1, c.z), lo1 = RNG_M1 * c.z;
-  return (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-}
-
-/* One Philox4x32-10 block of stream (seed, stream) at block index `block`. */
-static inline uint4 rng_philox_block(ulong seed, ulong stream, ulong block) {
-  uint4 c = (uint4)((uint)block, (uint)(block >> 32), (uint)stream, (uint)(stream >> 32));
-  uint2 k = (uint2)((uint)seed, (uint)(seed >> 32));
-  for (int r = 0; r < 9; r++) {
-    c = rng_philox_round(c, k);
-    k.x += RNG_W0;
-    k.y += RNG_W1;
-  }
-  return rng_philox_round(c, k);
-}
-
-static inline uint rng_lane(uint4 b, int lane) {
-  return lane == 0 ? b.x : lane == 1 ? b.y : lane == 2 ? b.z : b.w;
-}
-
-/* The top 24 bits as a float in [0, 1): exact, so host and device agree bit for bit. */
-static inline float rng_unit(uint x) { return (float)(x >> 8) * 0x1.0p-24f; }
 
 static inline float rng_to_range(uint x, float lo, float hi) {
   float v = fma(hi - lo, rng_unit(x), lo);
@@ -100,31 +70,4 @@ __kernel void rng_categorical(GM_T(int, out), GM_T(float, logits), const int row
   }
   /* Rounding can leave cum <= target at the end: the last class with mass wins then. */
   GM_AT(out)[row] = pick < 0 ? last : pick;
-}
-
-/* y = x * keep / (1 - p) with keep = (uniform >= p), element i from block offset + i / 4,
- * lane i % 4. */
-__kernel void rng_dropout_forward(GM_T(float, y), GM_T(float, x), const int n, const float p,
-                                  const float scale, const ulong seed, const ulong stream,
-                                  const ulong offset) {
-  int b = get_global_id(0);
-  if (b >= (n + 3) / 4) return;
-  uint4 r = rng_philox_block(seed, stream, offset + (ulong)b);
-  for (int lane = 0; lane < 4; lane++) {
-    int i = 4 * b + lane;
-    if (i < n) GM_AT(y)[i] = rng_unit(rng_lane(r, lane)) >= p ? GM_AT(x)[i] * scale : 0.0f;
-  }
-}
-
-/* dx += dy * keep / (1 - p), the forward's mask regenerated from the same counters. */
-__kernel void rng_dropout_backward(GM_T(float, dx), GM_T(float, dy), const int n, const float p,
-                                   const float scale, const ulong seed, const ulong stream,
-                                   const ulong offset) {
-  int b = get_global_id(0);
-  if (b >= (n + 3) / 4) return;
-  uint4 r = rng_philox_block(seed, stream, offset + (ulong)b);
-  for (int lane = 0; lane < 4; lane++) {
-    int i = 4 * b + lane;
-    if (i < n && rng_unit(rng_lane(r, lane)) >= p) GM_AT(dx)[i] += GM_AT(dy)[i] * scale;
-  }
 }

@@ -105,7 +105,7 @@ START_TEST(kernel_lookup_by_name) {
   gm_device *dev = gmt_device();
   gm_error err = {0};
   cl_kernel k = NULL;
-  gmt_ok(gm__kernel(dev, "fill_f32", &k, &err), &err);
+  gmt_ok(gm__kernel(dev, "tensor_fill_f32", &k, &err), &err);
   ck_assert_ptr_nonnull(k);
   int rc = gm__kernel(dev, "no_such_kernel", &k, &err);
   ck_assert_int_eq(rc, GM_ENOTFOUND);

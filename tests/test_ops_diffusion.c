@@ -1,6 +1,6 @@
 /* The diffusion helpers: timestep draws, the forward process with per-image coefficients
  * (forward against a double reference, gradients against finite differences), the
- * in-place reverse step, the map back to pixels and the int32 counter. */
+ * in-place reverse step and the map back to pixels. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,25 +224,6 @@ START_TEST(to_pixels_clamps_or_stretches_each_image) {
 }
 END_TEST
 
-START_TEST(counter_add_increments_in_place) {
-  gm_error err = {0};
-  gm_tensor *c;
-  gmt_ok(gm_tensor_create(&c, gmt_device(), GM_I32, 1, GM_SHAPE(3), &err), &err);
-  gmt_ok(gm_tensor_write(c, (int[]){0, 5, -2}, 12, &err), &err);
-  gmt_ok(gm_counter_add(c, 1, &err), &err);
-  gmt_ok(gm_counter_add(c, 2, &err), &err);
-  int got[3];
-  gmt_ok(gm_tensor_read(c, got, sizeof got, &err), &err);
-  ck_assert_int_eq(got[0], 3);
-  ck_assert_int_eq(got[1], 8);
-  ck_assert_int_eq(got[2], 1);
-  gm_tensor *f = gmt_tensor_from(1, GM_SHAPE(3), NULL);
-  ck_assert_int_eq(gm_counter_add(f, 1, &err), GM_EDTYPE);
-  gm_tensor_destroy(c);
-  gm_tensor_destroy(f);
-}
-END_TEST
-
 int main(void) {
   Suite *s = suite_create("ops_diffusion");
   TCase *tc = tcase_create("diffusion");
@@ -253,7 +234,6 @@ int main(void) {
   tcase_add_loop_test(tc, step_matches_reference_with_and_without_noise_clip_and_clamp, 0, 8);
   tcase_add_test(tc, step_refuses_mismatched_shapes);
   tcase_add_test(tc, to_pixels_clamps_or_stretches_each_image);
-  tcase_add_test(tc, counter_add_increments_in_place);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

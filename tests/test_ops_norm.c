@@ -1,6 +1,7 @@
 /* Batch norm and group norm against plain C references: forward on random data, backward
  * through the statistics against central finite differences in double; PyTorch's
- * running-statistics update on a worked example; refusals. */
+ * running-statistics update on a worked example; refusals; the num_batches_tracked
+ * counter. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,26 @@ START_TEST(bad_arguments_are_refused_with_messages) {
 }
 END_TEST
 
+/* batch norm's num_batches_tracked counter, in place on the device */
+START_TEST(counter_add_increments_in_place) {
+  gm_error err = {0};
+  gm_tensor *c;
+  gmt_ok(gm_tensor_create(&c, gmt_device(), GM_I32, 1, GM_SHAPE(3), &err), &err);
+  gmt_ok(gm_tensor_write(c, (int[]){0, 5, -2}, 12, &err), &err);
+  gmt_ok(gm_counter_add(c, 1, &err), &err);
+  gmt_ok(gm_counter_add(c, 2, &err), &err);
+  int got[3];
+  gmt_ok(gm_tensor_read(c, got, sizeof got, &err), &err);
+  ck_assert_int_eq(got[0], 3);
+  ck_assert_int_eq(got[1], 8);
+  ck_assert_int_eq(got[2], 1);
+  gm_tensor *f = gmt_tensor_from(1, GM_SHAPE(3), NULL);
+  ck_assert_int_eq(gm_counter_add(f, 1, &err), GM_EDTYPE);
+  gm_tensor_destroy(c);
+  gm_tensor_destroy(f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ops_norm");
   TCase *tc = tcase_create("norm");
@@ -312,6 +333,7 @@ int main(void) {
   tcase_add_test(tc, batchnorm_eval_backward_uses_the_statistics_of_the_forward_pass);
   tcase_add_test(tc, groupnorm_with_one_channel_per_group_is_instance_norm);
   tcase_add_test(tc, bad_arguments_are_refused_with_messages);
+  tcase_add_test(tc, counter_add_increments_in_place);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

@@ -1,6 +1,6 @@
 /* The device RNG against Random123's known answers and a host reference of the documented
  * mapping; reproducibility across runs, splits and launch shapes; the distributions of
- * normal and categorical draws; initialisation and fan-in; dropout forward and backward. */
+ * normal and categorical draws; initialisation and fan-in (dropout: test_ops_dropout.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +17,8 @@ static void ref_block(uint64_t seed, uint64_t stream, uint64_t block, uint32_t o
   gm_philox4x32_10(ctr, key, out);
 }
 
-static uint32_t ref_word(const gm_rng *r, size_t i) {
-  uint32_t b[4];
-  ref_block(r->seed, r->stream, r->offset + i / 4, b);
-  return b[i % 4];
-}
-
-static float ref_unit(uint32_t x) { return (float)(x >> 8) * 0x1.0p-24f; }
-
 static float ref_uniform(uint32_t x, float lo, float hi) {
-  float v = fmaf(hi - lo, ref_unit(x), lo);
+  float v = fmaf(hi - lo, gmt_rng_unit(x), lo);
   return (v >= hi && hi > lo) ? nextafterf(hi, lo) : v;
 }
 
@@ -100,7 +92,7 @@ START_TEST(uniform_on_device_equals_host_reference_bit_for_bit) {
     float *got = draw_uniform(&r, n, ranges[k][0], ranges[k][1]);
     ck_assert_uint_eq(r.offset, at.offset + 251);
     for (int64_t i = 0; i < n; i++) {
-      float want = ref_uniform(ref_word(&at, (size_t)i), ranges[k][0], ranges[k][1]);
+      float want = ref_uniform(gmt_rng_word(&at, (size_t)i), ranges[k][0], ranges[k][1]);
       ck_assert_msg(memcmp(&got[i], &want, 4) == 0, "range %zu element %lld: got %.9g, want %.9g",
                     k, (long long)i, (double)got[i], (double)want);
       ck_assert(got[i] >= ranges[k][0]);
@@ -115,7 +107,7 @@ START_TEST(uniform_never_reaches_the_upper_bound) {
   /* The largest 24-bit fraction times a range that rounds up lands on hi; it must not. */
   uint32_t top = 0xffffff00u;
   float lo = 1.0f, hi = 1.0f + 0x1.0p-20f;
-  ck_assert(fmaf(hi - lo, ref_unit(top), lo) == hi);
+  ck_assert(fmaf(hi - lo, gmt_rng_unit(top), lo) == hi);
   ck_assert(ref_uniform(top, lo, hi) < hi);
   /* And the device agrees on a long draw over that narrow range. */
   gm_rng r;
@@ -432,12 +424,12 @@ START_TEST(init_default_draws_weight_then_bias_with_one_bound) {
   float bound = (float)(1.0 / sqrt(128.0));
   float *hw = gmt_read(w), *hb = gmt_read(b);
   for (int64_t i = 0; i < w->numel; i++) {
-    float want = ref_uniform(ref_word(&at, (size_t)i), -bound, bound);
+    float want = ref_uniform(gmt_rng_word(&at, (size_t)i), -bound, bound);
     ck_assert_mem_eq(&hw[i], &want, 4);
   }
   at.offset += (uint64_t)(w->numel + 3) / 4;
   for (int64_t i = 0; i < b->numel; i++) {
-    float want = ref_uniform(ref_word(&at, (size_t)i), -bound, bound);
+    float want = ref_uniform(gmt_rng_word(&at, (size_t)i), -bound, bound);
     ck_assert_mem_eq(&hb[i], &want, 4);
   }
   ck_assert_uint_eq(r.offset, at.offset + 8);
@@ -449,134 +441,6 @@ START_TEST(init_default_draws_weight_then_bias_with_one_bound) {
   gm_tensor_destroy(w);
   gm_tensor_destroy(b);
   gm_tensor_destroy(v);
-}
-END_TEST
-
-/* ---- dropout ---- */
-
-typedef struct { size_t n; const float *mask; double scale; } drop_ctx;
-
-static void ref_dropout(void *ctx, double *const *in, double *out) {
-  drop_ctx *c = ctx;
-  for (size_t i = 0; i < c->n; i++) out[i] = in[0][i] * c->mask[i] * c->scale;
-}
-
-START_TEST(dropout_mask_statistics_and_scale) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  const int64_t n = 200000;
-  const float p = 0.3f;
-  gm_tensor *x = new_f32(n), *y;
-  gmt_ok(gm_tensor_fill(x, 1.0, &err), &err);
-  gm_rng r;
-  gm_rng_init(&r, 5, 9);
-  gm_rng at = r;
-  gmt_ok(gm_dropout(&y, x, p, &r, &err), &err);
-  ck_assert_uint_eq(r.offset, at.offset + 50000);
-  float *h = gmt_read(y);
-  float scale = 1.0f / (1.0f - p);
-  int64_t dropped = 0;
-  for (int64_t i = 0; i < n; i++) {
-    int keep = ref_unit(ref_word(&at, (size_t)i)) >= p;
-    ck_assert_msg(h[i] == (keep ? scale : 0.0f), "element %lld: %g", (long long)i, (double)h[i]);
-    dropped += !keep;
-  }
-  ck_assert_msg(fabs((double)dropped / n - p) < 0.01, "dropped fraction %g", (double)dropped / n);
-  free(h);
-  gm_tape_reset(dev);
-  gm_tensor_destroy(x);
-}
-END_TEST
-
-static const int64_t drop_shapes[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {4, 16, 9, 9}};
-
-START_TEST(dropout_backward_uses_the_forward_mask) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  const int64_t *shape = drop_shapes[_i];
-  size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
-  gmt_rng hr;
-  gmt_rng_seed(&hr, 300 + (uint64_t)_i);
-  float *hx = malloc(n * 4), *up = malloc(n * 4), *mask = malloc(n * 4);
-  gmt_fill_uniform(&hr, hx, n, -2, 2);
-  gmt_fill_uniform(&hr, up, n, -1, 1);
-  gm_tensor *x = gmt_tensor_from(4, shape, hx), *y;
-  gm_tensor_set_requires_grad(x, 1, &err);
-  const float p = 0.5f;
-  gm_rng r;
-  gm_rng_init(&r, 8, (uint64_t)_i);
-  gm_rng at = r;
-  gmt_ok(gm_dropout(&y, x, p, &r, &err), &err);
-  ck_assert_uint_eq(gm_tape_node_count(dev), 1);
-  for (size_t i = 0; i < n; i++) mask[i] = ref_unit(ref_word(&at, i)) >= p ? 1.0f : 0.0f;
-  drop_ctx ctx = {n, mask, 1.0 / (1.0 - p)};
-  double *dx = malloc(n * sizeof(double)), *want = malloc(n * sizeof(double));
-  double *upd = malloc(n * sizeof(double)), *fd = malloc(n * sizeof(double));
-  for (size_t i = 0; i < n; i++) {
-    dx[i] = hx[i];
-    upd[i] = up[i];
-  }
-  ref_dropout(&ctx, (double *[]){dx}, want);
-  float *got = gmt_read(y), *wantf = malloc(n * 4);
-  for (size_t i = 0; i < n; i++) wantf[i] = (float)want[i];
-  gmt_assert_close(got, wantf, n, 1e-6, 0, "dropout forward");
-  /* Draw something else from the same rng before backward: the mask must not move. */
-  free(draw_uniform(&r, 64, 0, 1));
-  gmt_backward_from(y, up);
-  gmt_fd_grad(ref_dropout, &ctx, (double *[]){dx}, 0, n, n, upd, 1e-3, fd);
-  float *g = gmt_read(x->grad);
-  gmt_assert_grad(g, fd, n, 1e-3, 1e-6, "dropout backward");
-  free(g);
-  free(got);
-  free(wantf);
-  free(hx);
-  free(up);
-  free(mask);
-  free(dx);
-  free(want);
-  free(upd);
-  free(fd);
-  gm_tape_reset(dev);
-  gm_tensor_destroy(x);
-}
-END_TEST
-
-START_TEST(dropout_with_p_zero_is_the_identity) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng hr;
-  gmt_rng_seed(&hr, 17);
-  float hx[37];
-  gmt_fill_uniform(&hr, hx, 37, -5, 5);
-  gm_tensor *x = gmt_tensor_from(2, GM_SHAPE(1, 37), hx), *y;
-  gm_tensor_set_requires_grad(x, 1, &err);
-  gm_rng r;
-  gm_rng_init(&r, 1, 2);
-  gmt_ok(gm_dropout(&y, x, 0.0f, &r, &err), &err);
-  ck_assert_uint_eq(r.offset, 10);
-  float *h = gmt_read(y);
-  ck_assert_mem_eq(h, hx, sizeof hx);
-  float ones[37];
-  for (int i = 0; i < 37; i++) ones[i] = 1.0f;
-  gmt_backward_from(y, ones);
-  float *g = gmt_read(x->grad);
-  ck_assert_mem_eq(g, ones, sizeof ones);
-  free(h);
-  free(g);
-  gm_tape_reset(dev);
-  gm_tensor_destroy(x);
-}
-END_TEST
-
-START_TEST(dropout_refuses_p_outside_zero_to_one) {
-  gm_error err = {0};
-  gm_tensor *x = new_f32(4), *y = NULL;
-  gm_rng r;
-  gm_rng_init(&r, 1, 2);
-  ck_assert_int_eq(gm_dropout(&y, x, 1.0f, &r, &err), GM_ERANGE);
-  ck_assert_int_eq(gm_dropout(&y, x, -0.1f, &r, &err), GM_ERANGE);
-  ck_assert_uint_eq(r.offset, 0);
-  gm_tensor_destroy(x);
 }
 END_TEST
 
@@ -601,11 +465,5 @@ int main(void) {
   tcase_add_test(td, fan_in_follows_pytorch_for_linear_conv_and_conv_transpose);
   tcase_add_test(td, init_default_draws_weight_then_bias_with_one_bound);
   suite_add_tcase(s, td);
-  TCase *tr = tcase_create("dropout");
-  tcase_add_test(tr, dropout_mask_statistics_and_scale);
-  tcase_add_loop_test(tr, dropout_backward_uses_the_forward_mask, 0, 3);
-  tcase_add_test(tr, dropout_with_p_zero_is_the_identity);
-  tcase_add_test(tr, dropout_refuses_p_outside_zero_to_one);
-  suite_add_tcase(s, tr);
   return gmt_run(s);
 }

@@ -1,6 +1,6 @@
 /* Diffusion-model helpers: timestep draws, the forward process with per-image
- * coefficients (forward then backward), the in-place reverse step, the map back to pixels
- * and an int32 counter. Kernels: kernels/diffusion.cl. */
+ * coefficients (forward then backward), the in-place reverse step and the map back to
+ * pixels. Kernels: kernels/diffusion.cl. */
 #include "ops_internal.h"
 
 /* ---- timesteps ---- */
@@ -118,13 +118,4 @@ int gm_diffusion_to_pixels(gm_tensor **y, gm_tensor *x, int stretch, gm_error *e
     rc = GM__LAUNCH1D(x->dev, "diffusion_to_pixels", (size_t)x->numel, err, GMK_T(*y), GMK_T(x),
                       GMK_T(lohi), GMK_I(per), GMK_I(stretch != 0), GMK_I(x->numel));
   return rc;
-}
-
-/* ---- counter ---- */
-
-int gm_counter_add(gm_tensor *t, int by, gm_error *err) {
-  int rc = gm__want_i32("counter_add", t, err);
-  if (rc || !t->numel) return rc;
-  return GM__LAUNCH1D(t->dev, "diffusion_counter_add", (size_t)t->numel, err, GMK_T(t),
-                      GMK_I(by), GMK_I(t->numel));
 }

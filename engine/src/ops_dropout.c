@@ -1,6 +1,6 @@
-/* Dropout (declared in rng.h): forward draws the mask from a Philox stream, backward
+/* Dropout (ops_dropout.h): forward draws the mask from a Philox stream, backward
  * regenerates the same mask from the counters saved on the node instead of storing it.
- * Kernels: kernels/rng.cl. */
+ * Kernels: kernels/dropout.cl. */
 #include <math.h>
 
 #include "ops_internal.h"
@@ -11,7 +11,7 @@ static int dropout_backward(gm__node *n, gm_error *err) {
   if (!x->requires_grad) return 0;
   int rc = gm__grad(x, &dx, err);
   if (rc) return rc;
-  return GM__LAUNCH1D(x->dev, "rng_dropout_backward", (size_t)((x->numel + 3) / 4), err,
+  return GM__LAUNCH1D(x->dev, "dropout_backward", (size_t)((x->numel + 3) / 4), err,
                       GMK_T(dx), GMK_T(n->out->grad), GMK_I(x->numel), GMK_F(n->farg[0]),
                       GMK_F(n->farg[1]), GMK_U64((uint64_t)n->iarg[0]),
                       GMK_U64((uint64_t)n->iarg[1]), GMK_U64((uint64_t)n->iarg[2]));
@@ -28,7 +28,7 @@ int gm_dropout(gm_tensor **y, gm_tensor *x, float p, gm_rng *r, gm_error *err) {
   uint64_t blocks = (uint64_t)(x->numel + 3) / 4;
   rc = gm__tensor_temp(y, x->dev, GM_F32, x->ndim, x->shape, err);
   if (rc == 0)
-    rc = GM__LAUNCH1D(x->dev, "rng_dropout_forward", (size_t)blocks, err, GMK_T(*y), GMK_T(x),
+    rc = GM__LAUNCH1D(x->dev, "dropout_forward", (size_t)blocks, err, GMK_T(*y), GMK_T(x),
                       GMK_I(x->numel), GMK_F(p), GMK_F(scale), GMK_U64(at.seed),
                       GMK_U64(at.stream), GMK_U64(at.offset));
   if (rc) return rc;

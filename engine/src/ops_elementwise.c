@@ -52,7 +52,7 @@ static int add_backward(gm__node *n, gm_error *err) {
 }
 
 int gm_add(gm_tensor **y, gm_tensor *a, gm_tensor *b, gm_error *err) {
-  return binary("add", "add_forward", add_backward, y, a, b, err);
+  return binary("add", "elementwise_add_forward", add_backward, y, a, b, err);
 }
 
 /* ---- sub ---- */
@@ -128,11 +128,11 @@ int gm_add_scalar(gm_tensor **y, gm_tensor *x, float s, gm_error *err) {
 /* ---- relu ---- */
 
 static int relu_backward(gm__node *n, gm_error *err) {
-  return unary_backward(n, "relu_backward", 0, err);
+  return unary_backward(n, "elementwise_relu_backward", 0, err);
 }
 
 int gm_relu(gm_tensor **y, gm_tensor *x, gm_error *err) {
-  return unary("relu", "relu_forward", relu_backward, y, x, err);
+  return unary("relu", "elementwise_relu_forward", relu_backward, y, x, err);
 }
 
 /* ---- silu ---- */

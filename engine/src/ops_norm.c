@@ -262,3 +262,12 @@ int gm_groupnorm(gm_tensor **y, gm_tensor *x, gm_tensor *gamma, gm_tensor *beta,
   if (rc) return rc;
   return record_norm("groupnorm", norm_backward, *y, x, gamma, beta, &l, mean, invstd, 1, err);
 }
+
+/* ---- batch norm's num_batches_tracked ---- */
+
+int gm_counter_add(gm_tensor *t, int by, gm_error *err) {
+  int rc = gm__want_i32("counter_add", t, err);
+  if (rc || !t->numel) return rc;
+  return GM__LAUNCH1D(t->dev, "norm_counter_add", (size_t)t->numel, err, GMK_T(t), GMK_I(by),
+                      GMK_I(t->numel));
+}

@@ -31,7 +31,7 @@ int gm__want_i32(const char *op, const gm_tensor *t, gm_error *err) {
 }
 
 int gm__axpy(gm_tensor *dst, const gm_tensor *src, float alpha, gm_error *err) {
-  return GM__LAUNCH1D(dst->dev, "axpy_f32", (size_t)dst->numel, err, GMK_T(dst), GMK_T(src),
+  return GM__LAUNCH1D(dst->dev, "elementwise_axpy_f32", (size_t)dst->numel, err, GMK_T(dst), GMK_T(src),
                       GMK_F(alpha), GMK_I(dst->numel));
 }
 

@@ -153,9 +153,9 @@ int gm_tensor_write(gm_tensor *t, const void *host, size_t bytes, gm_error *err)
 
 int gm_tensor_fill(gm_tensor *t, double value, gm_error *err) {
   if (t->dtype == GM_I32)
-    return GM__LAUNCH1D(t->dev, "fill_i32", (size_t)t->numel, err, GMK_T(t), GMK_I((int)value),
+    return GM__LAUNCH1D(t->dev, "tensor_fill_i32", (size_t)t->numel, err, GMK_T(t), GMK_I((int)value),
                         GMK_I(t->numel));
-  return GM__LAUNCH1D(t->dev, "fill_f32", (size_t)t->numel, err, GMK_T(t), GMK_F((float)value),
+  return GM__LAUNCH1D(t->dev, "tensor_fill_f32", (size_t)t->numel, err, GMK_T(t), GMK_F((float)value),
                       GMK_I(t->numel));
 }
 

@@ -192,3 +192,14 @@ gm_model *gmt_tiny_unet(const gm_model_vtable *vt, const char *T, const char *sc
   gmt_ok(gm_init_uniform(gm_params_find(p, "out.conv.bias"), 0.2f, &rng, &err), &err);
   return m;
 }
+
+uint32_t gmt_rng_word(const gm_rng *r, size_t i) {
+  uint64_t block = r->offset + i / 4;
+  uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)r->stream,
+                     (uint32_t)(r->stream >> 32)};
+  uint32_t key[2] = {(uint32_t)r->seed, (uint32_t)(r->seed >> 32)}, out[4];
+  gm_philox4x32_10(ctr, key, out);
+  return out[i % 4];
+}
+
+float gmt_rng_unit(uint32_t x) { return (float)(x >> 8) * 0x1.0p-24f; }

@@ -82,6 +82,11 @@ typedef struct gmt_progress_log {
 } gmt_progress_log;
 void gmt_progress(void *ctx, int64_t done, int64_t total);
 
+/* The device RNG's documented mapping (rng.h) on the host: word i of stream r (Philox
+ * block r->offset + i / 4, lane i % 4), and a word's top 24 bits as a float in [0, 1). */
+uint32_t gmt_rng_word(const gm_rng *r, size_t i);
+float gmt_rng_unit(uint32_t x);
+
 /* Runs a suite built by make_suite; returns the process exit code. */
 int gmt_run(Suite *s);
 

@@ -48,10 +48,6 @@ GM_API int gm_diffusion_step(gm_tensor *x, gm_tensor *eps, gm_tensor *z,
  * the study displayed its samples. An arena tensor; not recorded. */
 GM_API int gm_diffusion_to_pixels(gm_tensor **y, gm_tensor *x, int stretch, gm_error *err);
 
-/* Every element of the int32 tensor t (any shape) += by, in place (e.g. batch norm's
- * num_batches_tracked, kept on the device without a host round trip). */
-GM_API int gm_counter_add(gm_tensor *t, int by, gm_error *err);
-
 #ifdef __cplusplus
 }
 #endif

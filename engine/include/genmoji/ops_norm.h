@@ -36,6 +36,10 @@ GM_API int gm_batchnorm(gm_tensor **y, gm_tensor *x, gm_tensor *gamma, gm_tensor
 GM_API int gm_groupnorm(gm_tensor **y, gm_tensor *x, gm_tensor *gamma, gm_tensor *beta,
                         int groups, float eps, gm_error *err);
 
+/* Every element of the int32 tensor t (any shape) += by, in place (e.g. batch norm's
+ * num_batches_tracked, kept on the device without a host round trip). */
+GM_API int gm_counter_add(gm_tensor *t, int by, gm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* Random numbers on the device (engine/src/rng.c, kernels/rng.cl): Philox4x32-10,
- * counter-based, plus dropout and PyTorch's default parameter initialisation.
+ * counter-based, plus PyTorch's default parameter initialisation (dropout, which draws
+ * from it, is an op family of its own: ops_dropout.h).
  *
  * A stream is (seed, stream id); `offset` counts the 128-bit Philox blocks already used.
  * Block b of a stream is Philox4x32-10 with key = (seed low word, seed high word) and
@@ -50,11 +51,6 @@ GM_API int gm_rng_normal(gm_tensor *out, gm_rng *r, float mean, float std, gm_er
  * Advances offset by ceil(N / 4). */
 GM_API int gm_rng_categorical(gm_tensor *out, gm_tensor *logits, float temperature, gm_rng *r,
                               gm_error *err);
-
-/* y (same shape as x) = x * mask / (1 - p) with mask_i = (u_i >= p), u_i the uniform of
- * element i; backward uses the same mask (regenerated from the saved counters, not
- * stored). p in [0, 1); p = 0 gives y = x and still advances r. Call it in training only. */
-GM_API int gm_dropout(gm_tensor **y, gm_tensor *x, float p, gm_rng *r, gm_error *err);
 
 /* PyTorch's default initialisation: every element uniform in [-bound, bound). For conv /
  * linear weights with kaiming_uniform(a = sqrt(5)) and for their biases,
