@@ -35,7 +35,7 @@ for s in "${suites[@]}"; do
     head -40 "$out/$s.log" >&2
     tail -5 "$out/$s.out" >&2
   else
-    echo "oclgrind: $s ok (${dt}s): $(tail -1 "$out/$s.out")"
+    echo "oclgrind: $s ok (${dt}s): $(grep -h "Checks:" "$out/$s.out" | tail -1)"
   fi
 done
 exit "$fail"
