@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
   clReleaseMemObject(a);
   clReleaseMemObject(b);
   clReleaseMemObject(c);
+  CLBlastClearCache(); /* its cached programs hold ctx: release them before it */
   clReleaseCommandQueue(q);
   clReleaseContext(ctx);
   return 0;

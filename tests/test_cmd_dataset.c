@@ -19,10 +19,8 @@ static gmt_run_result run(const char *env, const char *args) {
 }
 
 static int have_noto(const char *test) {
-  if (access(NOTO_FONT, R_OK) == 0 && access(EMOJI_TEST, R_OK) == 0) return 1;
-  fprintf(stderr, "%s: skipped: needs %s (fonts-noto-color-emoji) and %s (unicode-data)\n", test,
-          NOTO_FONT, EMOJI_TEST);
-  return 0;
+  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
+         gmt_require_file(test, EMOJI_TEST, "unicode-data");
 }
 
 /* The string value after "key": at or after *p (cJSON's printed form); advances *p past

@@ -530,10 +530,8 @@ static gm_registry *registry(void) {
 #define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
 
 static int have_noto(const char *test) {
-  if (access(NOTO_FONT, R_OK) == 0 && access(EMOJI_TEST, R_OK) == 0) return 1;
-  fprintf(stderr, "%s: skipped: needs %s (fonts-noto-color-emoji) and %s (unicode-data)\n", test,
-          NOTO_FONT, EMOJI_TEST);
-  return 0;
+  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
+         gmt_require_file(test, EMOJI_TEST, "unicode-data");
 }
 
 static const char *const k_keep[] = {

@@ -157,10 +157,7 @@ START_TEST(missing_file_says_which_package_to_install) {
 END_TEST
 
 START_TEST(real_emoji_test_file_names_grinning_face) {
-  if (access(GM_EMOJI_TEST_DEFAULT, R_OK)) {
-    printf("skipped: %s is not installed (Debian package unicode-data)\n", GM_EMOJI_TEST_DEFAULT);
-    return;
-  }
+  if (!gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data")) return;
   gm_error err = {0};
   gm_emoji_names *n;
   gmt_ok(gm_emoji_names_load(&n, GM_EMOJI_TEST_DEFAULT, &err), &err);

@@ -337,11 +337,9 @@ START_TEST(probe_options_and_missing_font_messages) {
 END_TEST
 
 START_TEST(real_noto_font_yields_faces) {
-  if (access(NOTO_FONT, R_OK) || access(GM_EMOJI_TEST_DEFAULT, R_OK)) {
-    printf("skipped: %s or %s is not installed (Debian: fonts-noto-color-emoji, unicode-data)\n", NOTO_FONT,
-           GM_EMOJI_TEST_DEFAULT);
+  if (!gmt_require_file(__func__, NOTO_FONT, "fonts-noto-color-emoji") ||
+      !gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data"))
     return;
-  }
   ck_assert_int_eq(loader()->probe(NOTO_FONT), 1);
   gm_error err = {0};
   void *st;
@@ -398,10 +396,9 @@ static void expect_real_refused(const uint8_t *copy, size_t len, const char *wan
 }
 
 START_TEST(damaged_copies_of_the_real_font_are_errors) {
-  if (access(NOTO_FONT, R_OK) || access(GM_EMOJI_TEST_DEFAULT, R_OK)) {
-    printf("skipped: %s or %s is not installed\n", NOTO_FONT, GM_EMOJI_TEST_DEFAULT);
+  if (!gmt_require_file(__func__, NOTO_FONT, "fonts-noto-color-emoji") ||
+      !gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data"))
     return;
-  }
   size_t len;
   uint8_t *font = read_bytes(NOTO_FONT, &len);
   /* The file may end in padding after its last table; cut inside the tables. */

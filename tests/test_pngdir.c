@@ -219,12 +219,9 @@ START_TEST(probe_and_options) {
 END_TEST
 
 START_TEST(emojione_pngs_from_debian_are_named) {
-  struct stat st_dir;
-  if (stat(GEMOJIONE_DIR, &st_dir) || access(GM_EMOJI_TEST_DEFAULT, R_OK)) {
-    printf("skipped: %s or %s is not installed (Debian: ruby-gemojione, unicode-data)\n", GEMOJIONE_DIR,
-           GM_EMOJI_TEST_DEFAULT);
+  if (!gmt_require_file(__func__, GEMOJIONE_DIR, "ruby-gemojione") ||
+      !gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data"))
     return;
-  }
   ck_assert_int_eq(loader()->probe(GEMOJIONE_DIR), 1);
   gm_error err = {0};
   void *st;

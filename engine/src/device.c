@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_backend.h"
 #include "internal.h"
 
 #define INSTALL_HINT                                                                   \
@@ -273,6 +274,7 @@ void gm_device_destroy(gm_device *dev) {
   gm_tape_reset(dev);
   free(dev->tape.nodes);
   if (dev->gemm_free) dev->gemm_free(dev->gemm_state);
+  gm__gemm_clblast_release(dev);
   for (int i = 0; i < dev->n_kernels; i++) clReleaseKernel(dev->kernels[i].kernel);
   free(dev->kernels);
   if (dev->program) clReleaseProgram(dev->program);

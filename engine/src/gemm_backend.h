@@ -24,6 +24,9 @@ int gm__gemm_set_forced(gm_device *dev, int backend);
 int gm__gemm_with(gm_device *dev, int backend, const gm__gemm_desc *d, gm_error *err);
 
 int gm__gemm_clblast(gm_device *dev, const gm__gemm_desc *d, gm_error *err);
+/* Releases what CLBlast caches (its programs hold the device's context) if this device
+ * used it; gm_device_destroy calls it before releasing the context. */
+void gm__gemm_clblast_release(gm_device *dev);
 
 /* The own kernels: a program of kernels/gemm.cl built on first use with tile sizes for
  * this device passed as -D defines (separate from the device's main program). */

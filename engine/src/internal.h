@@ -116,6 +116,7 @@ struct gm_device {
   gm__tape tape;
   void *gemm_state;              /* owned by gemm.c */
   void (*gemm_free)(void *);
+  int clblast_used;              /* CLBlast has cached programs for this context */
 };
 
 /* The kernel named `name`, building the program on first use. */

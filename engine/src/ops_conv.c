@@ -122,6 +122,7 @@ static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
                       const gm_tensor *bias, const gm_tensor *mask, const gm_conv2d_opts *o,
                       gm_error *err) {
   const char *op = "conv2d";
+  *g = (conv_geom){0}; /* defined on every path: gcc cannot see that errors return non-zero */
   int rc = gm__want_ndim(op, "x (B, Cin, H, W)", x, 4, err);
   if (rc == 0) rc = gm__want_ndim(op, "w (Cout, Cin, kh, kw)", w, 4, err);
   if (rc == 0) rc = gm__want_f32(op, x, err);

@@ -126,6 +126,7 @@ typedef struct class_view {
 
 static int view_classes(const char *op, const gm_tensor *logits, int class_axis,
                         class_view *v, gm_error *err) {
+  *v = (class_view){0}; /* defined on every path: gcc cannot see that errors return non-zero */
   int rc = gm__want_f32(op, logits, err);
   if (rc) return rc;
   char s[96];

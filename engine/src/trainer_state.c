@@ -229,7 +229,7 @@ static int meta_u64(gm_checkpoint *c, const char *path, const char *key, uint64_
 
 static int meta_i64(gm_checkpoint *c, const char *path, const char *key, int64_t *out,
                     gm_error *err) {
-  uint64_t v;
+  uint64_t v = 0;
   int rc = meta_u64(c, path, key, &v, err);
   if (rc) return rc;
   if (v > (uint64_t)INT64_MAX)

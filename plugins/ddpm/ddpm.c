@@ -82,9 +82,10 @@ static int choice(const gm_kv *kv, int n, const char *key, const char *const *na
 
 static int parse_config(const gm_kv *kv, int n, ddpm_config *c, gm_error *err) {
   memset(c, 0, sizeof *c);
-  int64_t size, T, ch, blocks;
-  double dropout;
-  int sched, attn;
+  /* zero, not left unset: gcc -O3 cannot see that a failed parse stops before the use */
+  int64_t size = 0, T = 0, ch = 0, blocks = 0;
+  double dropout = 0;
+  int sched = 0, attn = 0;
   int rc = choice(kv, n, "arch", (const char *const[]){"unet", "seed", NULL}, &c->arch, err);
   if (rc == 0) rc = gm_kv_int(kv, n, "size", &size, err);
   if (rc == 0) rc = gm_kv_int(kv, n, "timesteps", &T, err);

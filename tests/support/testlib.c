@@ -78,6 +78,21 @@ float *gmt_read(const gm_tensor *t) {
   return h;
 }
 
+static int skipped;
+
+void gmt_skip(const char *test, const char *why) {
+  fprintf(stderr, "%s: skipped: %s\n", test, why);
+  skipped++;
+}
+
+int gmt_require_file(const char *test, const char *path, const char *package) {
+  if (access(path, R_OK) == 0) return 1;
+  char why[1200];
+  snprintf(why, sizeof why, "needs %s (Debian package %s)", path, package);
+  gmt_skip(test, why);
+  return 0;
+}
+
 int gmt_run(Suite *s) {
   SRunner *sr = srunner_create(s);
   /* No fork: an OpenCL context does not survive fork(), and one device per process
@@ -87,7 +102,9 @@ int gmt_run(Suite *s) {
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
   gmt_device_close();
-  return failed == 0 ? 0 : 1;
+  if (failed) return 1;
+  if (skipped) fprintf(stderr, "%d test(s) skipped\n", skipped);
+  return skipped ? GMT_SKIP_CODE : 0;
 }
 
 const char *gmt_tmpdir(void) {

@@ -87,8 +87,19 @@ void gmt_progress(void *ctx, int64_t done, int64_t total);
 uint32_t gmt_rng_word(const gm_rng *r, size_t i);
 float gmt_rng_unit(uint32_t x);
 
-/* Runs a suite built by make_suite; returns the process exit code. */
+/* Runs a suite built by make_suite; returns the process exit code: 1 if a test failed,
+ * else GMT_SKIP_CODE if a test skipped (ctest's SKIP_RETURN_CODE for every suite), else 0. */
 int gmt_run(Suite *s);
+
+/* Skips: a test that cannot run for want of something on the system calls gmt_skip (or
+ * gmt_require_file) and returns. The reason goes to stderr as "<test>: skipped: <why>" and
+ * the suite's process then exits GMT_SKIP_CODE, so ctest reports the suite as skipped
+ * rather than passed, even when its other tests ran. */
+#define GMT_SKIP_CODE 77
+void gmt_skip(const char *test, const char *why);
+/* 1 when path is readable; else skips test naming the path and the Debian package that
+ * provides it, and returns 0:  if (!gmt_require_file(__func__, PATH, "pkg")) return; */
+int gmt_require_file(const char *test, const char *path, const char *package);
 
 /* A fresh temporary folder under the build tree, for files a test writes. */
 const char *gmt_tmpdir(void);
