@@ -1027,6 +1027,40 @@ START_TEST(data_section_must_be_exactly_covered_by_the_tensors) {
 }
 END_TEST
 
+/* Loading parameters refuses NaN and infinities, naming the file and the tensor, and
+ * leaves the parameters unchanged; gm_checkpoint_read_finite does the same for one
+ * tensor, while gm_checkpoint_read still reads any value. */
+START_TEST(load_params_refuses_non_finite_values_naming_the_file_and_tensor) {
+  gm_error err = {0};
+  const char *dir = test_dir("nonfinite");
+  const float bad_values[] = {NAN, INFINITY, -INFINITY};
+  const char *const what[] = {"nan", "inf", "-inf"};
+  for (int k = 0; k < 3; k++) {
+    gm_params *p = small_params(1.0f);
+    float rm[4] = {1, 2, bad_values[k], 4};
+    gmt_ok(gm_tensor_write(gm_params_find(p, "bn.running_mean"), rm, sizeof rm, &err), &err);
+    char name[64];
+    snprintf(name, sizeof name, "bad%d.safetensors", k);
+    const char *path = join(dir, name);
+    gmt_ok(gm_checkpoint_write_params(path, p, NULL, 0, NULL, 0, &err), &err);
+    gm_params_destroy(p);
+    load_fails_unchanged(path, NULL, GM_ENUMERIC, "'bn.running_mean'");
+    gm_checkpoint *c;
+    gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+    gm_params *q = small_params(3.0f);
+    ck_assert_int_eq(gm_checkpoint_load_params(c, q, NULL, &err), GM_ENUMERIC);
+    ck_assert_msg(strstr(err.msg, "element 2") && strstr(err.msg, what[k]), "%s", err.msg);
+    gm_tensor *t = gm_params_find(q, "bn.running_mean");
+    ck_assert_int_eq(gm_checkpoint_read_finite(c, "bn.running_mean", t, &err), GM_ENUMERIC);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "'bn.running_mean'"), "%s", err.msg);
+    gmt_ok(gm_checkpoint_read(c, "bn.running_mean", t, &err), &err);
+    gmt_ok(gm_checkpoint_read_finite(c, "conv.bias", gm_params_find(q, "conv.bias"), &err), &err);
+    gm_params_destroy(q);
+    gm_checkpoint_close(c);
+  }
+}
+END_TEST
+
 /* The in-memory entry point the fuzz target uses validates the same way. */
 START_TEST(memory_open_matches_file_open) {
   gm_error err = {0};
@@ -1073,6 +1107,7 @@ int main(void) {
   tcase_add_test(tc, load_params_refuses_missing_unknown_and_invalid_tensors_leaving_params_unchanged);
   tcase_add_test(tc, memory_open_matches_file_open);
   tcase_add_test(tc, data_section_must_be_exactly_covered_by_the_tensors);
+  tcase_add_test(tc, load_params_refuses_non_finite_values_naming_the_file_and_tensor);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

@@ -433,6 +433,79 @@ START_TEST(train_help_with_a_model_lists_its_options_presets_and_training_keys) 
 }
 END_TEST
 
+/* ---- non-finite weights ---- */
+
+/* Rewrites the checkpoint at path (metadata kept) with every value of its first float
+ * parameter NaN; returns that parameter's name. */
+static const char *poison_checkpoint(const char *path) {
+  gm_error err = {0};
+  gm_checkpoint *c = NULL;
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+  int n = gm_checkpoint_count(c), nm = gm_checkpoint_meta_count(c);
+  gm_named_tensor *t = calloc((size_t)n, sizeof *t);
+  gm_kv *meta = calloc((size_t)nm + 1, sizeof *meta);
+  static char poisoned[256];
+  poisoned[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(c, i);
+    t[i].name = e->name;
+    gmt_ok(gm_checkpoint_read_new(c, e->name, gmt_device(), &t[i].tensor, &err), &err);
+    if (poisoned[0] || strcmp(e->dtype, "F32") != 0 || strncmp(e->name, "optim.", 6) == 0 ||
+        strncmp(e->name, "ema.", 4) == 0)
+      continue;
+    snprintf(poisoned, sizeof poisoned, "%s", e->name);
+    size_t k = (size_t)t[i].tensor->numel;
+    float *v = malloc(k * sizeof *v);
+    for (size_t j = 0; j < k; j++) v[j] = NAN;
+    gmt_ok(gm_tensor_write(t[i].tensor, v, k * sizeof *v, &err), &err);
+    free(v);
+  }
+  ck_assert_msg(poisoned[0], "%s: no float parameter", path);
+  for (int i = 0; i < nm; i++) meta[i] = *gm_checkpoint_meta_at(c, i);
+  const char *tmp = gmt_path_in("poisoned.safetensors");
+  gmt_ok(gm_checkpoint_write(tmp, t, n, meta, nm, &err), &err);
+  for (int i = 0; i < n; i++) gm_tensor_destroy(t[i].tensor);
+  free(t);
+  free(meta);
+  gm_checkpoint_close(c);
+  ck_assert_int_eq(rename(tmp, path), 0);
+  return poisoned;
+}
+
+/* sample, forward, eval and train --resume refuse a checkpoint whose weights are NaN,
+ * naming the file and the tensor; the resume does not call it "the last good one". */
+START_TEST(nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor) {
+  char out[1200], ckpt[1300], tensor[256];
+  snprintf(out, sizeof out, "%s", gmt_path_in("nan-weights"));
+  snprintf(ckpt, sizeof ckpt, "%s", train_small(&PIXELCNN, out, 2));
+  snprintf(tensor, sizeof tensor, "'%s'", poison_checkpoint(ckpt));
+  char in[1200];
+  snprintf(in, sizeof in, "%s", write_forward_input(&PIXELCNN));
+  const char *d = gmt_fruit_pictures();
+  gmt_run_result r = run("sample --checkpoint '%s' --n 1 --out '%s' %s", ckpt,
+                         gmt_path_in("nan.png"), PIXELCNN.sample_args);
+  ck_assert_msg(r.code == 1, "sample exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor) && strstr(r.err, "non-finite"),
+                "sample: %s", r.err);
+  gmt_run_free(&r);
+  r = run("forward --checkpoint '%s' --in '%s' --out '%s'", ckpt, in,
+          gmt_path_in("nan-out.safetensors"));
+  ck_assert_msg(r.code == 1, "forward exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "forward: %s", r.err);
+  gmt_run_free(&r);
+  r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25", ckpt, d);
+  ck_assert_msg(r.code == 1, "eval exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "eval: %s", r.err);
+  gmt_run_free(&r);
+  r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 4 --batch 3 "
+          "--resume", PIXELCNN.name, PIXELCNN.small, d, out);
+  ck_assert_msg(r.code == 1, "resume exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "resume: %s", r.err);
+  ck_assert_msg(!strstr(r.err, "last good checkpoint is"), "resume: %s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cmd_train");
   TCase *tc = tcase_create("cli");
@@ -445,6 +518,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, weights_only_files_with_the_study_keys_load_for_both_seed_presets);
   tcase_add_test(tc, bad_usage_exits_2_and_failures_exit_1_with_messages);
   tcase_add_test(tc, train_help_with_a_model_lists_its_options_presets_and_training_keys);
+  tcase_add_test(tc, nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -129,8 +129,23 @@ void gm__trainer_state_close(gm_trainer *t) {
 
 /* ---- saving ---- */
 
-/* Every float of the trainable values and of the float buffers is finite: a state that
- * is not would only poison the last good checkpoint. */
+/* The first non-finite float of a flat store, or -1. */
+static int64_t first_nonfinite(const float *v, int64_t n) {
+  for (int64_t j = 0; j < n; j++)
+    if (!isfinite(v[j])) return j;
+  return -1;
+}
+
+static int nonfinite_state(gm_trainer *t, const char *what, int64_t j, float v, gm_error *err) {
+  char good[4400];
+  return gm_error_set(err, GM_ENUMERIC, "step %lld: %s[%lld] is %g; training stopped (the "
+                      "learning rate may be too high); %s", (long long)t->step, what,
+                      (long long)j, (double)v, gm__trainer_last_good(t, good, sizeof good));
+}
+
+/* Every float the checkpoint would hold is finite: the trainable values, the float
+ * buffers, the moments and the EMA. A state that is not would only poison the last good
+ * checkpoint (and a load refuses it). */
 static int check_finite(gm_trainer *t, gm_error *err) {
   gm_tensor *flats[2] = {gm_params_flat(t->p.params), gm_params_flat_buffers(t->p.params)};
   int kinds[2] = {GM_PARAM_TRAINABLE, GM_PARAM_BUFFER};
@@ -145,16 +160,39 @@ static int check_finite(gm_trainer *t, gm_error *err) {
       gm_tensor *p = gm_params_at(t->p.params, i, &name, &kind);
       if (kind != kinds[k] || p->dtype != GM_F32) continue;
       const float *v = h + gm_params_offset(t->p.params, i);
-      for (int64_t j = 0; j < p->numel; j++)
-        if (!isfinite(v[j])) {
-          char good[4400];
-          rc = gm_error_set(err, GM_ENUMERIC,
-                            "step %lld: %s[%lld] is %g; training stopped (the learning rate may be "
-                            "too high); %s",
-                            (long long)t->step, name, (long long)j, (double)v[j],
-                            gm__trainer_last_good(t, good, sizeof good));
+      int64_t j = first_nonfinite(v, p->numel);
+      if (j >= 0) rc = nonfinite_state(t, name, j, v[j], err);
+    }
+    free(h);
+    if (rc) return rc;
+  }
+  /* the moments and the EMA: one flat store each, the views' names for the message */
+  gm_tensor *extra[3] = {gm_optim_moment(t->p.optim, 0), gm_optim_moment(t->p.optim, 1),
+                         t->p.ema ? gm_ema_flat(t->p.ema) : NULL};
+  for (int k = 0; k < 3; k++) {
+    if (!extra[k] || extra[k]->numel == 0) continue;
+    float *h = malloc(gm_tensor_bytes(extra[k]));
+    if (!h) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+    int rc = gm_tensor_read(extra[k], h, gm_tensor_bytes(extra[k]), err);
+    int64_t j = rc ? -1 : first_nonfinite(h, extra[k]->numel);
+    if (j >= 0) {
+      /* the view holding element j names it */
+      const char *what = k == 2 ? "ema" : k ? "optim.exp_avg_sq" : "optim.exp_avg";
+      char name[512];
+      int64_t at = j;
+      for (int i = 0; i < gm_params_count(t->p.params); i++) {
+        const char *pn;
+        int kind;
+        gm_tensor *p = gm_params_at(t->p.params, i, &pn, &kind);
+        int64_t off = gm_params_offset(t->p.params, i);
+        if (kind == GM_PARAM_TRAINABLE && j >= off && j < off + p->numel) {
+          snprintf(name, sizeof name, "%s.%s", what, pn);
+          what = name;
+          at = j - off;
           break;
         }
+      }
+      rc = nonfinite_state(t, what, at, h[j], err);
     }
     free(h);
     if (rc) return rc;
@@ -390,7 +428,7 @@ int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
       rc = gm_error_set(err, GM_EFORMAT, "%s: no tensor '%s' to resume from", path,
                         t->extra[i].name);
     else
-      rc = gm_checkpoint_read(c, t->extra[i].name, t->extra[i].tensor, err);
+      rc = gm_checkpoint_read_finite(c, t->extra[i].name, t->extra[i].tensor, err);
   }
   if (!rc) rc = restore_counters(t, c, path, err);
   gm_checkpoint_close(c);
