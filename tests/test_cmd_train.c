@@ -397,8 +397,8 @@ START_TEST(bad_usage_exits_2_and_failures_exit_1_with_messages) {
   gmt_run_free(&r);
   r = run("train --model %s --preset seed --data '%s' --heldout 0.25 --out '%s' --steps 6 "
           "--batch 3 --resume", PIXELCNN.name, d, out);
-  ck_assert_int_eq(r.code, 1);
-  ck_assert_msg(strstr(r.err, "preset") && strstr(r.err, "seed"), "%s", r.err);
+  ck_assert_int_eq(r.code, 2);
+  ck_assert_msg(strstr(r.err, "--preset: checkpoint gated, this run seed"), "%s", r.err);
   gmt_run_free(&r);
   r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 6", PIXELCNN.name,
           PIXELCNN.small, d, out);
@@ -429,6 +429,71 @@ START_TEST(train_help_with_a_model_lists_its_options_presets_and_training_keys) 
   gmt_run_result r = run("--help");
   ck_assert_msg(strstr(r.out, "train") && strstr(r.out, "sample") && strstr(r.out, "forward"),
                 "%s", r.out);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* ---- resume: the same data and settings, or a refusal listing what differs ---- */
+
+START_TEST(resume_refuses_other_data_and_options_the_checkpoint_decides) {
+  char out[1200], ckpt[1300];
+  snprintf(out, sizeof out, "%s", gmt_path_in("resume-same"));
+  snprintf(ckpt, sizeof ckpt, "%s", train_small(&PIXELCNN, out, 2));
+  size_t n0, n1;
+  char *before = gmt_slurp(ckpt, &n0);
+  const char *d = gmt_fruit_pictures();
+  char base[2000];
+  snprintf(base, sizeof base, "train --model %s --data '%s' --out '%s' --steps 4 --resume",
+           PIXELCNN.name, d, out);
+  struct {
+    const char *args, *want[3];
+  } differ[] = {
+      {"%s --heldout 0.25 --batch 3 --size 16 --background ffffff",
+       {"--size: checkpoint 32, this run 16", "--background: checkpoint 000000, this run ffffff"}},
+      {"%s --heldout 0.5 --batch 3", {"--heldout: checkpoint 0.25, this run 0.5"}},
+      {"%s --heldout 0.25 --batch 3 --match 'a'", {"--match: checkpoint (none), this run a"}},
+      {"%s --heldout 0.25 --batch 2 --set width=9 --set layers=2 --set kernel=3",
+       {"--set width: checkpoint 6, this run 9", "--batch: checkpoint 3, this run 2"}},
+  };
+  for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+    char args[3000];
+    snprintf(args, sizeof args, differ[i].args, base);
+    gmt_run_result r = run("%s %s", args, i < 3 ? PIXELCNN.small : "");
+    ck_assert_msg(r.code == 2, "%s: exit %d: %s", args, r.code, r.err);
+    ck_assert_msg(strstr(r.err, "differs from the checkpoint"), "%s: %s", args, r.err);
+    for (int k = 0; k < 3 && differ[i].want[k]; k++)
+      ck_assert_msg(strstr(r.err, differ[i].want[k]), "%s: no '%s' in %s", args,
+                    differ[i].want[k], r.err);
+    gmt_run_free(&r);
+  }
+  /* what the checkpoint decides may not be given again */
+  struct {
+    const char *opt, *want;
+  } decided[] = {
+      {"--seed 5", "the checkpoint decides --seed (it was 0); drop it or start a new run"},
+      {"--lr 0.01", "the checkpoint decides --lr (it was 0.003); drop it or start a new run"},
+      {"--set lr=0.01", "the checkpoint decides --set lr (it was 0.003)"},
+  };
+  for (size_t i = 0; i < sizeof decided / sizeof decided[0]; i++) {
+    gmt_run_result r = run("%s %s --heldout 0.25 --batch 3 %s", base, PIXELCNN.small,
+                           decided[i].opt);
+    ck_assert_msg(r.code == 2, "%s: exit %d: %s", decided[i].opt, r.code, r.err);
+    ck_assert_msg(strstr(r.err, decided[i].want), "%s: %s", decided[i].opt, r.err);
+    gmt_run_free(&r);
+  }
+  /* none of those touched the checkpoint */
+  char *after = gmt_slurp(ckpt, &n1);
+  ck_assert_msg(n0 == n1 && memcmp(before, after, n0) == 0, "the refused resumes rewrote %s",
+                ckpt);
+  free(before);
+  free(after);
+  /* the same data and settings resume */
+  gmt_run_result r = run("%s %s --heldout 0.25 --batch 3 --json", base, PIXELCNN.small);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  cJSON *o = json_of(&r);
+  ck_assert_int_eq((int)gmt_json_num(o, "start_step"), 2);
+  ck_assert_int_eq((int)gmt_json_num(o, "step"), 4);
+  cJSON_Delete(o);
   gmt_run_free(&r);
 }
 END_TEST
@@ -518,6 +583,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, weights_only_files_with_the_study_keys_load_for_both_seed_presets);
   tcase_add_test(tc, bad_usage_exits_2_and_failures_exit_1_with_messages);
   tcase_add_test(tc, train_help_with_a_model_lists_its_options_presets_and_training_keys);
+  tcase_add_test(tc, resume_refuses_other_data_and_options_the_checkpoint_decides);
   tcase_add_test(tc, nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor);
   suite_add_tcase(s, tc);
   return s;

@@ -105,6 +105,8 @@ typedef struct run_opts {
   int batch, resume, keep, log_every;
   int64_t save_every, keep_every;
   const char *extra_set;  /* one more --set value */
+  double lr;              /* > 0: the config's lr */
+  const char *data_desc;  /* NULL: {"source":"test images"} */
   volatile sig_atomic_t *stop;
   void (*progress)(void *ctx, const gm_train_progress *p);
   void *progress_ctx;
@@ -126,7 +128,8 @@ static int train(const model_case *m, const char *dir, const run_opts *o, gm_tra
   c.model_name = m->name;
   c.options = &opts;
   c.data = dataset();
-  c.data_desc = "{\"source\":\"test images\"}";
+  c.data_desc = o->data_desc ? o->data_desc : "{\"source\":\"test images\"}";
+  c.lr = o->lr;
   c.dev = gmt_device();
   c.seed = 7;
   c.out_dir = dir;
@@ -513,11 +516,22 @@ START_TEST(resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder) 
   ck_assert_msg(strstr(err.msg, "resume"), "%s", err.msg);
   run_opts other = {.steps = 4, .resume = 1, .batch = 2};
   int rc = train(&PIXELCNN, dir, &other, &r, &err);
-  ck_assert_msg(rc == GM_EINVAL, "%s", err.msg);
-  ck_assert_msg(strstr(err.msg, "batch=3") && strstr(err.msg, "batch=2"), "%s", err.msg);
+  ck_assert_msg(rc == GM_EMISMATCH, "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "--batch: checkpoint 3, this run 2"), "%s", err.msg);
   run_opts set = {.steps = 4, .resume = 1, .extra_set = "ema=0.5"};
-  ck_assert_int_eq(train(&PIXELCNN, dir, &set, &r, &err), GM_EINVAL);
-  ck_assert_msg(strstr(err.msg, "ema="), "%s", err.msg);
+  ck_assert_int_eq(train(&PIXELCNN, dir, &set, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "--set ema: checkpoint 0, this run 0.5"), "%s", err.msg);
+  /* every difference is listed, not only the first */
+  run_opts two = {.steps = 4, .resume = 1, .batch = 2, .extra_set = "width=9"};
+  rc = train(&PIXELCNN, dir, &two, &r, &err);
+  ck_assert_msg(rc == GM_EMISMATCH, "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "--set width: checkpoint 6, this run 9") &&
+                strstr(err.msg, "--batch: checkpoint 3, this run 2"), "%s", err.msg);
+  /* another data description is a difference too */
+  run_opts data = {.steps = 4, .resume = 1, .data_desc = "{\"source\":\"other images\"}"};
+  ck_assert_int_eq(train(&PIXELCNN, dir, &data, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "--data: checkpoint test images, this run other images"), "%s",
+                err.msg);
   run_opts none = {.steps = 4, .resume = 1};
   ck_assert_int_eq(train(&PIXELCNN, fresh_dir("refuse-empty"), &none, &r, &err), GM_ENOTFOUND);
   ck_assert_msg(strstr(err.msg, "nothing to resume"), "%s", err.msg);
@@ -525,6 +539,28 @@ START_TEST(resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder) 
   gmt_ok(train(&PIXELCNN, dir, &none, &r, &err), &err);
   ck_assert_int_eq(r.start_step, 2);
   ck_assert_int_eq(r.step, 4);
+}
+END_TEST
+
+/* The checkpoint decides the learning rate of a resumed run: the one it was trained with
+ * continues (not the preset's), and another one given is refused. */
+START_TEST(resume_continues_with_the_checkpoint_learning_rate_and_refuses_another) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("resume-lr"));
+  gm_error err = {0};
+  gm_train_result r;
+  run_opts o = {.steps = 2, .lr = 0.0025};
+  gmt_ok(train(&PIXELCNN, dir, &o, &r, &err), &err);
+  run_opts other = {.steps = 4, .resume = 1, .lr = 0.01};
+  ck_assert_int_eq(train(&PIXELCNN, dir, &other, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "the checkpoint decides lr (it was 0.0025)"), "%s", err.msg);
+  run_opts rest = {.steps = 4, .resume = 1};
+  gmt_ok(train(&PIXELCNN, dir, &rest, &r, &err), &err);
+  metric m[8];
+  int n = read_metrics(dir, m, 8);
+  ck_assert_int_eq(n, 4);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(m[i].lr == 0.0025, "step %lld: lr %g", (long long)m[i].step, m[i].lr);
 }
 END_TEST
 
@@ -635,6 +671,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, stop_flag_finishes_the_step_and_saves_it);
   tcase_add_test(tc, nonfinite_loss_stops_and_keeps_the_last_good_checkpoint);
   tcase_add_test(tc, resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder);
+  tcase_add_test(tc, resume_continues_with_the_checkpoint_learning_rate_and_refuses_another);
   tcase_add_test(tc, sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0);
   suite_add_tcase(s, tc);
   return s;

@@ -60,8 +60,10 @@ static const char usage[] =
     "      --lr X               learning rate (overrides the preset's lr)\n"
     "      --seed S             initialisation, data order, flips and noise (default 0)\n"
     "      --resume             continue DIR/last.safetensors bit for bit; the budget counts\n"
-    "                           the steps, epochs and time before it (seed, preset and\n"
-    "                           options come from / must match the checkpoint)\n"
+    "                           the steps, epochs and time before it. The data options,\n"
+    "                           preset, --set values and --batch must match the checkpoint\n"
+    "                           (what differs is listed); --seed and --lr come from it and\n"
+    "                           may not be given\n"
     "      --save-every N       write last.safetensors every N steps (default: every 200\n"
     "                           steps or 60 s, whichever comes first)\n"
     "      --keep-every N       also write step-N.safetensors every N steps\n"
@@ -83,7 +85,7 @@ typedef struct train_args {
   double time_s, lr;
   long long steps, epochs, batch, save_every, keep_every, keep, log_every;
   unsigned long long seed;
-  int resume, json, quiet, help, budgets;
+  int resume, json, quiet, help, budgets, seed_given;
 } train_args;
 
 /* The command's own options; returns 1 handled, 0 not ours, or an exit code + 10 (2 for
@@ -138,6 +140,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
   case OPT_SEED:
     if (gm_cli_parse_long(arg, 0, LLONG_MAX, &v)) return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     a->seed = (unsigned long long)v;
+    a->seed_given = 1;
     return 1;
   case OPT_RESUME: a->resume = 1; return 1;
   case OPT_JSON: a->json = 1; return 1;
@@ -235,7 +238,10 @@ static int train(train_run *t, gm_host *host) {
   c.progress_ctx = &bar;
 
   gm_trainer *tr = NULL;
-  if (gm_trainer_create(&tr, &c, &err)) return gm_cli_fail_err(&err);
+  if (gm_trainer_create(&tr, &c, &err)) {
+    int code = gm_cli_fail_err(&err);
+    return err.code == GM_EMISMATCH ? GM_CLI_USAGE : code; /* other data or settings */
+  }
   struct sigaction old_int, old_term;
   catch_signals(&old_int, &old_term);
   gm_train_result r;
@@ -250,6 +256,46 @@ static int train(train_run *t, gm_host *host) {
                 stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.step, r.checkpoint);
   print_result(&r, t->rec->name, t->opts.preset->name, t->a.out, t->a.json);
   return GM_CLI_OK;
+}
+
+/* On --resume, the options whose value the checkpoint holds (--seed, --lr, --set lr) are
+ * refused with that value: silently ignoring or applying them would not continue the run.
+ * -1 when none is given (or there is no checkpoint to ask; the trainer says so). */
+static int refuse_decided(const train_run *t, const char *cmd) {
+  int set_lr = 0;
+  for (int i = 0; i < t->m.n_sets; i++) set_lr |= strncmp(t->m.sets[i], "lr=", 3) == 0;
+  if (!t->a.seed_given && !(t->a.lr > 0) && !set_lr) return -1;
+  size_t n = strlen(t->a.out) + 32;
+  char *path = malloc(n);
+  if (!path) return gm_cli_fail("out of memory");
+  snprintf(path, n, "%s/last.safetensors", t->a.out);
+  gm_error err = {0};
+  gm_checkpoint *c = NULL;
+  int rc = gm_checkpoint_open(&c, path, &err);
+  free(path);
+  if (rc) return -1;
+  const char *seed = gm_checkpoint_meta(c, "seed");
+  const char *train = gm_checkpoint_meta(c, "train");
+  cJSON *o = train ? cJSON_Parse(train) : NULL;
+  const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "lr");
+  char lr_s[64] = "?", msg[512] = "";
+  if (cJSON_IsNumber(lr)) snprintf(lr_s, sizeof lr_s, "%g", lr->valuedouble);
+  int k = 0;
+  size_t used = 0;
+  const struct {
+    int given;
+    const char *opt, *was;
+  } decided[] = {{t->a.seed_given, "--seed", seed ? seed : "?"},
+                 {t->a.lr > 0, "--lr", lr_s},
+                 {set_lr, "--set lr", lr_s}};
+  for (size_t i = 0; i < sizeof decided / sizeof decided[0]; i++)
+    if (decided[i].given && used < sizeof msg)
+      used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s (it was %s)",
+                               k++ ? " and " : "", decided[i].opt, decided[i].was);
+  cJSON_Delete(o);
+  gm_checkpoint_close(c);
+  return gm_cli_usage(cmd, "--resume: the checkpoint decides %s; drop %s or start a new run", msg,
+                      k > 1 ? "them" : "it");
 }
 
 int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
@@ -304,6 +350,7 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
   if (code < 0 &&
       gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
     code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 && t.a.resume) code = refuse_decided(&t, argv[0]);
   if (code < 0) code = train(&t, host);
   cJSON_free(t.desc);
   gm_dataset_destroy(t.ds);
