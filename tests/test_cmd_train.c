@@ -498,6 +498,77 @@ START_TEST(resume_refuses_other_data_and_options_the_checkpoint_decides) {
 }
 END_TEST
 
+/* ---- temporary files ---- */
+
+static void touch(const char *dir, const char *name, size_t bytes) {
+  char p[1400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "wb");
+  ck_assert_msg(f != NULL, "%s", p);
+  for (size_t i = 0; i < bytes; i++) fputc('x', f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static int exists_in(const char *dir, const char *name) {
+  char p[1400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  return access(p, F_OK) == 0;
+}
+
+/* What a kill -9 leaves (the checkpoint writer's and the metrics rewrite's temporary
+ * files) is removed when a train starts in the folder, and it says so; files of other
+ * names, and temporary files of a process that is still running, stay. */
+START_TEST(train_removes_stale_temp_files_of_its_own_naming_and_says_so) {
+  char out[1200];
+  snprintf(out, sizeof out, "%s", gmt_path_in("stale-temps"));
+  ck_assert_int_eq(mkdir(out, 0777), 0);
+  char live[128];
+  snprintf(live, sizeof live, "last.safetensors.tmp.%ld.0", (long)getpid());
+  const char *stale[] = {"last.safetensors.tmp.2147483646.0", "step-4.safetensors.tmp.2147483645.17",
+                         "metrics.jsonl.tmp"};
+  const char *kept[] = {"notes.txt", "last.safetensors.tmp", "last.safetensors.tmp.x.1",
+                        "picture.png.tmp.2147483646.0", "metrics.jsonl.tmp.old", live};
+  for (int i = 0; i < 3; i++) touch(out, stale[i], 1000);
+  for (int i = 0; i < 6; i++) touch(out, kept[i], 10);
+  gmt_run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 1 "
+                         "--batch 3 --quiet", PIXELCNN.name, PIXELCNN.small, gmt_fruit_pictures(),
+                         out);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_msg(!exists_in(out, stale[i]), "%s was left", stale[i]);
+    ck_assert_msg(strstr(r.err, "removed the stale temporary file") && strstr(r.err, stale[i]),
+                  "no word of %s in: %s", stale[i], r.err);
+  }
+  for (int i = 0; i < 6; i++) ck_assert_msg(exists_in(out, kept[i]), "%s was removed", kept[i]);
+  gmt_run_free(&r);
+  /* a resume cleans up too */
+  touch(out, stale[0], 1000);
+  r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 2 --batch 3 "
+          "--resume --quiet", PIXELCNN.name, PIXELCNN.small, gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  ck_assert_msg(!exists_in(out, stale[0]) && strstr(r.err, stale[0]), "%s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* A metrics.jsonl rewrite (on resume) that fails leaves no metrics.jsonl.tmp behind. */
+START_TEST(failed_metrics_rewrite_removes_its_temp_file) {
+  char out[1200], metrics[1300];
+  snprintf(out, sizeof out, "%s", gmt_path_in("metrics-rewrite"));
+  train_small(&PIXELCNN, out, 2);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
+  ck_assert_int_eq(unlink(metrics), 0);
+  ck_assert_int_eq(mkdir(metrics, 0777), 0); /* cannot be read, nor renamed over */
+  gmt_run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 4 "
+                         "--batch 3 --resume", PIXELCNN.name, PIXELCNN.small,
+                         gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 1, "exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, "metrics.jsonl"), "%s", r.err);
+  ck_assert_msg(!exists_in(out, "metrics.jsonl.tmp"), "metrics.jsonl.tmp was left: %s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
 /* ---- non-finite weights ---- */
 
 /* Rewrites the checkpoint at path (metadata kept) with every value of its first float
@@ -584,6 +655,8 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, bad_usage_exits_2_and_failures_exit_1_with_messages);
   tcase_add_test(tc, train_help_with_a_model_lists_its_options_presets_and_training_keys);
   tcase_add_test(tc, resume_refuses_other_data_and_options_the_checkpoint_decides);
+  tcase_add_test(tc, train_removes_stale_temp_files_of_its_own_naming_and_says_so);
+  tcase_add_test(tc, failed_metrics_rewrite_removes_its_temp_file);
   tcase_add_test(tc, nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor);
   suite_add_tcase(s, tc);
   return s;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -564,6 +565,62 @@ START_TEST(resume_continues_with_the_checkpoint_learning_rate_and_refuses_anothe
 }
 END_TEST
 
+/* ---- metrics write errors ---- */
+
+/* metrics.jsonl on a full disk (here: at the file-size limit, SIGXFSZ ignored, so writes
+ * past it fail with EFBIG, part way through a line): training stops at that step with an
+ * error naming the file, and the last checkpoint is the one before, intact. */
+START_TEST(metrics_write_error_stops_training_with_the_last_checkpoint_intact) {
+  char dir[1200], metrics[1300], last[1300];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("metrics-full"));
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  gm_error err = {0};
+  gm_train_result r;
+  run_opts o = {.steps = 2};
+  gmt_ok(train(&PIXELCNN, dir, &o, &r, &err), &err);
+  struct stat st;
+  ck_assert_int_eq(stat(last, &st), 0);
+  const long limit = 1 << 20;
+  ck_assert_msg(st.st_size < limit / 4, "the checkpoint (%lld bytes) nears the limit",
+                (long long)st.st_size);
+  /* lines the resume keeps (step <= 2) up to 40 bytes short of the limit */
+  FILE *f = fopen(metrics, "a");
+  ck_assert_ptr_nonnull(f);
+  static const char line[] = "{\"step\":1,\"epoch\":0,\"loss\":1,\"images_per_s\":1,\"lr\":0.003,"
+                             "\"wall_s\":0}\n";
+  long size = ftell(f);
+  while (size + (long)sizeof line - 1 <= limit - 40) {
+    fputs(line, f);
+    size += (long)sizeof line - 1;
+  }
+  while (size < limit - 40) { /* a blank-padded last line keeps the size exact */
+    fputc(' ', f);
+    size++;
+  }
+  fputc('\n', f);
+  ck_assert_int_eq(fclose(f), 0);
+
+  struct rlimit old;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct rlimit lim = {(rlim_t)limit, old.rlim_max};
+  void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  run_opts more = {.steps = 6, .resume = 1, .save_every = 1};
+  int rc = train(&PIXELCNN, dir, &more, &r, &err);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_xfsz);
+
+  ck_assert_msg(rc == GM_EIO, "got %s: %s", gm_err_name(rc), err.msg);
+  ck_assert_msg(strstr(err.msg, metrics) && strstr(err.msg, "step 3") &&
+                strstr(err.msg, "File too large"), "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "the last good checkpoint is") && strstr(err.msg, "(step 2)"),
+                "%s", err.msg);
+  ck_assert_int_eq(meta_int(last, "step"), 2);
+  assert_all_finite(last);
+}
+END_TEST
+
 /* ---- SIGINT to a child genmoji train ---- */
 
 static double now_s(void) {
@@ -672,6 +729,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, nonfinite_loss_stops_and_keeps_the_last_good_checkpoint);
   tcase_add_test(tc, resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder);
   tcase_add_test(tc, resume_continues_with_the_checkpoint_learning_rate_and_refuses_another);
+  tcase_add_test(tc, metrics_write_error_stops_training_with_the_last_checkpoint_intact);
   tcase_add_test(tc, sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0);
   suite_add_tcase(s, tc);
   return s;

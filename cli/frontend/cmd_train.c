@@ -80,6 +80,11 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
+static void print_notice(void *ctx, const char *message) {
+  (void)ctx;
+  fprintf(stderr, "genmoji: train: %s\n", message);
+}
+
 typedef struct train_args {
   const char *out;
   double time_s, lr;
@@ -232,6 +237,7 @@ static int train(train_run *t, gm_host *host) {
   c.log_every = (int)t->a.log_every;
   c.resume = t->a.resume;
   c.stop = &stop_signal;
+  c.notice = print_notice;
   gm_cli_progress bar;
   gm_cli_progress_init(&bar, "train", t->a.quiet);
   c.progress = gm_cli_progress_train;

@@ -20,7 +20,10 @@
  *
  * The out folder holds last.safetensors (at the end, on stop, and every save_every steps
  * or save_every_s seconds), step-N.safetensors every keep_every steps (the `keep` newest
- * kept) and metrics.jsonl. A checkpoint holds every parameter and buffer under its own
+ * kept) and metrics.jsonl. gm_trainer_create removes the temporary files an interrupted
+ * write of those leaves (NAME.safetensors.tmp.PID.N of a process no longer running,
+ * metrics.jsonl.tmp), telling c->notice. Every metrics write, flush and sync is checked:
+ * an error stops the run before the next checkpoint (GM_EIO naming the file). A checkpoint holds every parameter and buffer under its own
  * name, the optimiser moments as optim.exp_avg.<name> / optim.exp_avg_sq.<name>, the EMA
  * as ema.<name>, and the metadata keys listed at GM_TRAIN_META_KEYS. */
 #ifndef GENMOJI_TRAINER_H
@@ -103,6 +106,14 @@ typedef struct gm_train_config {
   volatile sig_atomic_t *stop;         /* optional: non-zero ends the run after a step */
   void (*progress)(void *ctx, const gm_train_progress *p);  /* optional, every step */
   void *progress_ctx;
+  /* optional: what the caller may tell the user, e.g. "removed the stale temporary file
+   * P (left by an interrupted write)"; called from gm_trainer_create */
+  void (*notice)(void *ctx, const char *message);
+  void *notice_ctx;
+  /* optional: set to 1 while a checkpoint is written, and from the end of the loop until
+   * gm_trainer_run returns (it stays 1), so a signal handler can tell that a save is
+   * under way and let it finish */
+  volatile sig_atomic_t *saving;
 } gm_train_config;
 
 /* Zeros, and a budget of 0 (the caller sets one). */
