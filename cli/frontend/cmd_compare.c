@@ -273,24 +273,35 @@ void gm_cli_cmp_progress_units(void *ctx, int64_t done, int64_t total) {
 /* ---- signals ---- */
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t saving_flag; /* a trainer is writing a checkpoint */
 
+/* The first signal stops after the current unit of work; SIGHUP counts as SIGTERM. A
+ * second one ends the process at once, unless a checkpoint is being written: then it
+ * is let be, and the save finishes. */
 static void on_signal(int sig) {
   static const char msg[] =
       "\ngenmoji: compare: stopping after the current training step, batch or sampler call; "
       "the report keeps what finished (signal again to quit at once)\n";
-  stop_flag = sig;
-  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig;
+  if (stop_flag) {
+    if (saving_flag) return;
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  stop_flag = sig == SIGHUP ? SIGTERM : sig;
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig == SIGHUP ? SIGTERM : sig;
 }
 
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term) {
+static const int caught[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void catch_signals(struct sigaction old[3]) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND; /* the second one of a kind ends the process */
+  sa.sa_flags = SA_RESTART; /* a signal during a save does not fail its writes */
   sigemptyset(&sa.sa_mask);
-  stop_flag = 0;
-  sigaction(SIGINT, &sa, old_int);
-  sigaction(SIGTERM, &sa, old_term);
+  stop_flag = saving_flag = 0;
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &sa, &old[i]);
 }
 
 /* ---- set-up ---- */
@@ -515,13 +526,14 @@ static int run_job(cmd_state *s, gm_host *host) {
   gm_cli_cmp_metrics_data(j);
   j->n_phases = N_PHASES;
   j->stop = &stop_flag;
+  j->saving = &saving_flag;
   if (gm_cli_cmp_write_train_grid(j, &err) || gm_cli_cmp_write_report(j, &err))
     return gm_cli_fail_err(&err);
   if (!j->quiet)
     fprintf(stderr, "compare: %d training and %d held-out images on %s; report in %s\n", j->n_train,
             j->n_held, j->device_desc, j->out);
-  struct sigaction old_int, old_term;
-  catch_signals(&old_int, &old_term);
+  struct sigaction old_sig[3];
+  catch_signals(old_sig);
   int k = 0;
   for (; k < N_PHASES && !code; k++) {
     if (stop_flag) break;
@@ -534,8 +546,7 @@ static int run_job(cmd_state *s, gm_host *host) {
   }
   j->phase = k;
   if (!code && gm_cli_cmp_write_report(j, &err)) code = gm_cli_fail_err(&err);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &old_sig[i], NULL);
   if (code) return code;
   int failed = 0;
   for (int i = 0; i < GM_CLI_CMP_MODELS; i++) {

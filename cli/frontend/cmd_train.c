@@ -1,6 +1,7 @@
 /* `genmoji train`: one model plugin on a dataset for a time, step or epoch budget through
  * the engine's trainer, with checkpoints and metrics.jsonl in --out, a progress bar, and a
- * clean stop on Ctrl-C or SIGTERM that leaves last.safetensors for --resume. */
+ * clean stop on Ctrl-C, SIGTERM or SIGHUP that leaves last.safetensors for --resume (a
+ * second signal during a save waits for it). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -76,9 +78,29 @@ static const char usage[] =
     "      --quiet              no progress on stderr\n"
     "  -h, --help               show this help (with --model NAME: the model's options)\n";
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal; /* the first SIGINT, SIGTERM or SIGHUP */
+static volatile sig_atomic_t saving;      /* the trainer is writing a checkpoint */
+static volatile sig_atomic_t finished;    /* the run is over: only messages are left */
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first signal stops the run after the current step (the trainer saves). A later
+ * one during a save, or once the run is over, is let be, so the save finishes and the
+ * message comes; at any other time it quits at once, keeping the last checkpoint on
+ * disk (writes are atomic). */
+static void on_signal(int sig) {
+  static const char msg[] = "\ngenmoji: train: second signal: quitting at once without "
+                            "saving; the last checkpoint on disk is kept\n";
+  if (!stop_signal) {
+    stop_signal = sig;
+    return;
+  }
+  if (saving || finished) return;
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) _exit(130);
+  _exit(130);
+}
+
+static const char *signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+}
 
 static void print_notice(void *ctx, const char *message) {
   (void)ctx;
@@ -187,16 +209,22 @@ static void print_result(const gm_train_result *r, const char *model, const char
   printf("checkpoint:  %s\n", r->checkpoint);
 }
 
-/* Sets the handlers; the second signal of a kind ends the process at once. */
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term) {
+/* The handlers for SIGINT, SIGTERM and SIGHUP (a closed terminal stops like SIGTERM).
+ * SA_RESTART, so a signal during a save does not fail its writes with EINTR. */
+static const int caught[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void catch_signals(struct sigaction old[3]) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  stop_signal = 0;
-  sigaction(SIGINT, &sa, old_int);
-  sigaction(SIGTERM, &sa, old_term);
+  stop_signal = saving = finished = 0;
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &sa, &old[i]);
+}
+
+static void restore_signals(const struct sigaction old[3]) {
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &old[i], NULL);
 }
 
 typedef struct train_run {
@@ -237,6 +265,7 @@ static int train(train_run *t, gm_host *host) {
   c.log_every = (int)t->a.log_every;
   c.resume = t->a.resume;
   c.stop = &stop_signal;
+  c.saving = &saving;
   c.notice = print_notice;
   gm_cli_progress bar;
   gm_cli_progress_init(&bar, "train", t->a.quiet);
@@ -248,18 +277,19 @@ static int train(train_run *t, gm_host *host) {
     int code = gm_cli_fail_err(&err);
     return err.code == GM_EMISMATCH ? GM_CLI_USAGE : code; /* other data or settings */
   }
-  struct sigaction old_int, old_term;
-  catch_signals(&old_int, &old_term);
+  struct sigaction old[3];
+  catch_signals(old);
   gm_train_result r;
   int rc = gm_trainer_run(tr, &r, &err);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  finished = 1;
   gm_cli_progress_end(&bar);
   gm_trainer_destroy(tr);
-  if (rc) return gm_cli_fail_err(&err);
-  if (r.stopped)
+  if (rc) gm_cli_fail_err(&err);
+  else if (r.stopped)
     gm_cli_fail("train: stopped by %s after step %lld; saved %s (continue with --resume)",
-                stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.step, r.checkpoint);
+                signal_name(stop_signal), (long long)r.step, r.checkpoint);
+  restore_signals(old); /* only now: a later signal meanwhile must not cut the messages */
+  if (rc) return GM_CLI_FAIL;
   print_result(&r, t->rec->name, t->opts.preset->name, t->a.out, t->a.json);
   return GM_CLI_OK;
 }

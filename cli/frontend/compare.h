@@ -144,7 +144,8 @@ typedef struct gm_cli_cmp_job {
   const uint8_t **train_qp;
   char started[40]; /* local date and time */
   char device_desc[600];
-  volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
+  volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM (SIGHUP counts as SIGTERM) */
+  volatile sig_atomic_t *saving; /* the trainers' saving flag (gm_train_config.saving) */
   int stop_signal;
   char stopped_in[80]; /* the phase a stop ended ("" when none) */
   double t0;           /* when the job began (monotonic) */

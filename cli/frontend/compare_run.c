@@ -95,6 +95,7 @@ int gm_cli_cmp_train(gm_cli_cmp_job *j, gm_cli_cmp_model *m) {
   c->budget_s = j->steps > 0 ? 0 : j->time_s;
   c->budget_steps = j->steps;
   c->stop = j->stop;
+  c->saving = j->saving;
   c->progress = gm_cli_cmp_progress_train;
   c->progress_ctx = j;
   double t0 = gm_cli_cmp_now();

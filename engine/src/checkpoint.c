@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "safetensors.h"
@@ -260,6 +261,21 @@ static int write_body(FILE *f, const char *path, const char *header, size_t hlen
   return 0;
 }
 
+/* Test hook: with GM_TEST_SAVE_DELAY_MS=N in the environment, every checkpoint write
+ * sleeps N ms after its temporary file is written and synced, before the rename, so the
+ * tests can send signals while a save is certainly under way (tests/test_trainer.c).
+ * Unset (the normal case), it costs one getenv per file written. */
+static void test_save_delay(void) {
+  const char *s = getenv("GM_TEST_SAVE_DELAY_MS");
+  if (!s || !*s) return;
+  char *end;
+  long ms = strtol(s, &end, 10);
+  if (*end || ms <= 0 || ms > 600000) return;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 static int write_file(const char *path, const wtensor *w, int n, const gm_kv *meta,
                       int n_meta, gm_error *err) {
   if (!path || !path[0]) return gm_error_set(err, GM_EINVAL, "checkpoint: no path given");
@@ -291,6 +307,7 @@ static int write_file(const char *path, const wtensor *w, int n, const gm_kv *me
     rc = write_body(f, path, header, hlen, w, n, err);
     if (fclose(f) != 0 && rc == 0) rc = io_fail(err, path, "closing the temporary file");
   }
+  if (rc == 0) test_save_delay();
   if (rc == 0 && rename(tmp, path) != 0)
     rc = gm_error_set(err, GM_EIO, "%s: cannot rename %s over it: %s", path, tmp,
                       strerror(errno));

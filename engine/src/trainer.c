@@ -573,7 +573,7 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
     }
   }
   t->session_s = now_s() - t0;
-  if (t->c.saving) *t->c.saving = 1; /* the final save and the return are not to be cut */
+  if (t->c.saving) *t->c.saving = 1; /* the final save and what follows are not to be cut */
   if (!rc && t->saved_step != t->step) rc = save_last(t, err);
   if (!rc) rc = sync_metrics(t, err);
   gm_tape_reset(dev);
@@ -591,5 +591,6 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
     t->wall_before += t->session_s;
     t->session_s = 0;
   }
+  if (t->c.saving) *t->c.saving = 0;
   return rc;
 }

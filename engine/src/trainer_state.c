@@ -201,7 +201,19 @@ static int check_finite(gm_trainer *t, gm_error *err) {
   return 0;
 }
 
+/* Sets the config's saving flag (when given) for the time of one checkpoint write. */
+static int save_file(gm_trainer *t, const char *path, gm_error *err);
+
 int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err) {
+  volatile sig_atomic_t *flag = t->c.saving;
+  sig_atomic_t was = flag ? *flag : 0;
+  if (flag) *flag = 1;
+  int rc = save_file(t, path, err);
+  if (flag) *flag = was;
+  return rc;
+}
+
+static int save_file(gm_trainer *t, const char *path, gm_error *err) {
   int rc = check_finite(t, err);
   if (rc) return rc;
   char step[24], epoch[24], pos[24], seen[24], seed[24], off[24], osteps[24], wall[32];

@@ -110,8 +110,8 @@ typedef struct gm_train_config {
    * P (left by an interrupted write)"; called from gm_trainer_create */
   void (*notice)(void *ctx, const char *message);
   void *notice_ctx;
-  /* optional: set to 1 while a checkpoint is written, and from the end of the loop until
-   * gm_trainer_run returns (it stays 1), so a signal handler can tell that a save is
+  /* optional: 1 while a checkpoint is written, and from the end of the loop until
+   * gm_trainer_run returns (0 again then), so a signal handler can tell that a save is
    * under way and let it finish */
   volatile sig_atomic_t *saving;
 } gm_train_config;
