@@ -135,8 +135,10 @@ typedef struct gm_train_result {
 typedef struct gm_trainer gm_trainer;
 
 /* Checks the config, creates the model (parameters from the seed), the optimiser and
- * the EMA; with c->resume, restores everything from out_dir/last.safetensors and refuses
- * one of another model, preset, options, training keys (lr aside) or training set size.
+ * the EMA; with c->resume, restores everything from out_dir/last.safetensors (the seed
+ * and the lr included: a c->lr is refused) and refuses, with GM_EMISMATCH listing every
+ * difference, one of another model, preset, options, training keys, data description
+ * (each key of c->data_desc) or training set size; non-finite values are GM_ENUMERIC.
  * Without resume, an out_dir that already holds last.safetensors is GM_EEXISTS. The
  * config's pointers are borrowed and must outlive the trainer. */
 GM_API int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err);
