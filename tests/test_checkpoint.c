@@ -643,10 +643,10 @@ START_TEST(malformed_headers_are_refused_by_name) {
     write_st(path, bad_headers[i].header, NULL, 16);
     refused_(path, GM_EFORMAT, bad_headers[i].who, bad_headers[i].what, bad_headers[i].header);
   }
-  /* Empty tensors touch nothing, so they may share an offset; extra fields are ignored. */
+  /* An empty tensor at the end of the data is fine; extra fields are ignored. */
   const char *ok = join(dir, "ok.safetensors");
   write_st(ok, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16],\"x\":1},"
-               "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]}}   ", NULL, 16);
+               "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[16,16]}}   ", NULL, 16);
   gm_error err = {0};
   gm_checkpoint *c;
   gmt_ok(gm_checkpoint_open(&c, ok, &err), &err);
@@ -961,6 +961,106 @@ START_TEST(load_params_refuses_missing_unknown_and_invalid_tensors_leaving_param
 }
 END_TEST
 
+/* The tensors must cover the data section exactly, in order, as the reference
+ * implementation (safetensors' Metadata::validate and its buffer-length check) requires:
+ * a header length one byte short shifts every tensor by a byte and leaves a byte over. */
+START_TEST(data_section_must_be_exactly_covered_by_the_tensors) {
+  gm_error err = {0};
+  const char *dir = test_dir("coverage");
+  const char *good = join(dir, "good.safetensors");
+  gm_tensor *a = tensor_f32(1, GM_SHAPE(3), (float[]){1, 2, 3});
+  gm_tensor *b = tensor_f32(1, GM_SHAPE(2), (float[]){4, 5});
+  gmt_ok(gm_checkpoint_write(good, (gm_named_tensor[]){{"a", a}, {"b", b}}, 2, NULL, 0, &err),
+         &err);
+  size_t n;
+  uint8_t *bytes = slurp(good, &n);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | bytes[i];
+  ck_assert_msg(bytes[8 + hlen - 1] == ' ', "the header should end in padding");
+
+  /* the header length field one byte short: the header's last space counts as data */
+  const char *short_len = join(dir, "short-len.safetensors");
+  write_raw(short_len, hlen - 1, bytes + 8, (size_t)hlen, bytes + 8 + hlen, n - 8 - hlen);
+  refused(short_len, "data section", "1 byte");
+
+  /* trailing bytes after the last tensor */
+  const char *trailing = join(dir, "trailing.safetensors");
+  uint8_t *more = calloc(1, n + 3);
+  memcpy(more, bytes, n);
+  write_raw(trailing, hlen, more + 8, (size_t)hlen, more + 8 + hlen, n - 8 - hlen + 3);
+  refused(trailing, "3 bytes after the last tensor", NULL);
+
+  /* a gap between two tensors */
+  const char *gap = join(dir, "gap.safetensors");
+  write_st(gap, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", NULL, 16);
+  refused(gap, "'b'", "gap of 4 bytes");
+  /* data that no tensor starts at */
+  const char *lead = join(dir, "lead.safetensors");
+  write_st(lead, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", NULL, 16);
+  refused(lead, "'a'", "gap of 8 bytes");
+  /* data but no tensors at all */
+  const char *none = join(dir, "none.safetensors");
+  write_st(none, "{\"__metadata__\":{\"k\":\"v\"}}", NULL, 4);
+  refused(none, "4 bytes after the last tensor", NULL);
+  /* an empty tensor inside another's bytes is refused, as the reference refuses it */
+  const char *inside = join(dir, "inside.safetensors");
+  write_st(inside, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                   "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}", NULL, 16);
+  refused(inside, "'e'", "overlap");
+
+  /* the well-formed file and an empty tensor at either end load */
+  gm_checkpoint *c;
+  gmt_ok(gm_checkpoint_open(&c, good, &err), &err);
+  gm_checkpoint_close(c);
+  const char *ends = join(dir, "ends.safetensors");
+  write_st(ends, "{\"s\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+                 "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                 "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]}}", NULL, 16);
+  gmt_ok(gm_checkpoint_open(&c, ends, &err), &err);
+  ck_assert_int_eq(gm_checkpoint_count(c), 3);
+  gm_checkpoint_close(c);
+  free(more);
+  free(bytes);
+  gm_tensor_destroy(a);
+  gm_tensor_destroy(b);
+}
+END_TEST
+
+/* Loading parameters refuses NaN and infinities, naming the file and the tensor, and
+ * leaves the parameters unchanged; gm_checkpoint_read_finite does the same for one
+ * tensor, while gm_checkpoint_read still reads any value. */
+START_TEST(load_params_refuses_non_finite_values_naming_the_file_and_tensor) {
+  gm_error err = {0};
+  const char *dir = test_dir("nonfinite");
+  const float bad_values[] = {NAN, INFINITY, -INFINITY};
+  const char *const what[] = {"nan", "inf", "-inf"};
+  for (int k = 0; k < 3; k++) {
+    gm_params *p = small_params(1.0f);
+    float rm[4] = {1, 2, bad_values[k], 4};
+    gmt_ok(gm_tensor_write(gm_params_find(p, "bn.running_mean"), rm, sizeof rm, &err), &err);
+    char name[64];
+    snprintf(name, sizeof name, "bad%d.safetensors", k);
+    const char *path = join(dir, name);
+    gmt_ok(gm_checkpoint_write_params(path, p, NULL, 0, NULL, 0, &err), &err);
+    gm_params_destroy(p);
+    load_fails_unchanged(path, NULL, GM_ENUMERIC, "'bn.running_mean'");
+    gm_checkpoint *c;
+    gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+    gm_params *q = small_params(3.0f);
+    ck_assert_int_eq(gm_checkpoint_load_params(c, q, NULL, &err), GM_ENUMERIC);
+    ck_assert_msg(strstr(err.msg, "element 2") && strstr(err.msg, what[k]), "%s", err.msg);
+    gm_tensor *t = gm_params_find(q, "bn.running_mean");
+    ck_assert_int_eq(gm_checkpoint_read_finite(c, "bn.running_mean", t, &err), GM_ENUMERIC);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "'bn.running_mean'"), "%s", err.msg);
+    gmt_ok(gm_checkpoint_read(c, "bn.running_mean", t, &err), &err);
+    gmt_ok(gm_checkpoint_read_finite(c, "conv.bias", gm_params_find(q, "conv.bias"), &err), &err);
+    gm_params_destroy(q);
+    gm_checkpoint_close(c);
+  }
+}
+END_TEST
+
 /* The in-memory entry point the fuzz target uses validates the same way. */
 START_TEST(memory_open_matches_file_open) {
   gm_error err = {0};
@@ -1006,6 +1106,8 @@ int main(void) {
   tcase_add_test(tc, params_round_trip_with_extra_tensors);
   tcase_add_test(tc, load_params_refuses_missing_unknown_and_invalid_tensors_leaving_params_unchanged);
   tcase_add_test(tc, memory_open_matches_file_open);
+  tcase_add_test(tc, data_section_must_be_exactly_covered_by_the_tensors);
+  tcase_add_test(tc, load_params_refuses_non_finite_values_naming_the_file_and_tensor);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

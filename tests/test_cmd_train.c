@@ -397,8 +397,8 @@ START_TEST(bad_usage_exits_2_and_failures_exit_1_with_messages) {
   gmt_run_free(&r);
   r = run("train --model %s --preset seed --data '%s' --heldout 0.25 --out '%s' --steps 6 "
           "--batch 3 --resume", PIXELCNN.name, d, out);
-  ck_assert_int_eq(r.code, 1);
-  ck_assert_msg(strstr(r.err, "preset") && strstr(r.err, "seed"), "%s", r.err);
+  ck_assert_int_eq(r.code, 2);
+  ck_assert_msg(strstr(r.err, "--preset: checkpoint gated, this run seed"), "%s", r.err);
   gmt_run_free(&r);
   r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 6", PIXELCNN.name,
           PIXELCNN.small, d, out);
@@ -433,6 +433,215 @@ START_TEST(train_help_with_a_model_lists_its_options_presets_and_training_keys) 
 }
 END_TEST
 
+/* ---- resume: the same data and settings, or a refusal listing what differs ---- */
+
+START_TEST(resume_refuses_other_data_and_options_the_checkpoint_decides) {
+  char out[1200], ckpt[1300];
+  snprintf(out, sizeof out, "%s", gmt_path_in("resume-same"));
+  snprintf(ckpt, sizeof ckpt, "%s", train_small(&PIXELCNN, out, 2));
+  size_t n0, n1;
+  char *before = gmt_slurp(ckpt, &n0);
+  const char *d = gmt_fruit_pictures();
+  char base[2000];
+  snprintf(base, sizeof base, "train --model %s --data '%s' --out '%s' --steps 4 --resume",
+           PIXELCNN.name, d, out);
+  struct {
+    const char *args, *want[3];
+  } differ[] = {
+      {"%s --heldout 0.25 --batch 3 --size 16 --background ffffff",
+       {"--size: checkpoint 32, this run 16", "--background: checkpoint 000000, this run ffffff"}},
+      {"%s --heldout 0.5 --batch 3", {"--heldout: checkpoint 0.25, this run 0.5"}},
+      {"%s --heldout 0.25 --batch 3 --match 'a'", {"--match: checkpoint (none), this run a"}},
+      {"%s --heldout 0.25 --batch 2 --set width=9 --set layers=2 --set kernel=3",
+       {"--set width: checkpoint 6, this run 9", "--batch: checkpoint 3, this run 2"}},
+  };
+  for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+    char args[3000];
+    snprintf(args, sizeof args, differ[i].args, base);
+    gmt_run_result r = run("%s %s", args, i < 3 ? PIXELCNN.small : "");
+    ck_assert_msg(r.code == 2, "%s: exit %d: %s", args, r.code, r.err);
+    ck_assert_msg(strstr(r.err, "differs from the checkpoint"), "%s: %s", args, r.err);
+    for (int k = 0; k < 3 && differ[i].want[k]; k++)
+      ck_assert_msg(strstr(r.err, differ[i].want[k]), "%s: no '%s' in %s", args,
+                    differ[i].want[k], r.err);
+    gmt_run_free(&r);
+  }
+  /* what the checkpoint decides may not be given again */
+  struct {
+    const char *opt, *want;
+  } decided[] = {
+      {"--seed 5", "the checkpoint decides --seed (it was 0); drop it or start a new run"},
+      {"--lr 0.01", "the checkpoint decides --lr (it was 0.003); drop it or start a new run"},
+      {"--set lr=0.01", "the checkpoint decides --set lr (it was 0.003)"},
+  };
+  for (size_t i = 0; i < sizeof decided / sizeof decided[0]; i++) {
+    gmt_run_result r = run("%s %s --heldout 0.25 --batch 3 %s", base, PIXELCNN.small,
+                           decided[i].opt);
+    ck_assert_msg(r.code == 2, "%s: exit %d: %s", decided[i].opt, r.code, r.err);
+    ck_assert_msg(strstr(r.err, decided[i].want), "%s: %s", decided[i].opt, r.err);
+    gmt_run_free(&r);
+  }
+  /* none of those touched the checkpoint */
+  char *after = gmt_slurp(ckpt, &n1);
+  ck_assert_msg(n0 == n1 && memcmp(before, after, n0) == 0, "the refused resumes rewrote %s",
+                ckpt);
+  free(before);
+  free(after);
+  /* the same data and settings resume */
+  gmt_run_result r = run("%s %s --heldout 0.25 --batch 3 --json", base, PIXELCNN.small);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  cJSON *o = json_of(&r);
+  ck_assert_int_eq((int)gmt_json_num(o, "start_step"), 2);
+  ck_assert_int_eq((int)gmt_json_num(o, "step"), 4);
+  cJSON_Delete(o);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* ---- temporary files ---- */
+
+static void touch(const char *dir, const char *name, size_t bytes) {
+  char p[1400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "wb");
+  ck_assert_msg(f != NULL, "%s", p);
+  for (size_t i = 0; i < bytes; i++) fputc('x', f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static int exists_in(const char *dir, const char *name) {
+  char p[1400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  return access(p, F_OK) == 0;
+}
+
+/* What a kill -9 leaves (the checkpoint writer's and the metrics rewrite's temporary
+ * files) is removed when a train starts in the folder, and it says so; files of other
+ * names, and temporary files of a process that is still running, stay. */
+START_TEST(train_removes_stale_temp_files_of_its_own_naming_and_says_so) {
+  char out[1200];
+  snprintf(out, sizeof out, "%s", gmt_path_in("stale-temps"));
+  ck_assert_int_eq(mkdir(out, 0777), 0);
+  char live[128];
+  snprintf(live, sizeof live, "last.safetensors.tmp.%ld.0", (long)getpid());
+  const char *stale[] = {"last.safetensors.tmp.2147483646.0", "step-4.safetensors.tmp.2147483645.17",
+                         "metrics.jsonl.tmp"};
+  const char *kept[] = {"notes.txt", "last.safetensors.tmp", "last.safetensors.tmp.x.1",
+                        "picture.png.tmp.2147483646.0", "metrics.jsonl.tmp.old", live};
+  for (int i = 0; i < 3; i++) touch(out, stale[i], 1000);
+  for (int i = 0; i < 6; i++) touch(out, kept[i], 10);
+  gmt_run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 1 "
+                         "--batch 3 --quiet", PIXELCNN.name, PIXELCNN.small, gmt_fruit_pictures(),
+                         out);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_msg(!exists_in(out, stale[i]), "%s was left", stale[i]);
+    ck_assert_msg(strstr(r.err, "removed the stale temporary file") && strstr(r.err, stale[i]),
+                  "no word of %s in: %s", stale[i], r.err);
+  }
+  for (int i = 0; i < 6; i++) ck_assert_msg(exists_in(out, kept[i]), "%s was removed", kept[i]);
+  gmt_run_free(&r);
+  /* a resume cleans up too */
+  touch(out, stale[0], 1000);
+  r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 2 --batch 3 "
+          "--resume --quiet", PIXELCNN.name, PIXELCNN.small, gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  ck_assert_msg(!exists_in(out, stale[0]) && strstr(r.err, stale[0]), "%s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* A metrics.jsonl rewrite (on resume) that fails leaves no metrics.jsonl.tmp behind. */
+START_TEST(failed_metrics_rewrite_removes_its_temp_file) {
+  char out[1200], metrics[1300];
+  snprintf(out, sizeof out, "%s", gmt_path_in("metrics-rewrite"));
+  train_small(&PIXELCNN, out, 2);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
+  ck_assert_int_eq(unlink(metrics), 0);
+  ck_assert_int_eq(mkdir(metrics, 0777), 0); /* cannot be read, nor renamed over */
+  gmt_run_result r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 4 "
+                         "--batch 3 --resume", PIXELCNN.name, PIXELCNN.small,
+                         gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 1, "exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, "metrics.jsonl"), "%s", r.err);
+  ck_assert_msg(!exists_in(out, "metrics.jsonl.tmp"), "metrics.jsonl.tmp was left: %s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* ---- non-finite weights ---- */
+
+/* Rewrites the checkpoint at path (metadata kept) with every value of its first float
+ * parameter NaN; returns that parameter's name. */
+static const char *poison_checkpoint(const char *path) {
+  gm_error err = {0};
+  gm_checkpoint *c = NULL;
+  gmt_ok(gm_checkpoint_open(&c, path, &err), &err);
+  int n = gm_checkpoint_count(c), nm = gm_checkpoint_meta_count(c);
+  gm_named_tensor *t = calloc((size_t)n, sizeof *t);
+  gm_kv *meta = calloc((size_t)nm + 1, sizeof *meta);
+  static char poisoned[256];
+  poisoned[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    const gm_checkpoint_entry *e = gm_checkpoint_entry_at(c, i);
+    t[i].name = e->name;
+    gmt_ok(gm_checkpoint_read_new(c, e->name, gmt_device(), &t[i].tensor, &err), &err);
+    if (poisoned[0] || strcmp(e->dtype, "F32") != 0 || strncmp(e->name, "optim.", 6) == 0 ||
+        strncmp(e->name, "ema.", 4) == 0)
+      continue;
+    snprintf(poisoned, sizeof poisoned, "%s", e->name);
+    size_t k = (size_t)t[i].tensor->numel;
+    float *v = malloc(k * sizeof *v);
+    for (size_t j = 0; j < k; j++) v[j] = NAN;
+    gmt_ok(gm_tensor_write(t[i].tensor, v, k * sizeof *v, &err), &err);
+    free(v);
+  }
+  ck_assert_msg(poisoned[0], "%s: no float parameter", path);
+  for (int i = 0; i < nm; i++) meta[i] = *gm_checkpoint_meta_at(c, i);
+  const char *tmp = gmt_path_in("poisoned.safetensors");
+  gmt_ok(gm_checkpoint_write(tmp, t, n, meta, nm, &err), &err);
+  for (int i = 0; i < n; i++) gm_tensor_destroy(t[i].tensor);
+  free(t);
+  free(meta);
+  gm_checkpoint_close(c);
+  ck_assert_int_eq(rename(tmp, path), 0);
+  return poisoned;
+}
+
+/* sample, forward, eval and train --resume refuse a checkpoint whose weights are NaN,
+ * naming the file and the tensor; the resume does not call it "the last good one". */
+START_TEST(nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor) {
+  char out[1200], ckpt[1300], tensor[256];
+  snprintf(out, sizeof out, "%s", gmt_path_in("nan-weights"));
+  snprintf(ckpt, sizeof ckpt, "%s", train_small(&PIXELCNN, out, 2));
+  snprintf(tensor, sizeof tensor, "'%s'", poison_checkpoint(ckpt));
+  char in[1200];
+  snprintf(in, sizeof in, "%s", write_forward_input(&PIXELCNN));
+  const char *d = gmt_fruit_pictures();
+  gmt_run_result r = run("sample --checkpoint '%s' --n 1 --out '%s' %s", ckpt,
+                         gmt_path_in("nan.png"), PIXELCNN.sample_args);
+  ck_assert_msg(r.code == 1, "sample exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor) && strstr(r.err, "non-finite"),
+                "sample: %s", r.err);
+  gmt_run_free(&r);
+  r = run("forward --checkpoint '%s' --in '%s' --out '%s'", ckpt, in,
+          gmt_path_in("nan-out.safetensors"));
+  ck_assert_msg(r.code == 1, "forward exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "forward: %s", r.err);
+  gmt_run_free(&r);
+  r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25", ckpt, d);
+  ck_assert_msg(r.code == 1, "eval exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "eval: %s", r.err);
+  gmt_run_free(&r);
+  r = run("train --model %s %s --data '%s' --heldout 0.25 --out '%s' --steps 4 --batch 3 "
+          "--resume", PIXELCNN.name, PIXELCNN.small, d, out);
+  ck_assert_msg(r.code == 1, "resume exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, ckpt) && strstr(r.err, tensor), "resume: %s", r.err);
+  ck_assert_msg(!strstr(r.err, "last good checkpoint is"), "resume: %s", r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cmd_train");
   TCase *tc = tcase_create("cli");
@@ -445,6 +654,10 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, weights_only_files_with_the_study_keys_load_for_both_seed_presets);
   tcase_add_test(tc, bad_usage_exits_2_and_failures_exit_1_with_messages);
   tcase_add_test(tc, train_help_with_a_model_lists_its_options_presets_and_training_keys);
+  tcase_add_test(tc, resume_refuses_other_data_and_options_the_checkpoint_decides);
+  tcase_add_test(tc, train_removes_stale_temp_files_of_its_own_naming_and_says_so);
+  tcase_add_test(tc, failed_metrics_rewrite_removes_its_temp_file);
+  tcase_add_test(tc, nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor);
   suite_add_tcase(s, tc);
   return s;
 }

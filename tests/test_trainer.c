@@ -4,6 +4,7 @@
  * what checkpoints and metrics.jsonl hold. */
 #define _POSIX_C_SOURCE 200809L
 #include <cJSON.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -105,6 +107,8 @@ typedef struct run_opts {
   int batch, resume, keep, log_every;
   int64_t save_every, keep_every;
   const char *extra_set;  /* one more --set value */
+  double lr;              /* > 0: the config's lr */
+  const char *data_desc;  /* NULL: {"source":"test images"} */
   volatile sig_atomic_t *stop;
   void (*progress)(void *ctx, const gm_train_progress *p);
   void *progress_ctx;
@@ -126,7 +130,8 @@ static int train(const model_case *m, const char *dir, const run_opts *o, gm_tra
   c.model_name = m->name;
   c.options = &opts;
   c.data = dataset();
-  c.data_desc = "{\"source\":\"test images\"}";
+  c.data_desc = o->data_desc ? o->data_desc : "{\"source\":\"test images\"}";
+  c.lr = o->lr;
   c.dev = gmt_device();
   c.seed = 7;
   c.out_dir = dir;
@@ -513,11 +518,22 @@ START_TEST(resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder) 
   ck_assert_msg(strstr(err.msg, "resume"), "%s", err.msg);
   run_opts other = {.steps = 4, .resume = 1, .batch = 2};
   int rc = train(&PIXELCNN, dir, &other, &r, &err);
-  ck_assert_msg(rc == GM_EINVAL, "%s", err.msg);
-  ck_assert_msg(strstr(err.msg, "batch=3") && strstr(err.msg, "batch=2"), "%s", err.msg);
+  ck_assert_msg(rc == GM_EMISMATCH, "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "--batch: checkpoint 3, this run 2"), "%s", err.msg);
   run_opts set = {.steps = 4, .resume = 1, .extra_set = "ema=0.5"};
-  ck_assert_int_eq(train(&PIXELCNN, dir, &set, &r, &err), GM_EINVAL);
-  ck_assert_msg(strstr(err.msg, "ema="), "%s", err.msg);
+  ck_assert_int_eq(train(&PIXELCNN, dir, &set, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "--set ema: checkpoint 0, this run 0.5"), "%s", err.msg);
+  /* every difference is listed, not only the first */
+  run_opts two = {.steps = 4, .resume = 1, .batch = 2, .extra_set = "width=9"};
+  rc = train(&PIXELCNN, dir, &two, &r, &err);
+  ck_assert_msg(rc == GM_EMISMATCH, "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "--set width: checkpoint 6, this run 9") &&
+                strstr(err.msg, "--batch: checkpoint 3, this run 2"), "%s", err.msg);
+  /* another data description is a difference too */
+  run_opts data = {.steps = 4, .resume = 1, .data_desc = "{\"source\":\"other images\"}"};
+  ck_assert_int_eq(train(&PIXELCNN, dir, &data, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "--data: checkpoint test images, this run other images"), "%s",
+                err.msg);
   run_opts none = {.steps = 4, .resume = 1};
   ck_assert_int_eq(train(&PIXELCNN, fresh_dir("refuse-empty"), &none, &r, &err), GM_ENOTFOUND);
   ck_assert_msg(strstr(err.msg, "nothing to resume"), "%s", err.msg);
@@ -525,6 +541,84 @@ START_TEST(resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder) 
   gmt_ok(train(&PIXELCNN, dir, &none, &r, &err), &err);
   ck_assert_int_eq(r.start_step, 2);
   ck_assert_int_eq(r.step, 4);
+}
+END_TEST
+
+/* The checkpoint decides the learning rate of a resumed run: the one it was trained with
+ * continues (not the preset's), and another one given is refused. */
+START_TEST(resume_continues_with_the_checkpoint_learning_rate_and_refuses_another) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("resume-lr"));
+  gm_error err = {0};
+  gm_train_result r;
+  run_opts o = {.steps = 2, .lr = 0.0025};
+  gmt_ok(train(&PIXELCNN, dir, &o, &r, &err), &err);
+  run_opts other = {.steps = 4, .resume = 1, .lr = 0.01};
+  ck_assert_int_eq(train(&PIXELCNN, dir, &other, &r, &err), GM_EMISMATCH);
+  ck_assert_msg(strstr(err.msg, "the checkpoint decides lr (it was 0.0025)"), "%s", err.msg);
+  run_opts rest = {.steps = 4, .resume = 1};
+  gmt_ok(train(&PIXELCNN, dir, &rest, &r, &err), &err);
+  metric m[8];
+  int n = read_metrics(dir, m, 8);
+  ck_assert_int_eq(n, 4);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(m[i].lr == 0.0025, "step %lld: lr %g", (long long)m[i].step, m[i].lr);
+}
+END_TEST
+
+/* ---- metrics write errors ---- */
+
+/* metrics.jsonl on a full disk (here: at the file-size limit, SIGXFSZ ignored, so writes
+ * past it fail with EFBIG, part way through a line): training stops at that step with an
+ * error naming the file, and the last checkpoint is the one before, intact. */
+START_TEST(metrics_write_error_stops_training_with_the_last_checkpoint_intact) {
+  char dir[1200], metrics[1300], last[1300];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("metrics-full"));
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  gm_error err = {0};
+  gm_train_result r;
+  run_opts o = {.steps = 2};
+  gmt_ok(train(&PIXELCNN, dir, &o, &r, &err), &err);
+  struct stat st;
+  ck_assert_int_eq(stat(last, &st), 0);
+  const long limit = 1 << 20;
+  ck_assert_msg(st.st_size < limit / 4, "the checkpoint (%lld bytes) nears the limit",
+                (long long)st.st_size);
+  /* lines the resume keeps (step <= 2) up to 40 bytes short of the limit */
+  FILE *f = fopen(metrics, "a");
+  ck_assert_ptr_nonnull(f);
+  static const char line[] = "{\"step\":1,\"epoch\":0,\"loss\":1,\"images_per_s\":1,\"lr\":0.003,"
+                             "\"wall_s\":0}\n";
+  long size = ftell(f);
+  while (size + (long)sizeof line - 1 <= limit - 40) {
+    fputs(line, f);
+    size += (long)sizeof line - 1;
+  }
+  while (size < limit - 40) { /* a blank-padded last line keeps the size exact */
+    fputc(' ', f);
+    size++;
+  }
+  fputc('\n', f);
+  ck_assert_int_eq(fclose(f), 0);
+
+  struct rlimit old;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct rlimit lim = {(rlim_t)limit, old.rlim_max};
+  void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  run_opts more = {.steps = 6, .resume = 1, .save_every = 1};
+  int rc = train(&PIXELCNN, dir, &more, &r, &err);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_xfsz);
+
+  ck_assert_msg(rc == GM_EIO, "got %s: %s", gm_err_name(rc), err.msg);
+  ck_assert_msg(strstr(err.msg, metrics) && strstr(err.msg, "step 3") &&
+                strstr(err.msg, "File too large"), "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "the last good checkpoint is") && strstr(err.msg, "(step 2)"),
+                "%s", err.msg);
+  ck_assert_int_eq(meta_int(last, "step"), 2);
+  assert_all_finite(last);
 }
 END_TEST
 
@@ -536,13 +630,16 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-START_TEST(sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0) {
+/* Starts `genmoji train` on the test images into dir (stdout and stderr to files named
+ * after tag), saving every `save_every` steps; with delay_ms > 0 every checkpoint save
+ * sleeps that long (the GM_TEST_SAVE_DELAY_MS test hook) after its temporary file is
+ * written, so a signal can be sent while a save is certainly under way. */
+static pid_t spawn_train(const char *dir, const char *tag, const char *save_every, int delay_ms,
+                         char *err_path, size_t err_cap) {
   dataset();
-  const char *dir = fresh_dir("sigint");
-  char err_path[1300], out_path[1300], last[1300];
-  snprintf(err_path, sizeof err_path, "%s/sigint.err", gmt_tmpdir());
-  snprintf(out_path, sizeof out_path, "%s/sigint.out", gmt_tmpdir());
-  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  char out_path[1300];
+  snprintf(err_path, err_cap, "%s/%s.err", gmt_tmpdir(), tag);
+  snprintf(out_path, sizeof out_path, "%s/%s.out", gmt_tmpdir(), tag);
   char *argv[32];
   int n = 0;
   argv[n++] = GENMOJI;
@@ -551,46 +648,95 @@ START_TEST(sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0) {
   argv[n++] = (char *)PIXELCNN.name;
   argv[n++] = "--preset";
   argv[n++] = (char *)PIXELCNN.preset;
-  char sets[8][64];
+  static char sets[8][64];
   for (int i = 0; i < PIXELCNN.n_sets; i++) {
     snprintf(sets[i], sizeof sets[i], "%s", PIXELCNN.sets[i]);
     argv[n++] = "--set";
     argv[n++] = sets[i];
   }
-  char data[1200], out[1200];
+  static char data[1200], out[1200], every[32];
   snprintf(data, sizeof data, "%s", g_data_dir);
   snprintf(out, sizeof out, "%s", dir);
+  snprintf(every, sizeof every, "%s", save_every);
   char *rest[] = {"--data", data, "--out", out, "--steps", "1000000", "--batch", "2",
-                  "--save-every", "2", NULL};
+                  "--save-every", every, NULL};
   for (int i = 0; rest[i]; i++) argv[n++] = rest[i];
   argv[n] = NULL;
+  /* the environment, plus the test hook when asked for */
+  int ne = 0;
+  while (environ[ne]) ne++;
+  char **envp = calloc((size_t)ne + 2, sizeof *envp);
+  int k = 0;
+  for (int i = 0; i < ne; i++)
+    if (strncmp(environ[i], "GM_TEST_SAVE_DELAY_MS=", 22) != 0) envp[k++] = environ[i];
+  char hook[64];
+  snprintf(hook, sizeof hook, "GM_TEST_SAVE_DELAY_MS=%d", delay_ms);
+  if (delay_ms > 0) envp[k++] = hook;
+  envp[k] = NULL;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid;
-  ck_assert_int_eq(posix_spawn(&pid, GENMOJI, &fa, NULL, argv, environ), 0);
+  ck_assert_int_eq(posix_spawn(&pid, GENMOJI, &fa, NULL, argv, envp), 0);
   posix_spawn_file_actions_destroy(&fa);
-  /* Wait for the first checkpoint (the kernels may need compiling first). */
+  free(envp);
+  return pid;
+}
+
+/* A file in dir whose name holds ".safetensors.tmp.": a save under way (or left over). */
+static int temp_in(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  for (struct dirent *e; (e = readdir(d));) found |= strstr(e->d_name, ".safetensors.tmp.") != NULL;
+  closedir(d);
+  return found;
+}
+
+/* Polls (every 10 ms, for up to 240 s: the kernels may need compiling first) until
+ * ready(dir) holds; the child must not end meanwhile. */
+static void wait_for(pid_t pid, const char *dir, int (*ready)(const char *), const char *what) {
   double t0 = now_s();
-  while (access(last, F_OK) != 0 && now_s() - t0 < 240) {
+  while (!ready(dir) && now_s() - t0 < 240) {
     int status;
     ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "genmoji train ended early");
-    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    nanosleep(&(struct timespec){0, 10000000}, NULL);
   }
-  ck_assert_msg(access(last, F_OK) == 0, "no checkpoint after 240 s");
-  ck_assert_int_eq(kill(pid, SIGINT), 0);
+  ck_assert_msg(ready(dir), "no %s after 240 s", what);
+}
+
+static int has_last(const char *dir) {
+  char p[1300];
+  snprintf(p, sizeof p, "%s/last.safetensors", dir);
+  return access(p, F_OK) == 0;
+}
+
+/* Waits for the child; it must exit 0 with "stopped by <sig>"; returns its stderr. */
+static void expect_clean_stop(pid_t pid, const char *err_path, const char *sig, char *msg,
+                              size_t cap) {
   int status = 0;
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-  ck_assert_msg(WIFEXITED(status), "genmoji train died of signal %d",
-                WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   FILE *f = fopen(err_path, "r");
-  char msg[4096] = "";
-  size_t got = f ? fread(msg, 1, sizeof msg - 1, f) : 0;
+  size_t got = f ? fread(msg, 1, cap - 1, f) : 0;
   msg[got] = '\0';
   if (f) fclose(f);
+  ck_assert_msg(WIFEXITED(status), "genmoji train died of signal %d: %s",
+                WIFSIGNALED(status) ? WTERMSIG(status) : 0, msg);
   ck_assert_msg(WEXITSTATUS(status) == 0, "exit %d: %s", WEXITSTATUS(status), msg);
-  ck_assert_msg(strstr(msg, "stopped by SIGINT") && strstr(msg, "--resume"), "%s", msg);
+  char want[64];
+  snprintf(want, sizeof want, "stopped by %s", sig);
+  ck_assert_msg(strstr(msg, want) && strstr(msg, "--resume"), "%s", msg);
+}
+
+START_TEST(sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0) {
+  const char *dir = fresh_dir("sigint");
+  char err_path[1300], last[1300], msg[4096];
+  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  pid_t pid = spawn_train(dir, "sigint", "2", 0, err_path, sizeof err_path);
+  wait_for(pid, dir, has_last, "checkpoint");
+  ck_assert_int_eq(kill(pid, SIGINT), 0);
+  expect_clean_stop(pid, err_path, "SIGINT", msg, sizeof msg);
   long long step = meta_int(last, "step");
   ck_assert_int_ge(step, 2);
   assert_all_finite(last);
@@ -598,6 +744,47 @@ START_TEST(sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0) {
   metric m[4096];
   int k = read_metrics(dir, m, 4096);
   ck_assert_int_eq(m[k - 1].step, step);
+}
+END_TEST
+
+/* Ctrl-C twice while a checkpoint is being written: the save finishes (the signals do
+ * not cut it), then train exits 0 with its message, the checkpoint whole and no
+ * temporary file left. */
+START_TEST(second_sigint_during_a_save_lets_it_finish_then_exits_with_the_message) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("sigint-save"));
+  char err_path[1300], last[1300], msg[4096];
+  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  /* a 5 s sleep inside each save, after its temporary file is written */
+  pid_t pid = spawn_train(dir, "sigint-save", "2", 5000, err_path, sizeof err_path);
+  wait_for(pid, dir, temp_in, "save under way");
+  ck_assert_int_eq(kill(pid, SIGINT), 0);
+  /* apart, so that the second is not merged into the first while it is pending; both
+   * still land well inside the 5 s save */
+  nanosleep(&(struct timespec){0, 300000000}, NULL);
+  ck_assert_int_eq(kill(pid, SIGINT), 0);
+  expect_clean_stop(pid, err_path, "SIGINT", msg, sizeof msg);
+  ck_assert_msg(!temp_in(dir), "a temporary file was left: %s", msg);
+  ck_assert_int_ge(meta_int(last, "step"), 2);
+  assert_all_finite(last);
+}
+END_TEST
+
+/* SIGHUP (a closed terminal or ssh session) stops and saves as SIGTERM does. */
+START_TEST(sighup_stops_genmoji_train_and_saves_like_sigterm) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s", fresh_dir("sighup"));
+  char err_path[1300], last[1300], msg[4096];
+  snprintf(last, sizeof last, "%s/last.safetensors", dir);
+  pid_t pid = spawn_train(dir, "sighup", "2", 0, err_path, sizeof err_path);
+  wait_for(pid, dir, has_last, "checkpoint");
+  ck_assert_int_eq(kill(pid, SIGHUP), 0);
+  expect_clean_stop(pid, err_path, "SIGHUP", msg, sizeof msg);
+  long long step = meta_int(last, "step");
+  metric m[4096];
+  int k = read_metrics(dir, m, 4096);
+  ck_assert_int_eq(m[k - 1].step, step);
+  assert_all_finite(last);
 }
 END_TEST
 
@@ -635,7 +822,11 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, stop_flag_finishes_the_step_and_saves_it);
   tcase_add_test(tc, nonfinite_loss_stops_and_keeps_the_last_good_checkpoint);
   tcase_add_test(tc, resume_refuses_another_option_and_a_fresh_run_refuses_an_old_folder);
+  tcase_add_test(tc, resume_continues_with_the_checkpoint_learning_rate_and_refuses_another);
+  tcase_add_test(tc, metrics_write_error_stops_training_with_the_last_checkpoint_intact);
   tcase_add_test(tc, sigint_to_genmoji_train_saves_a_loadable_checkpoint_and_exits_0);
+  tcase_add_test(tc, second_sigint_during_a_save_lets_it_finish_then_exits_with_the_message);
+  tcase_add_test(tc, sighup_stops_genmoji_train_and_saves_like_sigterm);
   suite_add_tcase(s, tc);
   return s;
 }

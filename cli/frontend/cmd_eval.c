@@ -90,11 +90,11 @@ static int evaluate(gm_cli_model *m, const gm_dataset *ds, const int *idx, int n
     if (!rc) rc = gm_dataset_batch(ds, idx + i, k, NULL, GM_PIXELS_RAW, x, err);
     if (!rc) {
       rc = m->vt->nll(m->model, x, &no, &rng, &v, err);
-      if (rc) gm_error_prefix(err, "model '%s' nll", m->rec->name);
+      if (rc) gm_error_prefix(err, "%s: model '%s' nll", m->file, m->rec->name);
     }
     if (!rc && !isfinite(v))
-      rc = gm_error_set(err, GM_ENUMERIC, "model '%s' nll: %g bits/dim on images %d..%d",
-                        m->rec->name, v, i, i + k - 1);
+      rc = gm_error_set(err, GM_ENUMERIC, "%s: model '%s' nll: %g bits/dim on images %d..%d",
+                        m->file, m->rec->name, v, i, i + k - 1);
     sum += v * k;
     gm_tensor_destroy(x);
   }

@@ -1,6 +1,7 @@
 /* `genmoji train`: one model plugin on a dataset for a time, step or epoch budget through
  * the engine's trainer, with checkpoints and metrics.jsonl in --out, a progress bar, and a
- * clean stop on Ctrl-C or SIGTERM that leaves last.safetensors for --resume. */
+ * clean stop on Ctrl-C, SIGTERM or SIGHUP that leaves last.safetensors for --resume (a
+ * second signal during a save waits for it). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -60,8 +62,10 @@ static const char usage[] =
     "      --lr X               learning rate (overrides the preset's lr)\n"
     "      --seed S             initialisation, data order, flips and noise (default 0)\n"
     "      --resume             continue DIR/last.safetensors bit for bit; the budget counts\n"
-    "                           the steps, epochs and time before it (seed, preset and\n"
-    "                           options come from / must match the checkpoint)\n"
+    "                           the steps, epochs and time before it. The data options,\n"
+    "                           preset, --set values and --batch must match the checkpoint\n"
+    "                           (what differs is listed); --seed and --lr come from it and\n"
+    "                           may not be given\n"
     "      --save-every N       write last.safetensors every N steps (default: every 200\n"
     "                           steps or 60 s, whichever comes first)\n"
     "      --keep-every N       also write step-N.safetensors every N steps\n"
@@ -74,16 +78,41 @@ static const char usage[] =
     "      --quiet              no progress on stderr\n"
     "  -h, --help               show this help (with --model NAME: the model's options)\n";
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal; /* the first SIGINT, SIGTERM or SIGHUP */
+static volatile sig_atomic_t saving;      /* the trainer is writing a checkpoint */
+static volatile sig_atomic_t finished;    /* the run is over: only messages are left */
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first signal stops the run after the current step (the trainer saves). A later
+ * one during a save, or once the run is over, is let be, so the save finishes and the
+ * message comes; at any other time it quits at once, keeping the last checkpoint on
+ * disk (writes are atomic). */
+static void on_signal(int sig) {
+  static const char msg[] = "\ngenmoji: train: second signal: quitting at once without "
+                            "saving; the last checkpoint on disk is kept\n";
+  if (!stop_signal) {
+    stop_signal = sig;
+    return;
+  }
+  if (saving || finished) return;
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) _exit(130);
+  _exit(130);
+}
+
+static const char *signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+}
+
+static void print_notice(void *ctx, const char *message) {
+  (void)ctx;
+  fprintf(stderr, "genmoji: train: %s\n", message);
+}
 
 typedef struct train_args {
   const char *out;
   double time_s, lr;
   long long steps, epochs, batch, save_every, keep_every, keep, log_every;
   unsigned long long seed;
-  int resume, json, quiet, help, budgets;
+  int resume, json, quiet, help, budgets, seed_given;
 } train_args;
 
 /* The command's own options; returns 1 handled, 0 not ours, or an exit code + 10 (2 for
@@ -138,6 +167,7 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
   case OPT_SEED:
     if (gm_cli_parse_long(arg, 0, LLONG_MAX, &v)) return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
     a->seed = (unsigned long long)v;
+    a->seed_given = 1;
     return 1;
   case OPT_RESUME: a->resume = 1; return 1;
   case OPT_JSON: a->json = 1; return 1;
@@ -179,16 +209,22 @@ static void print_result(const gm_train_result *r, const char *model, const char
   printf("checkpoint:  %s\n", r->checkpoint);
 }
 
-/* Sets the handlers; the second signal of a kind ends the process at once. */
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term) {
+/* The handlers for SIGINT, SIGTERM and SIGHUP (a closed terminal stops like SIGTERM).
+ * SA_RESTART, so a signal during a save does not fail its writes with EINTR. */
+static const int caught[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void catch_signals(struct sigaction old[3]) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  stop_signal = 0;
-  sigaction(SIGINT, &sa, old_int);
-  sigaction(SIGTERM, &sa, old_term);
+  stop_signal = saving = finished = 0;
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &sa, &old[i]);
+}
+
+static void restore_signals(const struct sigaction old[3]) {
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &old[i], NULL);
 }
 
 typedef struct train_run {
@@ -229,27 +265,73 @@ static int train(train_run *t, gm_host *host) {
   c.log_every = (int)t->a.log_every;
   c.resume = t->a.resume;
   c.stop = &stop_signal;
+  c.saving = &saving;
+  c.notice = print_notice;
   gm_cli_progress bar;
   gm_cli_progress_init(&bar, "train", t->a.quiet);
   c.progress = gm_cli_progress_train;
   c.progress_ctx = &bar;
 
   gm_trainer *tr = NULL;
-  if (gm_trainer_create(&tr, &c, &err)) return gm_cli_fail_err(&err);
-  struct sigaction old_int, old_term;
-  catch_signals(&old_int, &old_term);
+  if (gm_trainer_create(&tr, &c, &err)) {
+    int code = gm_cli_fail_err(&err);
+    return err.code == GM_EMISMATCH ? GM_CLI_USAGE : code; /* other data or settings */
+  }
+  struct sigaction old[3];
+  catch_signals(old);
   gm_train_result r;
   int rc = gm_trainer_run(tr, &r, &err);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  finished = 1;
   gm_cli_progress_end(&bar);
   gm_trainer_destroy(tr);
-  if (rc) return gm_cli_fail_err(&err);
-  if (r.stopped)
+  if (rc) gm_cli_fail_err(&err);
+  else if (r.stopped)
     gm_cli_fail("train: stopped by %s after step %lld; saved %s (continue with --resume)",
-                stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)r.step, r.checkpoint);
+                signal_name(stop_signal), (long long)r.step, r.checkpoint);
+  restore_signals(old); /* only now: a later signal meanwhile must not cut the messages */
+  if (rc) return GM_CLI_FAIL;
   print_result(&r, t->rec->name, t->opts.preset->name, t->a.out, t->a.json);
   return GM_CLI_OK;
+}
+
+/* On --resume, the options whose value the checkpoint holds (--seed, --lr, --set lr) are
+ * refused with that value: silently ignoring or applying them would not continue the run.
+ * -1 when none is given (or there is no checkpoint to ask; the trainer says so). */
+static int refuse_decided(const train_run *t, const char *cmd) {
+  int set_lr = 0;
+  for (int i = 0; i < t->m.n_sets; i++) set_lr |= strncmp(t->m.sets[i], "lr=", 3) == 0;
+  if (!t->a.seed_given && !(t->a.lr > 0) && !set_lr) return -1;
+  size_t n = strlen(t->a.out) + 32;
+  char *path = malloc(n);
+  if (!path) return gm_cli_fail("out of memory");
+  snprintf(path, n, "%s/last.safetensors", t->a.out);
+  gm_error err = {0};
+  gm_checkpoint *c = NULL;
+  int rc = gm_checkpoint_open(&c, path, &err);
+  free(path);
+  if (rc) return -1;
+  const char *seed = gm_checkpoint_meta(c, "seed");
+  const char *train = gm_checkpoint_meta(c, "train");
+  cJSON *o = train ? cJSON_Parse(train) : NULL;
+  const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "lr");
+  char lr_s[64] = "?", msg[512] = "";
+  if (cJSON_IsNumber(lr)) snprintf(lr_s, sizeof lr_s, "%g", lr->valuedouble);
+  int k = 0;
+  size_t used = 0;
+  const struct {
+    int given;
+    const char *opt, *was;
+  } decided[] = {{t->a.seed_given, "--seed", seed ? seed : "?"},
+                 {t->a.lr > 0, "--lr", lr_s},
+                 {set_lr, "--set lr", lr_s}};
+  for (size_t i = 0; i < sizeof decided / sizeof decided[0]; i++)
+    if (decided[i].given && used < sizeof msg)
+      used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s (it was %s)",
+                               k++ ? " and " : "", decided[i].opt, decided[i].was);
+  cJSON_Delete(o);
+  gm_checkpoint_close(c);
+  return gm_cli_usage(cmd, "--resume: the checkpoint decides %s; drop %s or start a new run", msg,
+                      k > 1 ? "them" : "it");
 }
 
 int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
@@ -304,6 +386,7 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
   if (code < 0 &&
       gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
     code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 && t.a.resume) code = refuse_decided(&t, argv[0]);
   if (code < 0) code = train(&t, host);
   cJSON_free(t.desc);
   gm_dataset_destroy(t.ds);

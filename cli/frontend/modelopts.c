@@ -174,7 +174,7 @@ static int load_ema(gm_cli_model *m, gm_checkpoint *c, gm_error *err) {
     snprintf(key, sizeof key, "ema.%s", name);
     if (!gm_checkpoint_find(c, key))
       return gm_error_set(err, GM_EFORMAT, "%s: has EMA weights but no '%s'", m->file, key);
-    int rc = gm_checkpoint_read(c, key, p, err);
+    int rc = gm_checkpoint_read_finite(c, key, p, err);
     if (rc) return rc;
   }
   return 0;

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "safetensors.h"
@@ -259,6 +261,21 @@ static int write_body(FILE *f, const char *path, const char *header, size_t hlen
   return 0;
 }
 
+/* Test hook: with GM_TEST_SAVE_DELAY_MS=N in the environment, every checkpoint write
+ * sleeps N ms after its temporary file is written and synced, before the rename, so the
+ * tests can send signals while a save is certainly under way (tests/test_trainer.c).
+ * Unset (the normal case), it costs one getenv per file written. */
+static void test_save_delay(void) {
+  const char *s = getenv("GM_TEST_SAVE_DELAY_MS");
+  if (!s || !*s) return;
+  char *end;
+  long ms = strtol(s, &end, 10);
+  if (*end || ms <= 0 || ms > 600000) return;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 static int write_file(const char *path, const wtensor *w, int n, const gm_kv *meta,
                       int n_meta, gm_error *err) {
   if (!path || !path[0]) return gm_error_set(err, GM_EINVAL, "checkpoint: no path given");
@@ -290,6 +307,7 @@ static int write_file(const char *path, const wtensor *w, int n, const gm_kv *me
     rc = write_body(f, path, header, hlen, w, n, err);
     if (fclose(f) != 0 && rc == 0) rc = io_fail(err, path, "closing the temporary file");
   }
+  if (rc == 0) test_save_delay();
   if (rc == 0 && rename(tmp, path) != 0)
     rc = gm_error_set(err, GM_EIO, "%s: cannot rename %s over it: %s", path, tmp,
                       strerror(errno));
@@ -392,14 +410,29 @@ static int find_or_fail(const gm_checkpoint *c, const char *name, gm_error *err)
   return i;
 }
 
-/* Entry i into a device tensor of its shape. */
-static int read_into(const gm_checkpoint *c, int i, gm_tensor *dst, gm_error *err) {
+/* Weights that are NaN or infinite come from a run that diverged: loading them would
+ * only make every sample, output and resumed step NaN. GM_ENUMERIC naming the first. */
+static int check_finite_values(const gm_checkpoint *c, int i, const float *v, size_t n,
+                               gm_error *err) {
+  for (size_t j = 0; j < n; j++)
+    if (!isfinite(v[j]))
+      return gm_error_set(err, GM_ENUMERIC, "%s: tensor '%s': element %zu is %g; refusing "
+                          "non-finite weights (the run that wrote them diverged; use an "
+                          "earlier checkpoint)", c->path, c->e[i].pub.name, j, (double)v[j]);
+  return 0;
+}
+
+/* Entry i into a device tensor of its shape; with `finite`, float values must be. */
+static int read_into_checked(const gm_checkpoint *c, int i, gm_tensor *dst, int finite,
+                             gm_error *err) {
   int rc = check_dest(c, i, dst->dtype, dst->ndim, dst->shape, err);
   if (rc) return rc;
   size_t bytes = gm_tensor_bytes(dst);
   void *host = malloc(bytes ? bytes : 4);
   if (!host) return gm_error_set(err, GM_ENOMEM, "%s: out of host memory", c->path);
   rc = gm__checkpoint_read_host(c, i, dst->dtype, host, err);
+  if (rc == 0 && finite && dst->dtype == GM_F32)
+    rc = check_finite_values(c, i, host, (size_t)dst->numel, err);
   if (rc == 0) {
     rc = gm_tensor_write(dst, host, bytes, err);
     if (rc) gm_error_prefix(err, "%s: tensor '%s'", c->path, c->e[i].pub.name);
@@ -408,9 +441,19 @@ static int read_into(const gm_checkpoint *c, int i, gm_tensor *dst, gm_error *er
   return rc;
 }
 
+static int read_into(const gm_checkpoint *c, int i, gm_tensor *dst, gm_error *err) {
+  return read_into_checked(c, i, dst, 0, err);
+}
+
 int gm_checkpoint_read(const gm_checkpoint *c, const char *name, gm_tensor *dst, gm_error *err) {
   int i = find_or_fail(c, name, err);
   return i < 0 ? i : read_into(c, i, dst, err);
+}
+
+int gm_checkpoint_read_finite(const gm_checkpoint *c, const char *name, gm_tensor *dst,
+                              gm_error *err) {
+  int i = find_or_fail(c, name, err);
+  return i < 0 ? i : read_into_checked(c, i, dst, 1, err);
 }
 
 int gm_checkpoint_read_new(const gm_checkpoint *c, const char *name, gm_device *dev,
@@ -489,6 +532,8 @@ int gm_checkpoint_load_params(const gm_checkpoint *c, gm_params *p,
     const gm_tensor *t = gm_params_at(p, i, NULL, &kind);
     uint32_t *dst = words[kind == GM_PARAM_TRAINABLE ? 0 : 1] + gm_params_offset(p, i);
     rc = gm__checkpoint_read_host(c, idx[i], t->dtype, dst, err);
+    if (rc == 0 && t->dtype == GM_F32)
+      rc = check_finite_values(c, idx[i], (const float *)dst, (size_t)t->numel, err);
   }
   for (int k = 0; rc == 0 && k < 2; k++) {
     if (flat[k]->numel) rc = gm_tensor_write(flat[k], words[k], (size_t)flat[k]->numel * 4, err);

@@ -225,7 +225,12 @@ static int cmp_range(const void *a, const void *b) {
   return (x->end > y->end) - (x->end < y->end);
 }
 
-/* Names unique (and indexed for lookup), byte ranges disjoint. */
+/* Names unique (and indexed for lookup); the byte ranges, taken in order of (begin, end),
+ * cover the data section exactly: each begins where the one before ends, the first at 0,
+ * and the last ends at the end of the file. That is the reference implementation's rule
+ * (safetensors' Metadata::validate plus its buffer-length check): a gap, an overlap or a
+ * trailing byte means the offsets or the header length are wrong, e.g. a header length
+ * one byte short reads every tensor one byte off. */
 static int check_entries(gm_checkpoint *c, gm_error *err) {
   named_idx *names = malloc(((size_t)c->n + 1) * sizeof *names);
   range *r = malloc(((size_t)c->n + 1) * sizeof *r);
@@ -240,17 +245,28 @@ static int check_entries(gm_checkpoint *c, gm_error *err) {
   if (dup >= 0) rc = bad(err, c, c->e[dup].pub.name, "appears twice in the header");
   for (int i = 0; rc == 0 && i < c->n; i++) c->by_name[i] = names[i].idx;
   if (rc == 0 && c->n > 1) qsort(r, (size_t)c->n, sizeof *r, cmp_range);
-  int last = -1;  /* the non-empty range reaching furthest so far */
+  uint64_t pos = 0;  /* where the ranges so far end */
+  int last = -1;     /* the range that ends there */
   for (int i = 0; rc == 0 && i < c->n; i++) {
-    if (r[i].begin == r[i].end) continue;  /* an empty tensor overlaps nothing */
-    if (last >= 0 && r[i].begin < r[last].end) {
-      const gm__st_entry *a = &c->e[r[i].idx], *b = &c->e[r[last].idx];
+    const gm__st_entry *a = &c->e[r[i].idx];
+    if (r[i].begin < pos) {
+      const gm__st_entry *b = &c->e[r[last].idx];
       rc = bad(err, c, a->pub.name, "data_offsets [%" PRIu64 ", %" PRIu64 "] overlap those "
                "of '%s' [%" PRIu64 ", %" PRIu64 "]", a->begin, a->end, b->pub.name, b->begin,
                b->end);
+    } else if (r[i].begin > pos) {
+      rc = bad(err, c, a->pub.name, "data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap of %"
+               PRIu64 " bytes after byte %" PRIu64 " of the data section", a->begin, a->end,
+               r[i].begin - pos, pos);
     }
-    if (last < 0 || r[i].end > r[last].end) last = i;
+    pos = r[i].end;
+    last = i;
   }
+  if (rc == 0 && pos != c->data_size)
+    rc = bad(err, c, NULL, "the data section has %" PRIu64 " byte%s after the last tensor "
+             "(the tensors cover %" PRIu64 " of its %" PRIu64 " bytes; is the header length "
+             "right?)", c->data_size - pos, c->data_size - pos == 1 ? "" : "s", pos,
+             c->data_size);
   free(names);
   free(r);
   return rc;
@@ -285,7 +301,6 @@ static int parse_header(gm_checkpoint *c, const char *h, size_t len, gm_error *e
     if (rc == 0) c->n++;
   }
   if (rc == 0 && meta) rc = parse_meta(c, meta, err);
-  if (rc == 0) rc = check_entries(c, err);
   if (rc == 0 && c->n_meta > 1) {
     named_idx *keys = malloc((size_t)c->n_meta * sizeof *keys);
     if (!keys) {
@@ -298,6 +313,7 @@ static int parse_header(gm_checkpoint *c, const char *h, size_t len, gm_error *e
       free(keys);
     }
   }
+  if (rc == 0) rc = check_entries(c, err);
   cJSON_Delete(root);
   return rc;
 }

@@ -4,7 +4,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,8 +179,69 @@ static int load_split(gm_trainer *t, gm_error *err) {
   return rc;
 }
 
+/* A name the checkpoint writer gives its temporary files: NAME.safetensors.tmp.PID.N. */
+static int is_checkpoint_temp(const char *name, long *pid) {
+  const char *p = strstr(name, ".safetensors.tmp.");
+  if (!p || p == name) return 0;
+  p += strlen(".safetensors.tmp.");
+  char *end;
+  errno = 0;
+  if (*p < '0' || *p > '9') return 0;
+  *pid = strtol(p, &end, 10);
+  if (errno || *end != '.' || end[1] < '0' || end[1] > '9') return 0;
+  p = end + 1;
+  while (*p >= '0' && *p <= '9') p++;
+  return *p == '\0';
+}
+
+/* Removes what an interrupted write in the out folder left: the checkpoint writer's
+ * temporary files of processes no longer running (a kill -9 mid-save), and
+ * metrics.jsonl.tmp (a rewrite cut short). Each removal is a notice. */
+static int remove_stale_temps(gm_trainer *t, gm_error *err) {
+  DIR *d = opendir(t->c.out_dir);
+  if (!d) return gm_error_set(err, GM_EIO, "%s: cannot list: %s", t->c.out_dir, strerror(errno));
+  int rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d));) {
+    long pid = 0;
+    int metrics = strcmp(e->d_name, "metrics.jsonl.tmp") == 0;
+    if (!metrics && !is_checkpoint_temp(e->d_name, &pid)) continue;
+    /* another process still writing (kill answers) keeps its file; ours cannot be one */
+    if (!metrics && pid > 0 && pid != (long)getpid() && pid <= INT_MAX &&
+        (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+      continue;
+    char *path = join(t->c.out_dir, e->d_name);
+    if (!path) {
+      rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+      break;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (unlink(path) != 0 && errno != ENOENT) {
+        rc = gm_error_set(err, GM_EIO, "%s: cannot remove a stale temporary file: %s", path,
+                          strerror(errno));
+      } else if (t->c.notice) {
+        char msg[4400];
+        snprintf(msg, sizeof msg, "removed the stale temporary file %s (%lld bytes, left by an "
+                 "interrupted write)", path, (long long)st.st_size);
+        t->c.notice(t->c.notice_ctx, msg);
+      }
+    }
+    free(path);
+  }
+  closedir(d);
+  return rc;
+}
+
+static int metrics_error(gm_trainer *t, const char *what, int e, gm_error *err) {
+  char good[4400];
+  return gm_error_set(err, GM_EIO, "%s: cannot %s: %s; training stopped at step %lld; %s",
+                      t->metrics_path, what, strerror(e), (long long)t->step,
+                      gm__trainer_last_good(t, good, sizeof good));
+}
+
 /* metrics.jsonl keeps the lines up to `step` (a crash may have logged steps that the
- * checkpoint does not hold), then is appended to. */
+ * checkpoint does not hold), then is appended to. The rewrite goes through
+ * metrics.jsonl.tmp, removed again on any failure. */
 static int open_metrics(gm_trainer *t, int64_t keep_upto, gm_error *err) {
   const char *path = t->metrics_path;
   if (keep_upto >= 0) {
@@ -188,17 +251,27 @@ static int open_metrics(gm_trainer *t, int64_t keep_upto, gm_error *err) {
       snprintf(tmp, sizeof tmp, "%s.tmp", path);
       FILE *out = fopen(tmp, "w");
       if (!out) {
+        int e = errno;
         fclose(in);
-        return gm_error_set(err, GM_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return gm_error_set(err, GM_EIO, "%s: cannot write: %s", tmp, strerror(e));
       }
       char line[1024];
-      while (fgets(line, sizeof line, in)) {
+      int bad = 0, e = 0;
+      while (!bad && fgets(line, sizeof line, in)) {
         long long s;
-        if (sscanf(line, "{\"step\":%lld", &s) == 1 && s <= keep_upto) fputs(line, out);
+        if (sscanf(line, "{\"step\":%lld", &s) == 1 && s <= keep_upto && fputs(line, out) < 0)
+          bad = 1, e = errno;
       }
+      const char *what = bad ? "rewrite" : "read";
+      if (!bad && ferror(in)) bad = 1, e = errno;
       fclose(in);
-      int bad = fclose(out) != 0 || rename(tmp, path) != 0;
-      if (bad) return gm_error_set(err, GM_EIO, "%s: cannot rewrite: %s", path, strerror(errno));
+      if (!bad && (fflush(out) != 0 || fsync(fileno(out)) != 0)) bad = 1, e = errno, what = "rewrite";
+      if (fclose(out) != 0 && !bad) bad = 1, e = errno, what = "rewrite";
+      if (!bad && rename(tmp, path) != 0) bad = 1, e = errno, what = "rewrite";
+      if (bad) {
+        unlink(tmp);
+        return gm_error_set(err, GM_EIO, "%s: cannot %s: %s", path, what, strerror(e));
+      }
     }
   }
   t->metrics = fopen(path, keep_upto >= 0 ? "a" : "w");
@@ -228,6 +301,7 @@ int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err)
     t->metrics_path = join(c->out_dir, "metrics.jsonl");
     if (!t->last_path || !t->metrics_path) rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
   }
+  if (!rc) rc = remove_stale_temps(t, err);
   if (!rc && c->resume && access(t->last_path, F_OK) != 0)
     rc = gm_error_set(err, GM_ENOTFOUND, "%s: nothing to resume from (no last.safetensors)",
                       t->last_path);
@@ -366,8 +440,29 @@ static int64_t total_steps(const gm_trainer *t) {
   return 0;
 }
 
+static int log_metrics(gm_trainer *t, float loss, double images_per_s, gm_error *err) {
+  if (fprintf(t->metrics,
+              "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"images_per_s\":%.6g,\"lr\":%.9g,"
+              "\"wall_s\":%.6f}\n",
+              (long long)t->step, (long long)(t->epoch_pos ? t->epoch : t->epoch - 1),
+              (double)loss, images_per_s, t->s.lr, t->wall_before + t->session_s) < 0)
+    return metrics_error(t, "write", errno, err);
+  if (fflush(t->metrics) != 0) return metrics_error(t, "write", errno, err);
+  return 0;
+}
+
+/* The metrics lines so far on disk, before a checkpoint that counts them is written and
+ * at the end. A file that cannot be synced (EINVAL: a pipe, a device) is let be. */
+static int sync_metrics(gm_trainer *t, gm_error *err) {
+  if (fflush(t->metrics) != 0) return metrics_error(t, "write", errno, err);
+  if (fsync(fileno(t->metrics)) != 0 && errno != EINVAL && errno != EROFS)
+    return metrics_error(t, "sync", errno, err);
+  return 0;
+}
+
 static int save_last(gm_trainer *t, gm_error *err) {
-  int rc = gm_trainer_save(t, t->last_path, err);
+  int rc = sync_metrics(t, err);
+  if (!rc) rc = gm_trainer_save(t, t->last_path, err);
   if (rc) return rc;
   t->saved_step = t->step;
   t->saved_path = t->last_path;
@@ -418,15 +513,6 @@ static int save_step_file(gm_trainer *t, char *path, size_t n, gm_error *err) {
   return rc;
 }
 
-static void log_metrics(gm_trainer *t, float loss, double images_per_s) {
-  fprintf(t->metrics,
-          "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"images_per_s\":%.6g,\"lr\":%.9g,"
-          "\"wall_s\":%.6f}\n",
-          (long long)t->step, (long long)(t->epoch_pos ? t->epoch : t->epoch - 1), (double)loss,
-          images_per_s, t->s.lr, t->wall_before + t->session_s);
-  fflush(t->metrics);
-}
-
 static int nonfinite_loss(gm_trainer *t, float loss, gm_error *err) {
   char good[4400];
   return gm_error_set(err, GM_ENUMERIC, "step %lld: the loss is %s; training stopped (the "
@@ -462,6 +548,8 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
       break;
     }
     double ips = t->session_s > 0 ? (double)images / t->session_s : 0;
+    /* logged before this step's checkpoints: a failed write keeps the last one intact */
+    if (t->step % t->c.log_every == 0 && (rc = log_metrics(t, loss, ips, err))) break;
     char step_path[4200];
     const char *written = NULL;
     if (t->c.keep_every > 0 && t->step % t->c.keep_every == 0) {
@@ -475,7 +563,6 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
       last_save = now;
       written = t->last_path;
     }
-    if (t->step % t->c.log_every == 0) log_metrics(t, loss, ips);
     if (t->c.progress) {
       gm_train_progress p = {
           .step = t->step, .total_steps = total_steps(t), .fraction = budget_fraction(t),
@@ -486,7 +573,9 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
     }
   }
   t->session_s = now_s() - t0;
+  if (t->c.saving) *t->c.saving = 1; /* the final save and what follows are not to be cut */
   if (!rc && t->saved_step != t->step) rc = save_last(t, err);
+  if (!rc) rc = sync_metrics(t, err);
   gm_tape_reset(dev);
   gm_grad_enable(dev, was_recording);
   r->step = t->step;
@@ -502,5 +591,6 @@ int gm_trainer_run(gm_trainer *t, gm_train_result *r, gm_error *err) {
     t->wall_before += t->session_s;
     t->session_s = 0;
   }
+  if (t->c.saving) *t->c.saving = 0;
   return rc;
 }

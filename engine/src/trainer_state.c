@@ -3,6 +3,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,23 @@ void gm__trainer_state_close(gm_trainer *t) {
 
 /* ---- saving ---- */
 
-/* Every float of the trainable values and of the float buffers is finite: a state that
- * is not would only poison the last good checkpoint. */
+/* The first non-finite float of a flat store, or -1. */
+static int64_t first_nonfinite(const float *v, int64_t n) {
+  for (int64_t j = 0; j < n; j++)
+    if (!isfinite(v[j])) return j;
+  return -1;
+}
+
+static int nonfinite_state(gm_trainer *t, const char *what, int64_t j, float v, gm_error *err) {
+  char good[4400];
+  return gm_error_set(err, GM_ENUMERIC, "step %lld: %s[%lld] is %g; training stopped (the "
+                      "learning rate may be too high); %s", (long long)t->step, what,
+                      (long long)j, (double)v, gm__trainer_last_good(t, good, sizeof good));
+}
+
+/* Every float the checkpoint would hold is finite: the trainable values, the float
+ * buffers, the moments and the EMA. A state that is not would only poison the last good
+ * checkpoint (and a load refuses it). */
 static int check_finite(gm_trainer *t, gm_error *err) {
   gm_tensor *flats[2] = {gm_params_flat(t->p.params), gm_params_flat_buffers(t->p.params)};
   int kinds[2] = {GM_PARAM_TRAINABLE, GM_PARAM_BUFFER};
@@ -145,16 +161,39 @@ static int check_finite(gm_trainer *t, gm_error *err) {
       gm_tensor *p = gm_params_at(t->p.params, i, &name, &kind);
       if (kind != kinds[k] || p->dtype != GM_F32) continue;
       const float *v = h + gm_params_offset(t->p.params, i);
-      for (int64_t j = 0; j < p->numel; j++)
-        if (!isfinite(v[j])) {
-          char good[4400];
-          rc = gm_error_set(err, GM_ENUMERIC,
-                            "step %lld: %s[%lld] is %g; training stopped (the learning rate may be "
-                            "too high); %s",
-                            (long long)t->step, name, (long long)j, (double)v[j],
-                            gm__trainer_last_good(t, good, sizeof good));
+      int64_t j = first_nonfinite(v, p->numel);
+      if (j >= 0) rc = nonfinite_state(t, name, j, v[j], err);
+    }
+    free(h);
+    if (rc) return rc;
+  }
+  /* the moments and the EMA: one flat store each, the views' names for the message */
+  gm_tensor *extra[3] = {gm_optim_moment(t->p.optim, 0), gm_optim_moment(t->p.optim, 1),
+                         t->p.ema ? gm_ema_flat(t->p.ema) : NULL};
+  for (int k = 0; k < 3; k++) {
+    if (!extra[k] || extra[k]->numel == 0) continue;
+    float *h = malloc(gm_tensor_bytes(extra[k]));
+    if (!h) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+    int rc = gm_tensor_read(extra[k], h, gm_tensor_bytes(extra[k]), err);
+    int64_t j = rc ? -1 : first_nonfinite(h, extra[k]->numel);
+    if (j >= 0) {
+      /* the view holding element j names it */
+      const char *what = k == 2 ? "ema" : k ? "optim.exp_avg_sq" : "optim.exp_avg";
+      char name[512];
+      int64_t at = j;
+      for (int i = 0; i < gm_params_count(t->p.params); i++) {
+        const char *pn;
+        int kind;
+        gm_tensor *p = gm_params_at(t->p.params, i, &pn, &kind);
+        int64_t off = gm_params_offset(t->p.params, i);
+        if (kind == GM_PARAM_TRAINABLE && j >= off && j < off + p->numel) {
+          snprintf(name, sizeof name, "%s.%s", what, pn);
+          what = name;
+          at = j - off;
           break;
         }
+      }
+      rc = nonfinite_state(t, what, at, h[j], err);
     }
     free(h);
     if (rc) return rc;
@@ -162,7 +201,19 @@ static int check_finite(gm_trainer *t, gm_error *err) {
   return 0;
 }
 
+/* Sets the config's saving flag (when given) for the time of one checkpoint write. */
+static int save_file(gm_trainer *t, const char *path, gm_error *err);
+
 int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err) {
+  volatile sig_atomic_t *flag = t->c.saving;
+  sig_atomic_t was = flag ? *flag : 0;
+  if (flag) *flag = 1;
+  int rc = save_file(t, path, err);
+  if (flag) *flag = was;
+  return rc;
+}
+
+static int save_file(gm_trainer *t, const char *path, gm_error *err) {
   int rc = check_finite(t, err);
   if (rc) return rc;
   char step[24], epoch[24], pos[24], seen[24], seed[24], off[24], osteps[24], wall[32];
@@ -260,71 +311,124 @@ static int same_value(const char *a, const char *b) {
   return ea != a && eb != b && !*ea && !*eb && x == y;
 }
 
-static const char *const resume_hint = "resume with the same --preset and --set values, or "
-                                       "train into another --out";
+/* The differences between a checkpoint and this run, one line each: "OPTION: checkpoint
+ * A, this run B", so a refused resume shows everything to change at once. */
+typedef struct diffs {
+  char buf[3200];
+  size_t used;
+  int n;
+} diffs;
 
-static int check_options(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
-  cJSON *o;
-  int rc = meta_json(c, path, "options", &o, err);
-  if (rc) return rc;
+GM_PRINTF(2, 3)
+static void add_diff(diffs *d, const char *fmt, ...) {
+  d->n++;
+  if (d->used + 1 >= sizeof d->buf) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = snprintf(d->buf + d->used, sizeof d->buf - d->used, "\n  ");
+  if (k > 0) d->used += (size_t)k;
+  if (d->used < sizeof d->buf) {
+    k = vsnprintf(d->buf + d->used, sizeof d->buf - d->used, fmt, ap);
+    if (k > 0) d->used += (size_t)k;
+  }
+  if (d->used >= sizeof d->buf) d->used = sizeof d->buf - 1;
+  va_end(ap);
+}
+
+/* A JSON value as the option would be written: text as is, numbers with %g. */
+static const char *value_str(const cJSON *v, char *buf, size_t n) {
+  if (!v) snprintf(buf, n, "(none)");
+  else if (cJSON_IsString(v)) snprintf(buf, n, "%s", v->valuestring);
+  else if (cJSON_IsNumber(v)) snprintf(buf, n, "%g", v->valuedouble);
+  else if (cJSON_IsBool(v)) snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+  else {
+    char *s = cJSON_PrintUnformatted(v);
+    snprintf(buf, n, "%s", s ? s : "?");
+    cJSON_free(s);
+  }
+  return buf;
+}
+
+static void diff_options(gm_trainer *t, const cJSON *o, diffs *d) {
   const gm_resolved_options *r = t->c.options;
-  for (int i = 0; !rc && i < r->n_model; i++) {
+  for (int i = 0; i < r->n_model; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, r->model[i].key);
     if (!cJSON_IsString(v))
-      rc = gm_error_set(err, GM_EINVAL, "%s: was trained without option '%s' (this run has %s=%s); %s",
-                        path, r->model[i].key, r->model[i].key, r->model[i].value, resume_hint);
+      add_diff(d, "--set %s: checkpoint (not set), this run %s", r->model[i].key,
+               r->model[i].value);
     else if (!same_value(v->valuestring, r->model[i].value))
-      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with %s=%s, this run has %s=%s; %s", path,
-                        r->model[i].key, v->valuestring, r->model[i].key, r->model[i].value,
-                        resume_hint);
+      add_diff(d, "--set %s: checkpoint %s, this run %s", r->model[i].key, v->valuestring,
+               r->model[i].value);
   }
-  for (const cJSON *v = o->child; !rc && v; v = v->next)
-    if (!gm_kv_get(r->model, r->n_model, v->string))
-      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with option '%s', which this model lacks",
-                        path, v->string);
-  cJSON_Delete(o);
-  return rc;
+  for (const cJSON *v = o->child; v; v = v->next)
+    if (!gm_kv_get(r->model, r->n_model, v->string)) {
+      char b[256];
+      add_diff(d, "--set %s: checkpoint %s, this model has no such option", v->string,
+               value_str(v, b, sizeof b));
+    }
 }
 
-static int check_train(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
-  cJSON *o;
-  int rc = meta_json(c, path, "train", &o, err);
-  if (rc) return rc;
+/* The training keys but lr, which the checkpoint decides (restore_lr). */
+static void diff_train(gm_trainer *t, const cJSON *o, diffs *d) {
   const struct {
-    const char *key;
+    const char *key, *opt;
     double now;
-  } nums[] = {{"batch", t->s.batch}, {"weight_decay", t->s.weight_decay}, {"clip", t->s.clip},
-              {"ema", t->s.ema},     {"hflip", t->s.hflip}};
+  } nums[] = {{"batch", "--batch", t->s.batch},         {"weight_decay", "--set weight_decay", t->s.weight_decay},
+              {"clip", "--set clip", t->s.clip},        {"ema", "--set ema", t->s.ema},
+              {"hflip", "--set hflip", t->s.hflip}};
   const cJSON *opt = cJSON_GetObjectItemCaseSensitive(o, "optimizer");
   const char *now = optimizer_name(t->s.optimizer);
+  char b[256];
   if (!cJSON_IsString(opt) || strcmp(opt->valuestring, now) != 0)
-    rc = gm_error_set(err, GM_EINVAL, "%s: was trained with optimizer=%s, this run has "
-                      "optimizer=%s; %s", path, cJSON_IsString(opt) ? opt->valuestring : "?", now,
-                      resume_hint);
-  for (size_t i = 0; !rc && i < sizeof nums / sizeof nums[0]; i++) {
+    add_diff(d, "--set optimizer: checkpoint %s, this run %s", value_str(opt, b, sizeof b), now);
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, nums[i].key);
     if (!cJSON_IsNumber(v) || v->valuedouble != nums[i].now)
-      rc = gm_error_set(err, GM_EINVAL, "%s: was trained with %s=%g, this run has %s=%g; %s",
-                        path, nums[i].key, cJSON_IsNumber(v) ? v->valuedouble : NAN, nums[i].key,
-                        nums[i].now, resume_hint);
+      add_diff(d, "%s: checkpoint %s, this run %g", nums[i].opt, value_str(v, b, sizeof b),
+               nums[i].now);
   }
-  cJSON_Delete(o);
-  return rc;
 }
 
-static int check_data(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
-  cJSON *o;
-  int rc = meta_json(c, path, "data", &o, err);
-  if (rc) return rc;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "train_images");
+/* The command-line option a `data` key comes from (gm_cli_dataopts_describe's keys). */
+static const char *data_option(const char *key, char *buf, size_t n) {
+  if (strcmp(key, "source") == 0) return "--data";
+  if (strcmp(key, "loader") == 0) return "--data (its loader)";
+  snprintf(buf, n, "--%s", key);
+  return buf;
+}
+
+/* The data description key by key (source, filters, size, background, held-out share:
+ * each changes what is trained), then the training-set size. */
+static int diff_data(gm_trainer *t, const cJSON *was, diffs *d, gm_error *err) {
+  cJSON *now = cJSON_Parse(t->data_json);
+  if (!cJSON_IsObject(now)) {
+    cJSON_Delete(now);
+    return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  }
+  char a[256], b[256], o[128];
+  if (t->c.data_desc) {
+    const cJSON *sides[2] = {now, was};
+    for (int k = 0; k < 2; k++)
+      for (const cJSON *v = sides[k]->child; v; v = v->next) {
+        if (strcmp(v->string, "images") == 0 || strcmp(v->string, "train_images") == 0) continue;
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(was, v->string);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(now, v->string);
+        if (k == 1 && y) continue; /* a key of both sides was compared in the first pass */
+        if (x && y && cJSON_Compare(x, y, 1)) continue;
+        add_diff(d, "%s: checkpoint %s, this run %s", data_option(v->string, o, sizeof o),
+                 value_str(x, a, sizeof a), value_str(y, b, sizeof b));
+      }
+  }
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(was, "train_images");
   if (!cJSON_IsNumber(v) || v->valuedouble != t->n_train)
-    rc = gm_error_set(err, GM_EINVAL, "%s: was trained on %g training images, this data has %d; "
-                      "resume with the same --data and filters", path,
-                      cJSON_IsNumber(v) ? v->valuedouble : NAN, t->n_train);
-  cJSON_Delete(o);
-  return rc;
+    add_diff(d, "training images: checkpoint %s, this data %d", value_str(v, a, sizeof a),
+             t->n_train);
+  cJSON_Delete(now);
+  return 0;
 }
 
+/* The model must be the same; the preset, model options, training keys (lr aside) and
+ * data must be too, and every one that is not is listed in one GM_EMISMATCH. */
 static int check_identity(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
   const char *format, *model, *preset;
   int rc = 0;
@@ -337,16 +441,54 @@ static int check_identity(gm_trainer *t, gm_checkpoint *c, const char *path, gm_
                         GM_CHECKPOINT_FORMAT);
   if ((rc = meta_str(c, path, "model", &model, err))) return rc;
   if (strcmp(model, t->c.model_name) != 0)
-    return gm_error_set(err, GM_EINVAL, "%s: holds a '%.60s' model, this run trains '%s'; "
+    return gm_error_set(err, GM_EMISMATCH, "%s: holds a '%.60s' model, this run trains '%s'; "
                         "train into another --out", path, model, t->c.model_name);
   if ((rc = meta_str(c, path, "preset", &preset, err))) return rc;
-  const char *now = t->c.options->preset->name;
-  if (strcmp(preset, now) != 0)
-    return gm_error_set(err, GM_EINVAL, "%s: was trained with preset '%.60s', this run has '%s'; "
-                        "%s", path, preset, now, resume_hint);
-  if ((rc = check_options(t, c, path, err))) return rc;
-  if ((rc = check_train(t, c, path, err))) return rc;
-  return check_data(t, c, path, err);
+  cJSON *opts = NULL, *train = NULL, *data = NULL;
+  if (!rc) rc = meta_json(c, path, "options", &opts, err);
+  if (!rc) rc = meta_json(c, path, "train", &train, err);
+  if (!rc) rc = meta_json(c, path, "data", &data, err);
+  diffs *d = rc ? NULL : calloc(1, sizeof *d);
+  if (!rc && !d) rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  if (!rc) {
+    const char *now = t->c.options->preset->name;
+    if (strcmp(preset, now) != 0) add_diff(d, "--preset: checkpoint %s, this run %s", preset, now);
+    diff_options(t, opts, d);
+    diff_train(t, train, d);
+    rc = diff_data(t, data, d, err);
+  }
+  if (!rc && d->n)
+    rc = gm_error_set(err, GM_EMISMATCH, "%s: this run differs from the checkpoint in %d "
+                      "setting%s (resume with the checkpoint's data and settings, or train into "
+                      "another --out):%s", path, d->n, d->n == 1 ? "" : "s", d->buf);
+  free(d);
+  cJSON_Delete(opts);
+  cJSON_Delete(train);
+  cJSON_Delete(data);
+  return rc;
+}
+
+/* The learning rate is the checkpoint's: it continues the run it was trained with. One
+ * given in the config is refused rather than silently applied or ignored. */
+static int restore_lr(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
+  cJSON *o;
+  int rc = meta_json(c, path, "train", &o, err);
+  if (rc) return rc;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "lr");
+  if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+    rc = gm_error_set(err, GM_EFORMAT, "%s: metadata 'train' has no positive lr", path);
+  else if (t->c.lr > 0)
+    rc = gm_error_set(err, GM_EMISMATCH, "%s: the checkpoint decides lr (it was %g); drop it "
+                      "or start a new run", path, v->valuedouble);
+  if (!rc) {
+    t->s.lr = v->valuedouble;
+    gm_optim_set_lr(t->p.optim, (float)t->s.lr);
+    free(t->train_json); /* the files this run writes record the lr it trains with */
+    t->train_json = train_json(&t->s);
+    if (!t->train_json) rc = gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  }
+  cJSON_Delete(o);
+  return rc;
 }
 
 static int restore_counters(gm_trainer *t, gm_checkpoint *c, const char *path, gm_error *err) {
@@ -381,6 +523,7 @@ int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
   int rc = gm_checkpoint_open(&c, path, err);
   if (rc) return rc;
   rc = check_identity(t, c, path, err);
+  if (!rc) rc = restore_lr(t, c, path, err);
   if (!rc) {
     const char *const ignore[] = {"optim.", "ema.", NULL};
     rc = gm_checkpoint_load_params(c, t->p.params, ignore, err);
@@ -390,7 +533,7 @@ int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
       rc = gm_error_set(err, GM_EFORMAT, "%s: no tensor '%s' to resume from", path,
                         t->extra[i].name);
     else
-      rc = gm_checkpoint_read(c, t->extra[i].name, t->extra[i].tensor, err);
+      rc = gm_checkpoint_read_finite(c, t->extra[i].name, t->extra[i].tensor, err);
   }
   if (!rc) rc = restore_counters(t, c, path, err);
   gm_checkpoint_close(c);

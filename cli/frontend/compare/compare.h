@@ -198,7 +198,8 @@ typedef struct gm_cmp_hooks {
   void (*call_end)(void *ctx);
   void (*train_progress)(void *ctx, const gm_train_progress *p);
   void (*units_progress)(void *ctx, int64_t done, int64_t total);
-  volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM/SIGHUP */
+  volatile sig_atomic_t *stop;   /* set by SIGINT/SIGTERM/SIGHUP (SIGHUP as SIGTERM) */
+  volatile sig_atomic_t *saving; /* the trainer's saving flag (gm_train_config.saving) */
 } gm_cmp_hooks;
 
 /* One phase each; they fill the model's phase record and return 0, or an exit code of 1

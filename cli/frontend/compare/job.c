@@ -162,13 +162,23 @@ static void on_units_progress(void *ctx, int64_t done, int64_t total) {
 /* ---- signals ---- */
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t saving_flag; /* a trainer is writing a checkpoint */
 
+/* The first signal stops after the current unit of work; SIGHUP counts as SIGTERM. A
+ * second one ends the process at once, unless a checkpoint is being written: then it
+ * is let be, and the save finishes. */
 static void on_signal(int sig) {
   static const char msg[] =
       "\ngenmoji: compare: stopping after the current training step, batch or sampler call; "
       "the report keeps what finished (signal again to quit at once)\n";
-  stop_flag = sig;
-  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig;
+  if (stop_flag) {
+    if (saving_flag) return;
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  stop_flag = sig == SIGHUP ? SIGTERM : sig;
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) stop_flag = sig == SIGHUP ? SIGTERM : sig;
 }
 
 static const int SIGNALS[] = {SIGINT, SIGTERM, SIGHUP};
@@ -178,9 +188,9 @@ static void catch_signals(struct sigaction *old) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND; /* the second one of a kind ends the process */
+  sa.sa_flags = SA_RESTART; /* a signal during a save does not fail its writes */
   sigemptyset(&sa.sa_mask);
-  stop_flag = 0;
+  stop_flag = saving_flag = 0;
   for (int i = 0; i < N_SIGNALS; i++) sigaction(SIGNALS[i], &sa, &old[i]);
 }
 
@@ -235,7 +245,8 @@ static int run_phase(gm_cmp_job *j, int k) {
                     .call_end = on_call_end,
                     .train_progress = on_train_progress,
                     .units_progress = on_units_progress,
-                    .stop = &stop_flag};
+                    .stop = &stop_flag,
+                    .saving = &saving_flag};
   gm_error err = {0};
   int rc;
   switch (kind) {

@@ -56,6 +56,7 @@ int gm_cmp_train(const gm_cmp_options *o, const gm_cmp_data *d, gm_cmp_model *m,
   c->budget_s = o->steps > 0 ? 0 : o->time_s;
   c->budget_steps = o->steps;
   c->stop = h->stop;
+  c->saving = h->saving;
   c->progress = h->train_progress;
   c->progress_ctx = h->ctx;
   double t0 = gm_cli_now();

@@ -84,6 +84,10 @@ GM_API const gm_checkpoint_entry *gm_checkpoint_find(const gm_checkpoint *c, con
  * into an I32 tensor; any other pairing is GM_EDTYPE. */
 GM_API int gm_checkpoint_read(const gm_checkpoint *c, const char *name, gm_tensor *dst,
                               gm_error *err);
+/* As gm_checkpoint_read for weights: a NaN or infinite value in a float tensor is
+ * GM_ENUMERIC naming the file, the tensor and the element, and dst is left unchanged. */
+GM_API int gm_checkpoint_read_finite(const gm_checkpoint *c, const char *name, gm_tensor *dst,
+                                     gm_error *err);
 /* Reads it into a new caller-owned tensor on dev: F32, or I32 for integer dtypes. */
 GM_API int gm_checkpoint_read_new(const gm_checkpoint *c, const char *name, gm_device *dev,
                                   gm_tensor **out, gm_error *err);
@@ -91,8 +95,10 @@ GM_API int gm_checkpoint_read_new(const gm_checkpoint *c, const char *name, gm_d
  * file with its exact shape (GM_ENOTFOUND / GM_ESHAPE naming it); a tensor in the file
  * that p lacks is allowed only if it starts with one of `ignore_prefixes` (NULL-
  * terminated, e.g. {"optim.", "ema.", NULL}; NULL for none), otherwise GM_EFORMAT naming
- * it. Everything is checked and read into host memory before p is written, so p is
- * left unchanged by any failure in the file. */
+ * it. A NaN or infinite value in a float tensor is GM_ENUMERIC naming the file, the
+ * tensor and the element (such weights come from a run that diverged). Everything is
+ * checked and read into host memory before p is written, so p is left unchanged by any
+ * failure in the file. */
 GM_API int gm_checkpoint_load_params(const gm_checkpoint *c, gm_params *p,
                                      const char *const *ignore_prefixes, gm_error *err);
 

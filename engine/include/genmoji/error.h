@@ -36,7 +36,8 @@ extern "C" {
   X(EXISTS, -14, "already exists")                                          \
   X(UNSUPPORTED, -15, "not supported")                                      \
   X(INTERRUPTED, -16, "interrupted")                                        \
-  X(NUMERIC, -17, "non-finite value")
+  X(NUMERIC, -17, "non-finite value")                                       \
+  X(MISMATCH, -18, "settings differ from the checkpoint")
 
 enum {
   GM_OK = 0,

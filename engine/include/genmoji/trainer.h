@@ -20,7 +20,10 @@
  *
  * The out folder holds last.safetensors (at the end, on stop, and every save_every steps
  * or save_every_s seconds), step-N.safetensors every keep_every steps (the `keep` newest
- * kept) and metrics.jsonl. A checkpoint holds every parameter and buffer under its own
+ * kept) and metrics.jsonl. gm_trainer_create removes the temporary files an interrupted
+ * write of those leaves (NAME.safetensors.tmp.PID.N of a process no longer running,
+ * metrics.jsonl.tmp), telling c->notice. Every metrics write, flush and sync is checked:
+ * an error stops the run before the next checkpoint (GM_EIO naming the file). A checkpoint holds every parameter and buffer under its own
  * name, the optimiser moments as optim.exp_avg.<name> / optim.exp_avg_sq.<name>, the EMA
  * as ema.<name>, and the metadata keys listed at GM_TRAIN_META_KEYS. */
 #ifndef GENMOJI_TRAINER_H
@@ -103,6 +106,14 @@ typedef struct gm_train_config {
   volatile sig_atomic_t *stop;         /* optional: non-zero ends the run after a step */
   void (*progress)(void *ctx, const gm_train_progress *p);  /* optional, every step */
   void *progress_ctx;
+  /* optional: what the caller may tell the user, e.g. "removed the stale temporary file
+   * P (left by an interrupted write)"; called from gm_trainer_create */
+  void (*notice)(void *ctx, const char *message);
+  void *notice_ctx;
+  /* optional: 1 while a checkpoint is written, and from the end of the loop until
+   * gm_trainer_run returns (0 again then), so a signal handler can tell that a save is
+   * under way and let it finish */
+  volatile sig_atomic_t *saving;
 } gm_train_config;
 
 /* Zeros, and a budget of 0 (the caller sets one). */
@@ -124,8 +135,10 @@ typedef struct gm_train_result {
 typedef struct gm_trainer gm_trainer;
 
 /* Checks the config, creates the model (parameters from the seed), the optimiser and
- * the EMA; with c->resume, restores everything from out_dir/last.safetensors and refuses
- * one of another model, preset, options, training keys (lr aside) or training set size.
+ * the EMA; with c->resume, restores everything from out_dir/last.safetensors (the seed
+ * and the lr included: a c->lr is refused) and refuses, with GM_EMISMATCH listing every
+ * difference, one of another model, preset, options, training keys, data description
+ * (each key of c->data_desc) or training set size; non-finite values are GM_ENUMERIC.
  * Without resume, an out_dir that already holds last.safetensors is GM_EEXISTS. The
  * config's pointers are borrowed and must outlive the trainer. */
 GM_API int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err);
