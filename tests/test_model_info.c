@@ -32,15 +32,22 @@ static void resolve(const model_case *c, const gm_model_vtable *vt, gm_resolved_
   gmt_ok(gm_model_options_resolve(vt, c->preset, c->sets, c->n_sets, ro, &err), &err);
 }
 
+/* The case's plugin, its resolved options and what gm_model_describe makes of them. */
+static const gm_model_vtable *describe_case(const model_case *c, gm_resolved_options *ro,
+                                            gm_model_info *info) {
+  const gm_model_vtable *vt = gmt_model_plugin(c->plugin);
+  resolve(c, vt, ro);
+  gm_error err = {0};
+  gmt_ok(gm_model_describe(vt, ro, info, &err), &err);
+  return vt;
+}
+
 START_TEST(in_tree_plugins_describe_themselves) {
   const model_case *c = &CASES[_i];
-  const gm_model_vtable *vt = gmt_model_plugin(c->plugin);
-  ck_assert_ptr_nonnull(vt->describe);
   gm_resolved_options ro;
-  resolve(c, vt, &ro);
   gm_model_info info;
-  gm_error err = {0};
-  gmt_ok(gm_model_describe(vt, &ro, &info, &err), &err);
+  const gm_model_vtable *vt = describe_case(c, &ro, &info);
+  ck_assert_ptr_nonnull(vt->describe);
   ck_assert_uint_eq(info.size, sizeof info);
   ck_assert_str_eq(info.title, c->title);
   ck_assert_str_eq(gm_likelihood_name(info.likelihood), c->likelihood);
@@ -60,12 +67,10 @@ END_TEST
  * units and, where passes are declared, the sampler counts exactly those per image. */
 START_TEST(declared_units_and_passes_match_full_runs) {
   const model_case *c = &CASES[_i];
-  const gm_model_vtable *vt = gmt_model_plugin(c->plugin);
   gm_resolved_options ro;
-  resolve(c, vt, &ro);
   gm_model_info info;
+  const gm_model_vtable *vt = describe_case(c, &ro, &info);
   gm_error err = {0};
-  gmt_ok(gm_model_describe(vt, &ro, &info, &err), &err);
   gm_model *m = gmt_model_create(vt, c->preset, c->sets, c->n_sets, 7);
   if (vt->train_mode) vt->train_mode(m, 0);
   int was = gm_grad_enable(gmt_device(), 0);

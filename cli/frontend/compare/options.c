@@ -285,11 +285,10 @@ int gm_cmp_options_parse(gm_cmp_options *o, int argc, char **argv) {
   int n_owned = 0, ac = rewrite_aliases(argc, argv, &av, &owned, &n_owned);
   if (ac < 0) return gm_cli_fail("out of memory");
   pending *pend = calloc((size_t)argc + 1, sizeof *pend);
-  if (!pend) code = gm_cli_fail("out of memory");
+  code = pend ? -1 : gm_cli_fail("out of memory");
   int n_pend = 0, budgets = 0, c;
   const char *models = NULL;
   gm_error err = {0};
-  code = pend ? -1 : code;
   while (code < 0 && (c = gm_cli_getopt(ac, av, "h", longopts)) != -1) {
     if (c == GM_CLI_BADOPT) {
       code = GM_CLI_USAGE;
