@@ -40,8 +40,20 @@ int gm_cli_no_operands(int argc, char **argv);
 int gm_cli_help(const char *text);
 
 /* Prints root as indented JSON and a newline on stdout, then deletes root.
- * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1. */
+ * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1.
+ * The text is valid UTF-8 whatever the strings held (gm_cli_utf8_fix). */
 int gm_cli_print_json(cJSON *root);
+
+/* A malloc'd copy of s that is valid UTF-8: every maximal ill-formed subsequence (a
+ * stray continuation byte, a truncated sequence, an overlong form, a surrogate, a value
+ * above U+10FFFF, a byte 0xc0, 0xc1 or 0xf5..0xff) becomes one U+FFFD, as Unicode's
+ * "substitution of maximal subparts" practice says; valid text comes back unchanged.
+ * On JSON text it keeps the JSON valid: only bytes >= 0x80 change, and those sit inside
+ * strings. NULL on no memory. */
+char *gm_cli_utf8_fix(const char *s);
+/* cJSON_Print / cJSON_PrintUnformatted (formatted != 0 for the first) made valid UTF-8
+ * with gm_cli_utf8_fix; free with free(). NULL on no memory or a NULL root. */
+char *gm_cli_json_text(const cJSON *root, int formatted);
 
 /* "512 B", "256.0 KiB", "15.6 GiB" into buf. Returns buf. */
 const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);

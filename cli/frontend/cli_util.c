@@ -93,12 +93,74 @@ int gm_cli_help(const char *text) {
   return GM_CLI_OK;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (1..4), or 0 when it is not one;
+ * *bad then gets the length of its maximal ill-formed subpart (at least 1). Table 3-7
+ * of the Unicode standard: the second byte's range depends on the first. */
+static int utf8_seq(const unsigned char *p, int *bad) {
+  unsigned c = p[0];
+  int n;
+  unsigned lo = 0x80, hi = 0xbf;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;      /* no overlong forms */
+    else if (c == 0xed) hi = 0x9f; /* no surrogates */
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;      /* no overlong forms */
+    else if (c == 0xf4) hi = 0x8f; /* nothing above U+10FFFF */
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (int i = 1; i < n; i++) {
+    unsigned b = p[i];
+    if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xbf)) {
+      *bad = i;
+      return 0;
+    }
+  }
+  return n;
+}
+
+char *gm_cli_utf8_fix(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t len = strlen(s);
+  char *out = malloc(3 * len + 1); /* each bad byte at most one 3-byte U+FFFD */
+  if (!out) return NULL;
+  size_t k = 0;
+  while (*p) {
+    int bad = 0, n = utf8_seq(p, &bad);
+    if (n) {
+      memcpy(out + k, p, (size_t)n);
+      k += (size_t)n;
+      p += n;
+    } else {
+      memcpy(out + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      p += bad;
+    }
+  }
+  out[k] = '\0';
+  return out;
+}
+
+char *gm_cli_json_text(const cJSON *root, int formatted) {
+  if (!root) return NULL;
+  char *text = formatted ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+  if (!text) return NULL;
+  char *fixed = gm_cli_utf8_fix(text);
+  cJSON_free(text);
+  return fixed;
+}
+
 int gm_cli_print_json(cJSON *root) {
-  char *text = root ? cJSON_Print(root) : NULL;
+  char *text = gm_cli_json_text(root, 1);
   cJSON_Delete(root);
   if (!text) return gm_cli_fail("out of memory while writing JSON");
   puts(text);
-  cJSON_free(text);
+  free(text);
   return GM_CLI_OK;
 }
 

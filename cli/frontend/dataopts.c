@@ -118,7 +118,12 @@ char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader) {
            d->ds.background[2]);
   cJSON_AddStringToObject(o, "background", bg);
   cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
-  char *s = cJSON_PrintUnformatted(o);
+  char *fixed = gm_cli_json_text(o, 0);
   cJSON_Delete(o);
+  if (!fixed) return NULL;
+  size_t len = strlen(fixed) + 1; /* the callers free it with cJSON_free */
+  char *s = cJSON_malloc(len);
+  if (s) memcpy(s, fixed, len);
+  free(fixed);
   return s;
 }

@@ -75,7 +75,8 @@ int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **o
                          const gm_plugin_record **loader, gm_error *err);
 
 /* The data options as JSON (source, loader, filters, size, background, heldout), as the
- * checkpoint metadata and the compare report record them; malloc'd, NULL on no memory. */
+ * checkpoint metadata and the compare report record them; valid UTF-8 (gm_cli_utf8_fix),
+ * from cJSON_malloc (free with cJSON_free), NULL on no memory. */
 char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader);
 
 #endif
