@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "clitest.h"
 #include "testlib.h"
 
 extern char **environ;
@@ -340,6 +341,158 @@ START_TEST(plugin_path_adds_frontends_and_their_commands) {
 }
 END_TEST
 
+/* ---- outputs that are inputs ---- */
+
+/* A tiny PixelCNN checkpoint, trained once per process for one step on the fruit. */
+static const char *tiny_checkpoint(void) {
+  static char path[1200];
+  if (path[0]) return path;
+  const char *out = gmt_path_in("tiny-run");
+  gmt_run_result r = gmt_genmoji(NULL, "train --model pixelcnn --set width=6 --set layers=1 "
+                                 "--set kernel=3 --data '%s' --out '%s' --steps 1 --batch 2 "
+                                 "--quiet", gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  snprintf(path, sizeof path, "%s/last.safetensors", out);
+  return path;
+}
+
+/* x (1, 3, 8, 8) of classes for the PixelCNN's forward. */
+static void write_forward_input(const char *path) {
+  float x[3 * 8 * 8];
+  for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 16);
+  gm_tensor *t = gmt_tensor_from(4, GM_SHAPE(1, 3, 8, 8), x);
+  gm_named_tensor in[1] = {{"x", t}};
+  gm_error err = {0};
+  gmt_ok(gm_checkpoint_write(path, in, 1, NULL, 0, &err), &err);
+  gm_tensor_destroy(t);
+}
+
+static void sh(const char *fmt, const char *a, const char *b) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, fmt, a, b);
+  ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+typedef struct kept_file {
+  const char *path;
+  char *bytes;
+  size_t len;
+} kept_file;
+
+static kept_file keep(const char *path) {
+  kept_file k = {path, NULL, 0};
+  k.bytes = gmt_slurp(path, &k.len);
+  ck_assert_msg(k.bytes != NULL, "cannot read %s", path);
+  return k;
+}
+
+static void assert_unchanged(kept_file *k, const char *what) {
+  size_t len = 0;
+  char *now = gmt_slurp(k->path, &len);
+  ck_assert_msg(now && len == k->len && memcmp(now, k->bytes, len) == 0, "%s: %s was changed",
+                what, k->path);
+  free(now);
+}
+
+/* Exit 2, one line naming both paths, and no file written. */
+static void assert_refused(gmt_run_result *r, const char *what, const char *a, const char *b) {
+  ck_assert_msg(r->code == 2, "%s: exit %d, want 2 (stderr: %s)", what, r->code, r->err);
+  ck_assert_msg(strstr(r->err, a) && strstr(r->err, b) && strstr(r->err, "same file"),
+                "%s: the message does not name %s and %s: %s", what, a, b, r->err);
+  gmt_run_free(r);
+}
+
+START_TEST(an_output_that_is_an_input_exits_2_and_writes_nothing) {
+  char k[1200], x[1200], dir[1200], data[1200];
+  snprintf(k, sizeof k, "%s", gmt_path_in("k.safetensors"));
+  snprintf(x, sizeof x, "%s", gmt_path_in("x.safetensors"));
+  snprintf(dir, sizeof dir, "%s", gmt_path_in("same-file"));
+  snprintf(data, sizeof data, "%s/data", dir);
+  sh("rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  sh("cp '%s' '%s'", tiny_checkpoint(), k);
+  write_forward_input(x);
+  kept_file kk = keep(k), kx = keep(x);
+
+  /* the control: a new output is fine */
+  gmt_run_result r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/y.st'",
+                                 k, x, dir);
+  ck_assert_msg(r.code == 0, "forward exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s'", k, x, k);
+  assert_refused(&r, "forward --out = --checkpoint", "--out", "--checkpoint");
+  r = gmt_genmoji(NULL, "forward --weights '%s' --model pixelcnn --set width=6 --set layers=1 "
+                  "--set kernel=3 --in '%s' --out '%s'", k, x, x);
+  assert_refused(&r, "forward --out = --in", "--out", "--in");
+  /* the same file under another name: a hard link, a symbolic link, another spelling */
+  sh("ln '%s' '%s/hard.st'", k, dir);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/hard.st'", k, x, dir);
+  assert_refused(&r, "forward --out = a hard link", "hard.st", k);
+  sh("ln -s '%s' '%s/soft.st'", k, dir);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s/soft.st' --in '%s' --out '%s'", dir, x, k);
+  assert_refused(&r, "forward --checkpoint through a symlink", "soft.st", k);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/../same-file/hard.st'", k,
+                  x, dir);
+  assert_refused(&r, "forward --out spelt with ..", "--out", "--checkpoint");
+
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --save-noise '%s' "
+                  "--quiet", k, dir, k);
+  assert_refused(&r, "sample --save-noise = --checkpoint", "--save-noise", "--checkpoint");
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --save-noise "
+                  "'%s/g.png' --quiet", k, dir, dir);
+  assert_refused(&r, "sample --save-noise = --out", "--save-noise", "--out");
+  ck_assert_msg(access(gmt_path_in("same-file/g.png"), F_OK) != 0, "g.png was written");
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --noise '%s' "
+                  "--save-noise '%s' --quiet", k, dir, x, x);
+  assert_refused(&r, "sample --save-noise = --noise", "--save-noise", "--noise");
+  /* a folder --out whose NNNN.png would replace the checkpoint */
+  sh("mkdir -p '%s/grid'%s", dir, "");
+  sh("ln '%s' '%s/grid/0001.png'", k, dir);
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 2 --out '%s/grid' --quiet", k, dir);
+  assert_refused(&r, "sample --out DIR with DIR/0001.png = --checkpoint", "0001.png", k);
+  ck_assert_msg(access(gmt_path_in("same-file/grid/0000.png"), F_OK) != 0, "0000.png was written");
+
+  /* dataset: the export folder or the grid is where the pictures come from */
+  sh("cp -r '%s' '%s'", gmt_fruit_pictures(), data);
+  char apple[1300];
+  snprintf(apple, sizeof apple, "%s/apple.png", data);
+  kept_file ka = keep(apple);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --export '%s'", data, data);
+  assert_refused(&r, "dataset --export = --data", "--export", "--data");
+  r = gmt_genmoji(NULL, "dataset --data '%s' --grid '%s'", data, apple);
+  assert_refused(&r, "dataset --grid = a picture of --data", "--grid", "apple");
+  sh("mkdir -p '%s/export'%s", dir, "");
+  sh("ln '%s' '%s/export/apple.png'", apple, dir);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --export '%s/export'", data, dir);
+  assert_refused(&r, "dataset --export DIR with DIR/apple.png = a picture", "export/apple.png",
+                 "apple.png");
+  assert_unchanged(&ka, "dataset");
+  ck_assert_msg(access(gmt_path_in("same-file/export/banana.png"), F_OK) != 0,
+                "banana.png was exported");
+
+  /* train: --data is a file it would write into --out */
+  sh("mkdir -p '%s/run' && echo keep > '%s/run/metrics.jsonl'", dir, dir);
+  char metrics[1300], run_dir[1300];
+  snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run_dir);
+  kept_file km = keep(metrics);
+  r = gmt_genmoji(NULL, "train --model pixelcnn --data '%s' --out '%s' --steps 1 --quiet", metrics,
+                  run_dir);
+  assert_refused(&r, "train --out DIR with DIR/metrics.jsonl = --data", "metrics.jsonl", "--data");
+  assert_unchanged(&km, "train");
+  ck_assert_msg(access(gmt_path_in("same-file/run/last.safetensors"), F_OK) != 0,
+                "train wrote a checkpoint");
+
+  assert_unchanged(&kk, "forward and sample");
+  assert_unchanged(&kx, "forward and sample");
+  free(kk.bytes);
+  free(kx.bytes);
+  free(ka.bytes);
+  free(km.bytes);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cli");
   TCase *host = tcase_create("host");
@@ -361,6 +514,10 @@ static Suite *make_suite(void) {
   tcase_add_test(plugins, plugins_json_lists_the_cli_frontend);
   tcase_add_test(plugins, plugins_shows_refused_modules_with_the_reason);
   suite_add_tcase(s, plugins);
+  TCase *paths = tcase_create("paths");
+  tcase_set_timeout(paths, 600);
+  tcase_add_test(paths, an_output_that_is_an_input_exits_2_and_writes_nothing);
+  suite_add_tcase(s, paths);
   return s;
 }
 

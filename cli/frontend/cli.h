@@ -61,6 +61,24 @@ const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
 /* mkdir -p: creates path and its missing parents; an error names the part that failed. */
 int gm_cli_make_dirs(const char *path, gm_error *err);
 
+/* 1 when a and b are the same existing file: the same device and inode, so hard links,
+ * symbolic links and other spellings of one path count; 0 when either does not exist
+ * (an output not written yet cannot be an input). */
+int gm_cli_same_file(const char *a, const char *b);
+
+/* A path a command reads or writes, with the option that named it ("--checkpoint"). */
+typedef struct gm_cli_path {
+  const char *option;
+  const char *path;  /* NULL: not given, skipped */
+} gm_cli_path;
+
+/* The check every command makes before it starts work: a usage error when an output is
+ * the same file as an input ("genmoji: CMD: --out K is the same file as --checkpoint K;
+ * it would be overwritten"), or when two outputs are one file (the same existing file, or
+ * the same name in the same folder). Returns 0 or GM_CLI_USAGE after the message. */
+int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
+                         const gm_cli_path *out, int n_out);
+
 /* A duration "90s", "5m", "1h30m", "2.5m" or "300" (seconds) into *seconds; 0 only when
  * allow_zero. -1 (nothing printed) when s is not one. */
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds);

@@ -200,6 +200,51 @@ int gm_cli_make_dirs(const char *path, gm_error *err) {
   return 0;
 }
 
+int gm_cli_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The folder part of path into buf ("." when there is none). Returns the last part. */
+static const char *split_path(const char *path, char *buf, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(buf, size, ".");
+    return path;
+  }
+  snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  return slash + 1;
+}
+
+/* Two outputs that end up as one file: the same existing file, or one name in one folder
+ * when neither exists yet. */
+static int same_output(const char *a, const char *b) {
+  struct stat sa, sb;
+  int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea || eb) return 0;
+  char da[4096], db[4096];
+  const char *na = split_path(a, da, sizeof da), *nb = split_path(b, db, sizeof db);
+  return *na && strcmp(na, nb) == 0 && gm_cli_same_file(da, db);
+}
+
+int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
+                         const gm_cli_path *out, int n_out) {
+  for (int i = 0; i < n_out; i++) {
+    if (!out[i].path) continue;
+    for (int k = 0; k < n_in; k++)
+      if (in[k].path && gm_cli_same_file(out[i].path, in[k].path))
+        return gm_cli_usage(cmd, "%s %s is the same file as %s %s; it would be overwritten",
+                            out[i].option, out[i].path, in[k].option, in[k].path);
+    for (int k = 0; k < i; k++)
+      if (out[k].path && same_output(out[i].path, out[k].path))
+        return gm_cli_usage(cmd, "%s %s and %s %s are the same file", out[k].option,
+                            out[k].path, out[i].option, out[i].path);
+  }
+  return 0;
+}
+
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds) {
   double total = 0;
   const char *p = s;

@@ -130,6 +130,10 @@ int gm_cli_cmd_forward(int argc, char **argv, gm_host *host) {
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
   if (code < 0 && !in) code = gm_cli_usage(argv[0], "--in IN.safetensors is required");
   if (code < 0 && !out) code = gm_cli_usage(argv[0], "--out OUT.safetensors is required");
+  const gm_cli_path ins[] = {{"--checkpoint", mo.checkpoint}, {"--weights", mo.weights},
+                             {"--in", in}};
+  const gm_cli_path outs[] = {{"--out", out}};
+  if (code < 0 && gm_cli_check_outputs(argv[0], ins, 3, outs, 1)) code = GM_CLI_USAGE;
   gm_cli_model m;
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &m)) == 0) {
     code = run_forward(&m, in, out, train, json);

@@ -287,6 +287,24 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   return GM_CLI_OK;
 }
 
+/* No output may be an input or another output: the grid or every DIR/NNNN.png the run
+ * would write, and --save-noise. Returns -1 when all is well, else GM_CLI_USAGE. */
+static int check_paths(const sample_args *a, const gm_cli_modelopts *mo, const char *cmd) {
+  const gm_cli_path ins[] = {{"--checkpoint", mo->checkpoint}, {"--weights", mo->weights},
+                             {"--noise", a->noise}};
+  gm_cli_path outs[] = {{"--out", a->out}, {"--save-noise", a->save_noise}};
+  if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+  struct stat st;
+  if (is_png_path(a->out) || stat(a->out, &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+  for (long long i = 0; i < a->n; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%04lld.png", a->out, i);
+    outs[0].path = path;
+    if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+  }
+  return -1;
+}
+
 int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
   static const struct option longopts[] = {
       GM_CLI_MODELOPTS_LONGOPTS,
@@ -321,6 +339,7 @@ int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
   }
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
   if (code < 0 && !a.out) code = gm_cli_usage(argv[0], "--out FILE.png|DIR is required");
+  if (code < 0) code = check_paths(&a, &mo, argv[0]);
   sample_run r;
   memset(&r, 0, sizeof r);
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &r.m)) == 0) {

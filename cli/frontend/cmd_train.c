@@ -252,6 +252,16 @@ static int train(train_run *t, gm_host *host) {
   return GM_CLI_OK;
 }
 
+/* The files train writes into --out must not be its --data. Returns -1 or GM_CLI_USAGE. */
+static int check_paths(const train_run *t, const char *cmd) {
+  char last[4200], metrics[4200];
+  snprintf(last, sizeof last, "%s/last.safetensors", t->a.out);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", t->a.out);
+  const gm_cli_path ins[] = {{"--data", t->d.data}};
+  const gm_cli_path outs[] = {{"--out", last}, {"--out", metrics}};
+  return gm_cli_check_outputs(cmd, ins, 1, outs, 2) ? GM_CLI_USAGE : -1;
+}
+
 int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
   static const struct option longopts[] = {
       GM_CLI_DATAOPTS_LONGOPTS,
@@ -304,6 +314,7 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
   if (code < 0 &&
       gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
     code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0) code = check_paths(&t, argv[0]);
   if (code < 0) code = train(&t, host);
   cJSON_free(t.desc);
   gm_dataset_destroy(t.ds);
