@@ -79,6 +79,11 @@ typedef struct gm_cli_path {
 int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
                          const gm_cli_path *out, int n_out);
 
+/* A usage error ("CMD: OPTION N: ... over the 2^31 - 1 elements of one tensor ...") when n
+ * images of 3 x s x s values do not fit one tensor; names the largest n that does.
+ * Returns 0 or GM_CLI_USAGE. */
+int gm_cli_check_images(const char *cmd, const char *option, long long n, int s);
+
 /* A duration "90s", "5m", "1h30m", "2.5m" or "300" (seconds) into *seconds; 0 only when
  * allow_zero. -1 (nothing printed) when s is not one. */
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds);

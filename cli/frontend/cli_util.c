@@ -245,6 +245,14 @@ int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
   return 0;
 }
 
+int gm_cli_check_images(const char *cmd, const char *option, long long n, int s) {
+  long long per = 3LL * s * s, most = per > 0 ? INT32_MAX / per : 0;
+  if (n <= most) return 0;
+  return gm_cli_usage(cmd, "%s %lld: %lld images of 3x%dx%d are %lld values, over the 2^31 - 1 "
+                      "elements one tensor holds (at most %lld images at this size)", option, n,
+                      n, s, s, n * per, most);
+}
+
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds) {
   double total = 0;
   const char *p = s;

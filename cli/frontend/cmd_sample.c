@@ -223,6 +223,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
     }
     s = (int)z->shape[2];
   }
+  if (gm_cli_check_images(cmd, "--n", n, s)) return GM_CLI_USAGE;
   if (a->save_noise &&
       gm_tensor_create(&r->noise_out, m->dev, GM_F32, 4, GM_SHAPE(n, 3, s, s), &err))
     return gm_cli_fail_err(&err);
