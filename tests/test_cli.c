@@ -493,6 +493,129 @@ START_TEST(an_output_that_is_an_input_exits_2_and_writes_nothing) {
 }
 END_TEST
 
+/* ---- option values ---- */
+
+/* The range column of `key` in `train --model MODEL --help` ("" when it has none). */
+static void help_range(const char *model, const char *key, char *out, size_t n) {
+  gmt_run_result r = gmt_genmoji(NULL, "train --model %s --help", model);
+  ck_assert_int_eq(r.code, 0);
+  char pat[64];
+  snprintf(pat, sizeof pat, "\n  %s ", key);
+  const char *line = strstr(r.out, pat);
+  ck_assert_msg(line != NULL, "no row %s in %s's help", key, model);
+  line += 1;
+  /* "  name(16) type(7) default(10) range(16) help" */
+  const size_t at = 2 + 16 + 1 + 7 + 1 + 10 + 1;
+  size_t len = strcspn(line, "\n");
+  ck_assert_msg(len > at, "short row: %.*s", (int)len, line);
+  snprintf(out, n, "%.16s", line + at);
+  for (size_t k = strlen(out); k > 0 && out[k - 1] == ' '; k--) out[k - 1] = '\0';
+  gmt_run_free(&r);
+}
+
+START_TEST(invalid_option_values_exit_2_with_the_help_range_and_create_nothing) {
+  static const struct {
+    const char *model, *args, *key, *also;
+  } cases[] = {
+      {"pixelcnn", "--set ema=2", "ema", NULL},
+      {"pixelcnn", "--set ema=1", "ema", NULL},
+      {"pixelcnn", "--set batch=0", "batch", NULL},
+      {"pixelcnn", "--set batch=2000000", "batch", NULL},
+      {"pixelcnn", "--batch 2000000", "batch", NULL},
+      {"pixelcnn", "--set lr=0", "lr", NULL},
+      {"pixelcnn", "--set width=4", "width", "multiple of 3"},
+      {"pixelcnn", "--set kernel=4", "kernel", "odd"},
+      {"pixelcnn", "--preset seed --set arch=gated", "width", "width=64"},
+      {"pixelcnn", "--set hflip=2", "hflip", NULL},
+      {"ddpm", "--set mult=abc", "mult", "1..16"},
+      {"ddpm", "--set mult=1,,2", "mult", "1..16"},
+      {"ddpm", "--set ch=5", "ch", "even"},
+      {"ddpm", "--set dropout=0.95", "dropout", NULL},
+      {"ddpm", "--set timesteps=1", "timesteps", NULL},
+  };
+  const char *out = gmt_path_in("never-made");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char range[64];
+    help_range(cases[i].model, cases[i].key, range, sizeof range);
+    gmt_run_result r = gmt_genmoji(NULL, "train --model %s %s --data '%s' --out '%s' --steps 1 "
+                                   "--quiet", cases[i].model, cases[i].args,
+                                   gmt_fruit_pictures(), out);
+    ck_assert_msg(r.code == 2, "%s %s: exit %d, want 2: %s", cases[i].model, cases[i].args, r.code,
+                  r.err);
+    ck_assert_msg(strstr(r.err, range), "%s %s: the message does not state the range '%s' that "
+                  "--help shows: %s", cases[i].model, cases[i].args, range, r.err);
+    ck_assert_msg(!cases[i].also || strstr(r.err, cases[i].also), "%s %s: %s", cases[i].model,
+                  cases[i].args, r.err);
+    ck_assert_msg(!strstr(r.err, "e+30"), "%s", r.err);
+    ck_assert_msg(access(out, F_OK) != 0, "%s %s: --out %s was created", cases[i].model,
+                  cases[i].args, out);
+    gmt_run_free(&r);
+  }
+  /* compare: the same values through --set-MODEL, before its report folder exists */
+  gmt_run_result r = gmt_genmoji(NULL, "compare --data '%s' --set-ddpm ch=5 --steps 1 --out '%s' "
+                                 "--quiet", gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "4..512"), "compare: exit %d: %s", r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "compare created %s", out);
+  gmt_run_free(&r);
+  /* sample: --set on top of a checkpoint's options */
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --set width=4 --n 1 --out '%s.png' --quiet",
+                  tiny_checkpoint(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "3..1024"), "sample: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* --vendor and --skip-bad reach a loader only where it takes them; elsewhere they are
+ * usage errors naming the loaders that do, and --help says which those are. */
+START_TEST(loader_options_are_usage_errors_where_the_loader_does_not_take_them) {
+  gmt_run_result r = gmt_genmoji(NULL, "dataset --help");
+  ck_assert_int_eq(r.code, 0);
+  const char *line = strstr(r.out, "--skip-bad");
+  ck_assert_ptr_nonnull(line);
+  ck_assert_msg(strstr(line, "kaggle") && strstr(line, "pngdir") &&
+                strstr(line, "kaggle") < strstr(line, "--subset") &&
+                strstr(line, "pngdir") < strstr(line, "--subset"), "%s", r.out);
+  gmt_run_free(&r);
+
+  r = gmt_genmoji(NULL, "dataset --data '%s' --skip-bad", gmt_fruit_pictures());
+  ck_assert_msg(r.code == 0, "pngdir --skip-bad: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  r = gmt_genmoji(NULL, "dataset --data noto --skip-bad");
+  ck_assert_msg(r.code == 2 && strstr(r.err, "notoemoji") && strstr(r.err, "kaggle, pngdir"),
+                "noto --skip-bad: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --vendor Apple", gmt_fruit_pictures());
+  ck_assert_msg(r.code == 2 && strstr(r.err, "pngdir") && strstr(r.err, "kaggle"),
+                "pngdir --vendor: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  const char *out = gmt_path_in("never-made-2");
+  r = gmt_genmoji(NULL, "train --model pixelcnn --data noto --skip-bad --out '%s' --steps 1", out);
+  ck_assert_msg(r.code == 2, "train noto --skip-bad: exit %d: %s", r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "train created %s", out);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* A --n whose images cannot be one tensor is refused naming that limit, not a dimension. */
+START_TEST(a_too_large_n_names_the_tensor_limit) {
+  const char *png = gmt_path_in("too-many.png");
+  gmt_run_result r = gmt_genmoji(NULL, "sample --checkpoint '%s' --set image_size=256 --n 20000 "
+                                 "--out '%s' --quiet", tiny_checkpoint(), png);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "2^31") && strstr(r.err, "10922"),
+                "sample: exit %d: %s", r.code, r.err);
+  ck_assert_msg(!strstr(r.err, "dimension"), "%s", r.err);
+  ck_assert_msg(access(png, F_OK) != 0, "sample wrote %s", png);
+  gmt_run_free(&r);
+  const char *out = gmt_path_in("never-made-3");
+  r = gmt_genmoji(NULL, "compare --data '%s' --size 1024 --n 4096 --steps 1 --out '%s' --quiet",
+                  gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "2^31") && strstr(r.err, "682"), "compare: exit %d: %s",
+                r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "compare created %s", out);
+  gmt_run_free(&r);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cli");
   TCase *host = tcase_create("host");
@@ -518,6 +641,12 @@ static Suite *make_suite(void) {
   tcase_set_timeout(paths, 600);
   tcase_add_test(paths, an_output_that_is_an_input_exits_2_and_writes_nothing);
   suite_add_tcase(s, paths);
+  TCase *values = tcase_create("option values");
+  tcase_set_timeout(values, 600);
+  tcase_add_test(values, invalid_option_values_exit_2_with_the_help_range_and_create_nothing);
+  tcase_add_test(values, loader_options_are_usage_errors_where_the_loader_does_not_take_them);
+  tcase_add_test(values, a_too_large_n_names_the_tensor_limit);
+  suite_add_tcase(s, values);
   return s;
 }
 

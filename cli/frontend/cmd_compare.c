@@ -633,6 +633,9 @@ int gm_cli_cmd_compare(int argc, char **argv, gm_host *host) {
     j->data.ds.subset = "faces";
     j->data.ds.yellow = 1;
   }
+  if (code < 0 && gm_cli_dataopts_check(&j->data, host, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 && gm_cli_check_images(argv[0], "--n", j->n, j->data.ds.size)) code = GM_CLI_USAGE;
   if (code < 0 && (code = resolve_models(s, host, argv[0])) == 0) code = run_job(s, host);
   free_job(s);
   free(s);

@@ -225,6 +225,7 @@ int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
   const gm_cli_path ins[] = {{"--data", d.data}};
   const gm_cli_path outs[] = {{"--grid", grid}, {"--export", export_dir}};
   if (gm_cli_check_outputs(argv[0], ins, 1, outs, 2)) return GM_CLI_USAGE;
+  if (gm_cli_dataopts_check(&d, host, &err)) return gm_cli_usage(argv[0], "%s", err.msg);
 
   gm_dataset *ds = NULL;
   const gm_plugin_record *rec = NULL;

@@ -178,6 +178,8 @@ int gm_cli_cmd_eval(int argc, char **argv, gm_host *host) {
     else if (r >= 10) code = r - 10;
   }
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
+  if (code < 0 && gm_cli_dataopts_check(&d, host, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
   gm_cli_model m;
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &m)) == 0) {
     code = eval(&m, &d, &a, host);

@@ -56,7 +56,7 @@ static const char usage[] =
     "      --time T             train for T: 90s, 5m, 1h, 1h30m or plain seconds\n"
     "      --steps N            train until N optimiser steps in all\n"
     "      --epochs N           train until N epochs in all (default: --time 5m)\n"
-    "      --batch N            images per step (overrides the preset's batch)\n"
+    "      --batch N            images per step, 1..1048576 (overrides the preset's batch)\n"
     "      --lr X               learning rate (overrides the preset's lr)\n"
     "      --seed S             initialisation, data order, flips and noise (default 0)\n"
     "      --resume             continue DIR/last.safetensors bit for bit; the budget counts\n"
@@ -118,8 +118,9 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
     const char *name = "";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if (names[i].c == c) name = names[i].name;
-    if (gm_cli_parse_long(arg, 1, LLONG_MAX, &v) || v > (1 << 30))
-      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer", name, arg);
+    long long hi = c == OPT_BATCH ? 1 << 20 : 1 << 30; /* batch: the training key's range */
+    if (gm_cli_parse_long(arg, 1, hi, &v))
+      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not an integer in 1..%lld", name, arg, hi);
     if (c == OPT_BATCH) a->batch = v;
     else if (c == OPT_SAVE_EVERY) a->save_every = v;
     else if (c == OPT_KEEP_EVERY) a->keep_every = v;
@@ -313,6 +314,11 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
     code = gm_cli_usage(argv[0], "%s", err.msg);
   if (code < 0 &&
       gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  gm_train_settings settings; /* the trainer's own rules, checked before --out is made */
+  if (code < 0 && gm_train_settings_resolve(&t.opts, (int)t.a.batch, t.a.lr, &settings, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 && gm_cli_dataopts_check(&t.d, host, &err))
     code = gm_cli_usage(argv[0], "%s", err.msg);
   if (code < 0) code = check_paths(&t, argv[0]);
   if (code < 0) code = train(&t, host);
