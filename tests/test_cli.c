@@ -616,6 +616,35 @@ START_TEST(a_too_large_n_names_the_tensor_limit) {
 }
 END_TEST
 
+/* The commands' own numeric options: a bad value is a usage error whose message states
+ * the range that the command's --help shows. */
+START_TEST(command_option_errors_state_the_range_help_shows) {
+  static const struct {
+    const char *cmd, *args, *range;
+  } cases[] = {
+      {"sample", "--n 0", "1..65536"},           {"sample", "--n 70000", "1..65536"},
+      {"sample", "--steps 2000000", "1..1048576"}, {"sample", "--steps 0", "1..1048576"},
+      {"sample", "--upscale 65", "1..64"},       {"sample", "--seed -1", "0..2^63-1"},
+      {"sample", "--temperature 0", "> 0"},      {"sample", "--eta -1", ">= 0"},
+      {"eval", "--batch 0", "1..65536"},         {"eval", "--t-samples -1", "0..1048576"},
+      {"eval", "--seed x", "0..2^63-1"},         {"compare", "--n 5000", "1..4096"},
+      {"compare", "--timing-n 0", "1..256"},     {"compare", "--t-samples -2", "0..1048576"},
+      {"compare", "--steps 0", "1..2^40"},       {"compare", "--seed -3", "0..2^63-1"},
+      {"train", "--model pixelcnn --batch 0", "1..1048576"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gmt_run_result r = gmt_genmoji(NULL, "%s %s", cases[i].cmd, cases[i].args);
+    ck_assert_msg(r.code == 2 && strstr(r.err, cases[i].range), "%s %s: exit %d, want 2 naming %s: %s",
+                  cases[i].cmd, cases[i].args, r.code, cases[i].range, r.err);
+    gmt_run_free(&r);
+    r = gmt_genmoji(NULL, "%s --help", cases[i].cmd);
+    ck_assert_msg(r.code == 0 && strstr(r.out, cases[i].range), "%s --help does not show %s",
+                  cases[i].cmd, cases[i].range);
+    gmt_run_free(&r);
+  }
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cli");
   TCase *host = tcase_create("host");
@@ -646,6 +675,7 @@ static Suite *make_suite(void) {
   tcase_add_test(values, invalid_option_values_exit_2_with_the_help_range_and_create_nothing);
   tcase_add_test(values, loader_options_are_usage_errors_where_the_loader_does_not_take_them);
   tcase_add_test(values, a_too_large_n_names_the_tensor_limit);
+  tcase_add_test(values, command_option_errors_state_the_range_help_shows);
   suite_add_tcase(s, values);
   return s;
 }

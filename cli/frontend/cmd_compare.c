@@ -63,18 +63,21 @@ static const char usage[] =
     "\n"
     "Budget and samples:\n"
     "      --time T             training time per model: 90s, 5m, 1h30m (default 5m)\n"
-    "      --steps N            train each model for N optimiser steps instead\n"
-    "      --n N                samples per model (default 64)\n"
-    "      --seed S             initialisation, data order, noise and the samplers' draws\n"
-    "                           (default 0)\n"
+    "      --steps N            train each model for N optimiser steps instead, 1..2^40\n"
+    "      --n N                samples per model, 1..4096 and at most 2^31-1 values\n"
+    "                           (n x 3 x size x size) (default 64)\n"
+    "      --seed S             initialisation, data order, noise and the samplers' draws,\n"
+    "                           0..2^63-1 (default 0)\n"
     "      --out DIR            the report folder, new or empty (default\n"
     "                           runs/compare-YYYYmmdd-HHMMSS)\n"
     "\n"
     "Measurement:\n"
     "      --t-samples K        the DDPM's likelihood bound: 0 sums every noise level (the\n"
     "                           default; about a minute on a 2-core CPU), K > 0 estimates\n"
-    "                           the sum from K levels drawn per image (faster, noisy)\n"
-    "      --timing-n N         images per batch when timing the samplers (default 2)\n"
+    "                           the sum from K levels drawn per image (faster, noisy);\n"
+    "                           0..1048576\n"
+    "      --timing-n N         images per batch when timing the samplers, 1..256\n"
+    "                           (default 2)\n"
     "      --timing-limit T     run a reference sampler (PixelCNN naive, DDPM ancestral)\n"
     "                           only when its estimated time fits T, else extrapolate it\n"
     "                           and say so (default 60s)\n"
@@ -117,7 +120,7 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_STEPS:
     if (gm_cli_parse_long(arg, 1, 1LL << 40, &j->steps))
-      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
+      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not an integer in 1..2^40", arg);
     s->budgets++;
     return 1;
   case OPT_PRESET_PIXELCNN: j->model[0].preset = arg; return 1;
@@ -134,13 +137,13 @@ static int handle(cmd_state *s, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_SEED:
     if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
-      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not an integer in 0..2^63-1", arg);
     j->seed = (unsigned long long)v;
     return 1;
   case OPT_OUT: j->out = arg; return 1;
   case OPT_T_SAMPLES:
     if (gm_cli_parse_long(arg, 0, 1 << 20, &v))
-      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not an integer in 0..1048576", arg);
     j->t_samples = (int)v;
     return 1;
   case OPT_TIMING_N:

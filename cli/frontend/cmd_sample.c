@@ -43,20 +43,21 @@ static const char usage[] =
     "\n" GM_CLI_WEIGHTOPTS_HELP
     "\n"
     "Sampling:\n"
-    "      --n N                how many images (default 16)\n"
+    "      --n N                how many images, 1..65536 (default 16)\n"
     "      --out FILE.png|DIR   a grid PNG or a folder of PNGs\n"
-    "      --seed S             the sampler's random numbers (default 0)\n"
+    "      --seed S             the sampler's random numbers, 0..2^63-1 (default 0)\n"
     "      --sampler NAME       one of the model's samplers (default: its first; see\n"
     "                           'genmoji train --model NAME --help')\n"
-    "      --temperature T      softmax temperature (autoregressive models)\n"
-    "      --steps N            sampler steps (DDIM)\n"
-    "      --eta E              DDIM eta (0 = deterministic)\n"
+    "      --temperature T      softmax temperature > 0 (autoregressive models)\n"
+    "      --steps N            sampler steps (DDIM), 1..1048576 and at most the model's\n"
+    "                           timesteps\n"
+    "      --eta E              DDIM eta >= 0 (0 = deterministic)\n"
     "      --stretch            stretch each sample's min..max to the full range, as the\n"
     "                           study displayed its DDPM samples\n"
     "      --noise FILE         start from the tensor 'noise' (N, 3, S, S) in FILE\n"
     "                           (.safetensors) instead of drawing it\n"
     "      --save-noise FILE    write the starting noise drawn to FILE as 'noise'\n"
-    "      --upscale K          grid cells scaled up K times (default 4)\n"
+    "      --upscale K          grid cells scaled up K times, 1..64 (default 4)\n"
     "\n"
     "Output:\n"
     "      --json               print {model, preset, n, out, files, sampler, seed,\n"
@@ -92,18 +93,18 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   case OPT_SEED: {
     long long v;
     if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
-      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not an integer in 0..2^63-1", arg);
     a->seed = (unsigned long long)v;
     return 1;
   }
   case OPT_TEMPERATURE:
     if (parse_double(arg, 0, &a->temperature) || a->temperature == 0)
-      return 10 + gm_cli_usage(cmd, "--temperature: \"%s\" is not a positive number", arg);
+      return 10 + gm_cli_usage(cmd, "--temperature: \"%s\" is not a number > 0", arg);
     return 1;
   case OPT_SAMPLER: a->sampler = arg; return 1;
   case OPT_STEPS:
     if (gm_cli_parse_long(arg, 1, 1 << 20, &a->steps))
-      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
+      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not an integer in 1..1048576", arg);
     return 1;
   case OPT_ETA:
     if (parse_double(arg, 0, &a->eta))
