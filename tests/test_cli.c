@@ -493,6 +493,49 @@ START_TEST(an_output_that_is_an_input_exits_2_and_writes_nothing) {
 }
 END_TEST
 
+/* forward records the weights' path in its output's header, JSON that Python's
+ * safetensors parses strictly: a path with bytes that are not UTF-8 must not break it. */
+START_TEST(forward_metadata_is_valid_utf8_whatever_the_path) {
+  char k[1200], x[1200], y[1200];
+  snprintf(k, sizeof k, "%s", gmt_path_in("k\xff\xc3.safetensors"));
+  snprintf(x, sizeof x, "%s", gmt_path_in("x-utf8.safetensors"));
+  snprintf(y, sizeof y, "%s", gmt_path_in("y-utf8.safetensors"));
+  sh("cp '%s' '%s'", tiny_checkpoint(), k);
+  write_forward_input(x);
+  gmt_run_result r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s' --json", k,
+                                 x, y);
+  ck_assert_msg(r.code == 0, "forward exit %d: %s", r.code, r.err);
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)), "--json: %s", r.out);
+  gmt_run_free(&r);
+  size_t len = 0;
+  char *file = gmt_slurp(y, &len);
+  ck_assert(file && len > 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | (unsigned char)file[i];
+  ck_assert(n <= len - 8);
+  ck_assert_msg(gmt_valid_utf8(file + 8, (size_t)n), "header: %.*s", (int)n, file + 8);
+  ck_assert_msg(strstr(file + 8, "\xef\xbf\xbd"), "no U+FFFD: %.*s", (int)n, file + 8);
+  free(file);
+}
+END_TEST
+
+/* train records --data in the checkpoint's metadata (JSON, checked as UTF-8 when written):
+ * a folder whose name is not UTF-8 still trains and saves. */
+START_TEST(train_saves_its_checkpoint_whatever_the_data_path) {
+  char data[1200], out[1200];
+  snprintf(data, sizeof data, "%s", gmt_path_in("fruit-\xff"));
+  snprintf(out, sizeof out, "%s", gmt_path_in("run-utf8"));
+  sh("rm -rf '%s'%s", data, "");
+  sh("cp -r '%s' '%s'", gmt_fruit_pictures(), data);
+  gmt_run_result r = gmt_genmoji(NULL, "train --model pixelcnn --set width=6 --set layers=1 "
+                                 "--set kernel=3 --data '%s' --out '%s' --steps 1 --batch 2 "
+                                 "--quiet --json", data, out);
+  ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)), "--json: %s", r.out);
+  gmt_run_free(&r);
+}
+END_TEST
+
 /* ---- option values ---- */
 
 /* The range column of `key` in `train --model MODEL --help` ("" when it has none). */
@@ -669,6 +712,8 @@ static Suite *make_suite(void) {
   TCase *paths = tcase_create("paths");
   tcase_set_timeout(paths, 600);
   tcase_add_test(paths, an_output_that_is_an_input_exits_2_and_writes_nothing);
+  tcase_add_test(paths, forward_metadata_is_valid_utf8_whatever_the_path);
+  tcase_add_test(paths, train_saves_its_checkpoint_whatever_the_data_path);
   suite_add_tcase(s, paths);
   TCase *values = tcase_create("option values");
   tcase_set_timeout(values, 600);

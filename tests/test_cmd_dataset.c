@@ -274,21 +274,6 @@ START_TEST(unknown_sources_fail_and_bad_options_are_usage_errors) {
 }
 END_TEST
 
-/* An independent check of UTF-8 well-formedness (Unicode Table 3-7). */
-static int valid_utf8(const unsigned char *p, size_t n) {
-  for (size_t i = 0; i < n;) {
-    unsigned c = p[i];
-    size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!len || i + len > n) return 0;
-    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-    unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-    for (size_t k = 1; k < len; k++)
-      if (p[i + k] < (k == 1 ? lo : 0x80) || p[i + k] > (k == 1 ? hi : 0xbf)) return 0;
-    i += len;
-  }
-  return 1;
-}
 
 /* File names are bytes: a PNG whose name is not UTF-8 (0xff, a lone continuation byte, a
  * truncated sequence) still gives valid JSON, the bad bytes shown as U+FFFD. */
@@ -305,7 +290,7 @@ START_TEST(json_is_valid_utf8_whatever_the_file_names) {
   snprintf(args, sizeof args, "--json --data '%s'", dir);
   gmt_run_result r = run(NULL, args);
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-  ck_assert_msg(valid_utf8((const unsigned char *)r.out, strlen(r.out)),
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)),
                 "--json output is not valid UTF-8: %s", r.out);
   cJSON *o = cJSON_Parse(r.out);
   ck_assert_msg(cJSON_IsObject(o), "not JSON: %s", r.out);

@@ -67,9 +67,13 @@ static int run_forward(gm_cli_model *m, const char *in_path, const char *out_pat
       code = gm_cli_fail("model '%s' forward: %d outputs", m->rec->name, n_out);
   }
   if (!code) {
+    /* the header is JSON that other readers (safetensors in Python) parse strictly */
+    char *weights = gm_cli_utf8_fix(m->file);
     const gm_kv meta[] = {{"model", m->rec->name}, {"preset", m->opts.preset->name},
-                          {"weights", m->file}};
-    if (gm_checkpoint_write(out_path, out, n_out, meta, 3, &err)) code = gm_cli_fail_err(&err);
+                          {"weights", weights ? weights : ""}};
+    if (!weights) code = gm_cli_fail("out of memory");
+    else if (gm_checkpoint_write(out_path, out, n_out, meta, 3, &err)) code = gm_cli_fail_err(&err);
+    free(weights);
   }
   if (!code && json) {
     cJSON *o = cJSON_CreateObject();
