@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "clitest.h"
 #include "testlib.h"
 
 extern char **environ;
@@ -340,6 +341,353 @@ START_TEST(plugin_path_adds_frontends_and_their_commands) {
 }
 END_TEST
 
+/* ---- outputs that are inputs ---- */
+
+/* A tiny PixelCNN checkpoint, trained once per process for one step on the fruit. */
+static const char *tiny_checkpoint(void) {
+  static char path[1200];
+  if (path[0]) return path;
+  const char *out = gmt_path_in("tiny-run");
+  gmt_run_result r = gmt_genmoji(NULL, "train --model pixelcnn --set width=6 --set layers=1 "
+                                 "--set kernel=3 --data '%s' --out '%s' --steps 1 --batch 2 "
+                                 "--quiet", gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  snprintf(path, sizeof path, "%s/last.safetensors", out);
+  return path;
+}
+
+/* x (1, 3, 8, 8) of classes for the PixelCNN's forward. */
+static void write_forward_input(const char *path) {
+  float x[3 * 8 * 8];
+  for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 16);
+  gm_tensor *t = gmt_tensor_from(4, GM_SHAPE(1, 3, 8, 8), x);
+  gm_named_tensor in[1] = {{"x", t}};
+  gm_error err = {0};
+  gmt_ok(gm_checkpoint_write(path, in, 1, NULL, 0, &err), &err);
+  gm_tensor_destroy(t);
+}
+
+static void sh(const char *fmt, const char *a, const char *b) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, fmt, a, b);
+  ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+typedef struct kept_file {
+  const char *path;
+  char *bytes;
+  size_t len;
+} kept_file;
+
+static kept_file keep(const char *path) {
+  kept_file k = {path, NULL, 0};
+  k.bytes = gmt_slurp(path, &k.len);
+  ck_assert_msg(k.bytes != NULL, "cannot read %s", path);
+  return k;
+}
+
+static void assert_unchanged(kept_file *k, const char *what) {
+  size_t len = 0;
+  char *now = gmt_slurp(k->path, &len);
+  ck_assert_msg(now && len == k->len && memcmp(now, k->bytes, len) == 0, "%s: %s was changed",
+                what, k->path);
+  free(now);
+}
+
+/* Exit 2, one line naming both paths, and no file written. */
+static void assert_refused(gmt_run_result *r, const char *what, const char *a, const char *b) {
+  ck_assert_msg(r->code == 2, "%s: exit %d, want 2 (stderr: %s)", what, r->code, r->err);
+  ck_assert_msg(strstr(r->err, a) && strstr(r->err, b) && strstr(r->err, "same file"),
+                "%s: the message does not name %s and %s: %s", what, a, b, r->err);
+  gmt_run_free(r);
+}
+
+START_TEST(an_output_that_is_an_input_exits_2_and_writes_nothing) {
+  char k[1200], x[1200], dir[1200], data[1200];
+  snprintf(k, sizeof k, "%s", gmt_path_in("k.safetensors"));
+  snprintf(x, sizeof x, "%s", gmt_path_in("x.safetensors"));
+  snprintf(dir, sizeof dir, "%s", gmt_path_in("same-file"));
+  snprintf(data, sizeof data, "%s/data", dir);
+  sh("rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  sh("cp '%s' '%s'", tiny_checkpoint(), k);
+  write_forward_input(x);
+  kept_file kk = keep(k), kx = keep(x);
+
+  /* the control: a new output is fine */
+  gmt_run_result r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/y.st'",
+                                 k, x, dir);
+  ck_assert_msg(r.code == 0, "forward exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s'", k, x, k);
+  assert_refused(&r, "forward --out = --checkpoint", "--out", "--checkpoint");
+  r = gmt_genmoji(NULL, "forward --weights '%s' --model pixelcnn --set width=6 --set layers=1 "
+                  "--set kernel=3 --in '%s' --out '%s'", k, x, x);
+  assert_refused(&r, "forward --out = --in", "--out", "--in");
+  /* the same file under another name: a hard link, a symbolic link, another spelling */
+  sh("ln '%s' '%s/hard.st'", k, dir);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/hard.st'", k, x, dir);
+  assert_refused(&r, "forward --out = a hard link", "hard.st", k);
+  sh("ln -s '%s' '%s/soft.st'", k, dir);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s/soft.st' --in '%s' --out '%s'", dir, x, k);
+  assert_refused(&r, "forward --checkpoint through a symlink", "soft.st", k);
+  r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s/../same-file/hard.st'", k,
+                  x, dir);
+  assert_refused(&r, "forward --out spelt with ..", "--out", "--checkpoint");
+
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --save-noise '%s' "
+                  "--quiet", k, dir, k);
+  assert_refused(&r, "sample --save-noise = --checkpoint", "--save-noise", "--checkpoint");
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --save-noise "
+                  "'%s/g.png' --quiet", k, dir, dir);
+  assert_refused(&r, "sample --save-noise = --out", "--save-noise", "--out");
+  ck_assert_msg(access(gmt_path_in("same-file/g.png"), F_OK) != 0, "g.png was written");
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 1 --out '%s/g.png' --noise '%s' "
+                  "--save-noise '%s' --quiet", k, dir, x, x);
+  assert_refused(&r, "sample --save-noise = --noise", "--save-noise", "--noise");
+  /* a folder --out whose NNNN.png would replace the checkpoint */
+  sh("mkdir -p '%s/grid'%s", dir, "");
+  sh("ln '%s' '%s/grid/0001.png'", k, dir);
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --n 2 --out '%s/grid' --quiet", k, dir);
+  assert_refused(&r, "sample --out DIR with DIR/0001.png = --checkpoint", "0001.png", k);
+  ck_assert_msg(access(gmt_path_in("same-file/grid/0000.png"), F_OK) != 0, "0000.png was written");
+
+  /* dataset: the export folder or the grid is where the pictures come from */
+  sh("cp -r '%s' '%s'", gmt_fruit_pictures(), data);
+  char apple[1300];
+  snprintf(apple, sizeof apple, "%s/apple.png", data);
+  kept_file ka = keep(apple);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --export '%s'", data, data);
+  assert_refused(&r, "dataset --export = --data", "--export", "--data");
+  r = gmt_genmoji(NULL, "dataset --data '%s' --grid '%s'", data, apple);
+  assert_refused(&r, "dataset --grid = a picture of --data", "--grid", "apple");
+  sh("mkdir -p '%s/export'%s", dir, "");
+  sh("ln '%s' '%s/export/apple.png'", apple, dir);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --export '%s/export'", data, dir);
+  assert_refused(&r, "dataset --export DIR with DIR/apple.png = a picture", "export/apple.png",
+                 "apple.png");
+  assert_unchanged(&ka, "dataset");
+  ck_assert_msg(access(gmt_path_in("same-file/export/banana.png"), F_OK) != 0,
+                "banana.png was exported");
+
+  /* train: --data is a file it would write into --out */
+  sh("mkdir -p '%s/run' && echo keep > '%s/run/metrics.jsonl'", dir, dir);
+  char metrics[1300], run_dir[1300];
+  snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run_dir);
+  kept_file km = keep(metrics);
+  r = gmt_genmoji(NULL, "train --model pixelcnn --data '%s' --out '%s' --steps 1 --quiet", metrics,
+                  run_dir);
+  assert_refused(&r, "train --out DIR with DIR/metrics.jsonl = --data", "metrics.jsonl", "--data");
+  assert_unchanged(&km, "train");
+  ck_assert_msg(access(gmt_path_in("same-file/run/last.safetensors"), F_OK) != 0,
+                "train wrote a checkpoint");
+
+  assert_unchanged(&kk, "forward and sample");
+  assert_unchanged(&kx, "forward and sample");
+  free(kk.bytes);
+  free(kx.bytes);
+  free(ka.bytes);
+  free(km.bytes);
+}
+END_TEST
+
+/* forward records the weights' path in its output's header, JSON that Python's
+ * safetensors parses strictly: a path with bytes that are not UTF-8 must not break it. */
+START_TEST(forward_metadata_is_valid_utf8_whatever_the_path) {
+  char k[1200], x[1200], y[1200];
+  snprintf(k, sizeof k, "%s", gmt_path_in("k\xff\xc3.safetensors"));
+  snprintf(x, sizeof x, "%s", gmt_path_in("x-utf8.safetensors"));
+  snprintf(y, sizeof y, "%s", gmt_path_in("y-utf8.safetensors"));
+  sh("cp '%s' '%s'", tiny_checkpoint(), k);
+  write_forward_input(x);
+  gmt_run_result r = gmt_genmoji(NULL, "forward --checkpoint '%s' --in '%s' --out '%s' --json", k,
+                                 x, y);
+  ck_assert_msg(r.code == 0, "forward exit %d: %s", r.code, r.err);
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)), "--json: %s", r.out);
+  gmt_run_free(&r);
+  size_t len = 0;
+  char *file = gmt_slurp(y, &len);
+  ck_assert(file && len > 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | (unsigned char)file[i];
+  ck_assert(n <= len - 8);
+  ck_assert_msg(gmt_valid_utf8(file + 8, (size_t)n), "header: %.*s", (int)n, file + 8);
+  ck_assert_msg(strstr(file + 8, "\xef\xbf\xbd"), "no U+FFFD: %.*s", (int)n, file + 8);
+  free(file);
+}
+END_TEST
+
+/* train records --data in the checkpoint's metadata (JSON, checked as UTF-8 when written):
+ * a folder whose name is not UTF-8 still trains and saves. */
+START_TEST(train_saves_its_checkpoint_whatever_the_data_path) {
+  char data[1200], out[1200];
+  snprintf(data, sizeof data, "%s", gmt_path_in("fruit-\xff"));
+  snprintf(out, sizeof out, "%s", gmt_path_in("run-utf8"));
+  sh("rm -rf '%s'%s", data, "");
+  sh("cp -r '%s' '%s'", gmt_fruit_pictures(), data);
+  gmt_run_result r = gmt_genmoji(NULL, "train --model pixelcnn --set width=6 --set layers=1 "
+                                 "--set kernel=3 --data '%s' --out '%s' --steps 1 --batch 2 "
+                                 "--quiet --json", data, out);
+  ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)), "--json: %s", r.out);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* ---- option values ---- */
+
+/* The range column of `key` in `train --model MODEL --help` ("" when it has none). */
+static void help_range(const char *model, const char *key, char *out, size_t n) {
+  gmt_run_result r = gmt_genmoji(NULL, "train --model %s --help", model);
+  ck_assert_int_eq(r.code, 0);
+  char pat[64];
+  snprintf(pat, sizeof pat, "\n  %s ", key);
+  const char *line = strstr(r.out, pat);
+  ck_assert_msg(line != NULL, "no row %s in %s's help", key, model);
+  line += 1;
+  /* "  name(16) type(7) default(10) range(16) help" */
+  const size_t at = 2 + 16 + 1 + 7 + 1 + 10 + 1;
+  size_t len = strcspn(line, "\n");
+  ck_assert_msg(len > at, "short row: %.*s", (int)len, line);
+  snprintf(out, n, "%.16s", line + at);
+  for (size_t k = strlen(out); k > 0 && out[k - 1] == ' '; k--) out[k - 1] = '\0';
+  gmt_run_free(&r);
+}
+
+START_TEST(invalid_option_values_exit_2_with_the_help_range_and_create_nothing) {
+  static const struct {
+    const char *model, *args, *key, *also;
+  } cases[] = {
+      {"pixelcnn", "--set ema=2", "ema", NULL},
+      {"pixelcnn", "--set ema=1", "ema", NULL},
+      {"pixelcnn", "--set batch=0", "batch", NULL},
+      {"pixelcnn", "--set batch=2000000", "batch", NULL},
+      {"pixelcnn", "--batch 2000000", "batch", NULL},
+      {"pixelcnn", "--set lr=0", "lr", NULL},
+      {"pixelcnn", "--set width=4", "width", "multiple of 3"},
+      {"pixelcnn", "--set kernel=4", "kernel", "odd"},
+      {"pixelcnn", "--preset seed --set arch=gated", "width", "width=64"},
+      {"pixelcnn", "--set hflip=2", "hflip", NULL},
+      {"ddpm", "--set mult=abc", "mult", "1..16"},
+      {"ddpm", "--set mult=1,,2", "mult", "1..16"},
+      {"ddpm", "--set ch=5", "ch", "even"},
+      {"ddpm", "--set dropout=0.95", "dropout", NULL},
+      {"ddpm", "--set timesteps=1", "timesteps", NULL},
+  };
+  const char *out = gmt_path_in("never-made");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char range[64];
+    help_range(cases[i].model, cases[i].key, range, sizeof range);
+    gmt_run_result r = gmt_genmoji(NULL, "train --model %s %s --data '%s' --out '%s' --steps 1 "
+                                   "--quiet", cases[i].model, cases[i].args,
+                                   gmt_fruit_pictures(), out);
+    ck_assert_msg(r.code == 2, "%s %s: exit %d, want 2: %s", cases[i].model, cases[i].args, r.code,
+                  r.err);
+    ck_assert_msg(strstr(r.err, range), "%s %s: the message does not state the range '%s' that "
+                  "--help shows: %s", cases[i].model, cases[i].args, range, r.err);
+    ck_assert_msg(!cases[i].also || strstr(r.err, cases[i].also), "%s %s: %s", cases[i].model,
+                  cases[i].args, r.err);
+    ck_assert_msg(!strstr(r.err, "e+30"), "%s", r.err);
+    ck_assert_msg(access(out, F_OK) != 0, "%s %s: --out %s was created", cases[i].model,
+                  cases[i].args, out);
+    gmt_run_free(&r);
+  }
+  /* compare: the same values through --set-MODEL, before its report folder exists */
+  gmt_run_result r = gmt_genmoji(NULL, "compare --data '%s' --set-ddpm ch=5 --steps 1 --out '%s' "
+                                 "--quiet", gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "4..512"), "compare: exit %d: %s", r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "compare created %s", out);
+  gmt_run_free(&r);
+  /* sample: --set on top of a checkpoint's options */
+  r = gmt_genmoji(NULL, "sample --checkpoint '%s' --set width=4 --n 1 --out '%s.png' --quiet",
+                  tiny_checkpoint(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "3..1024"), "sample: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* --vendor and --skip-bad reach a loader only where it takes them; elsewhere they are
+ * usage errors naming the loaders that do, and --help says which those are. */
+START_TEST(loader_options_are_usage_errors_where_the_loader_does_not_take_them) {
+  gmt_run_result r = gmt_genmoji(NULL, "dataset --help");
+  ck_assert_int_eq(r.code, 0);
+  const char *line = strstr(r.out, "--skip-bad");
+  ck_assert_ptr_nonnull(line);
+  ck_assert_msg(strstr(line, "kaggle") && strstr(line, "pngdir") &&
+                strstr(line, "kaggle") < strstr(line, "--subset") &&
+                strstr(line, "pngdir") < strstr(line, "--subset"), "%s", r.out);
+  gmt_run_free(&r);
+
+  r = gmt_genmoji(NULL, "dataset --data '%s' --skip-bad", gmt_fruit_pictures());
+  ck_assert_msg(r.code == 0, "pngdir --skip-bad: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  r = gmt_genmoji(NULL, "dataset --data noto --skip-bad");
+  ck_assert_msg(r.code == 2 && strstr(r.err, "notoemoji") && strstr(r.err, "kaggle, pngdir"),
+                "noto --skip-bad: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  r = gmt_genmoji(NULL, "dataset --data '%s' --vendor Apple", gmt_fruit_pictures());
+  ck_assert_msg(r.code == 2 && strstr(r.err, "pngdir") && strstr(r.err, "kaggle"),
+                "pngdir --vendor: exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  const char *out = gmt_path_in("never-made-2");
+  r = gmt_genmoji(NULL, "train --model pixelcnn --data noto --skip-bad --out '%s' --steps 1", out);
+  ck_assert_msg(r.code == 2, "train noto --skip-bad: exit %d: %s", r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "train created %s", out);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* A --n whose images cannot be one tensor is refused naming that limit, not a dimension. */
+START_TEST(a_too_large_n_names_the_tensor_limit) {
+  const char *png = gmt_path_in("too-many.png");
+  gmt_run_result r = gmt_genmoji(NULL, "sample --checkpoint '%s' --set image_size=256 --n 20000 "
+                                 "--out '%s' --quiet", tiny_checkpoint(), png);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "2^31") && strstr(r.err, "10922"),
+                "sample: exit %d: %s", r.code, r.err);
+  ck_assert_msg(!strstr(r.err, "dimension"), "%s", r.err);
+  ck_assert_msg(access(png, F_OK) != 0, "sample wrote %s", png);
+  gmt_run_free(&r);
+  const char *out = gmt_path_in("never-made-3");
+  r = gmt_genmoji(NULL, "compare --data '%s' --size 1024 --n 4096 --steps 1 --out '%s' --quiet",
+                  gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 2 && strstr(r.err, "2^31") && strstr(r.err, "682"), "compare: exit %d: %s",
+                r.code, r.err);
+  ck_assert_msg(access(out, F_OK) != 0, "compare created %s", out);
+  gmt_run_free(&r);
+}
+END_TEST
+
+/* The commands' own numeric options: a bad value is a usage error whose message states
+ * the range that the command's --help shows. */
+START_TEST(command_option_errors_state_the_range_help_shows) {
+  static const struct {
+    const char *cmd, *args, *range;
+  } cases[] = {
+      {"sample", "--n 0", "1..65536"},           {"sample", "--n 70000", "1..65536"},
+      {"sample", "--steps 2000000", "1..1048576"}, {"sample", "--steps 0", "1..1048576"},
+      {"sample", "--upscale 65", "1..64"},       {"sample", "--seed -1", "0..2^63-1"},
+      {"sample", "--temperature 0", "> 0"},      {"sample", "--eta -1", ">= 0"},
+      {"eval", "--batch 0", "1..65536"},         {"eval", "--t-samples -1", "0..1048576"},
+      {"eval", "--seed x", "0..2^63-1"},         {"compare", "--n 5000", "1..4096"},
+      {"compare", "--timing-n 0", "1..256"},     {"compare", "--t-samples -2", "0..1048576"},
+      {"compare", "--steps 0", "1..2^40"},       {"compare", "--seed -3", "0..2^63-1"},
+      {"train", "--model pixelcnn --batch 0", "1..1048576"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gmt_run_result r = gmt_genmoji(NULL, "%s %s", cases[i].cmd, cases[i].args);
+    ck_assert_msg(r.code == 2 && strstr(r.err, cases[i].range), "%s %s: exit %d, want 2 naming %s: %s",
+                  cases[i].cmd, cases[i].args, r.code, cases[i].range, r.err);
+    gmt_run_free(&r);
+    r = gmt_genmoji(NULL, "%s --help", cases[i].cmd);
+    ck_assert_msg(r.code == 0 && strstr(r.out, cases[i].range), "%s --help does not show %s",
+                  cases[i].cmd, cases[i].range);
+    gmt_run_free(&r);
+  }
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cli");
   TCase *host = tcase_create("host");
@@ -361,6 +709,19 @@ static Suite *make_suite(void) {
   tcase_add_test(plugins, plugins_json_lists_the_cli_frontend);
   tcase_add_test(plugins, plugins_shows_refused_modules_with_the_reason);
   suite_add_tcase(s, plugins);
+  TCase *paths = tcase_create("paths");
+  tcase_set_timeout(paths, 600);
+  tcase_add_test(paths, an_output_that_is_an_input_exits_2_and_writes_nothing);
+  tcase_add_test(paths, forward_metadata_is_valid_utf8_whatever_the_path);
+  tcase_add_test(paths, train_saves_its_checkpoint_whatever_the_data_path);
+  suite_add_tcase(s, paths);
+  TCase *values = tcase_create("option values");
+  tcase_set_timeout(values, 600);
+  tcase_add_test(values, invalid_option_values_exit_2_with_the_help_range_and_create_nothing);
+  tcase_add_test(values, loader_options_are_usage_errors_where_the_loader_does_not_take_them);
+  tcase_add_test(values, a_too_large_n_names_the_tensor_limit);
+  tcase_add_test(values, command_option_errors_state_the_range_help_shows);
+  suite_add_tcase(s, values);
   return s;
 }
 

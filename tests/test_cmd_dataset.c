@@ -272,6 +272,42 @@ START_TEST(unknown_sources_fail_and_bad_options_are_usage_errors) {
 }
 END_TEST
 
+
+/* File names are bytes: a PNG whose name is not UTF-8 (0xff, a lone continuation byte, a
+ * truncated sequence) still gives valid JSON, the bad bytes shown as U+FFFD. */
+START_TEST(json_is_valid_utf8_whatever_the_file_names) {
+  const char *dir = gmt_path_in("odd-names");
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp '%s/apple.png' '%s/' && "
+           "cp '%s/banana.png' \"%s/x$(printf '\\377')y.png\" && "
+           "cp '%s/cherry.png' \"%s/$(printf 'caf\\303\\251-\\200-\\342\\202')z.png\"",
+           dir, dir, gmt_fruit_pictures(), dir, gmt_fruit_pictures(), dir, gmt_fruit_pictures(),
+           dir);
+  ck_assert_int_eq(system(cmd), 0);
+  char args[4200];
+  snprintf(args, sizeof args, "--json --data '%s'", dir);
+  gmt_run_result r = run(NULL, args);
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  ck_assert_msg(gmt_valid_utf8(r.out, strlen(r.out)),
+                "--json output is not valid UTF-8: %s", r.out);
+  cJSON *o = cJSON_Parse(r.out);
+  ck_assert_msg(cJSON_IsObject(o), "not JSON: %s", r.out);
+  ck_assert_int_eq((int)gmt_json_num(o, "count"), 3);
+  int replaced = 0, kept = 0;
+  const cJSON *img;
+  cJSON_ArrayForEach(img, gmt_json_at(o, "images")) {
+    const char *name = gmt_json_str(img, "name"), *source = gmt_json_str(img, "source");
+    /* x<ff>y: one U+FFFD; café-<80>-<e2 82>z: é kept, then one U+FFFD per bad part */
+    if (strcmp(name, "x\xef\xbf\xbdy") == 0) replaced++;
+    if (strcmp(name, "caf\xc3\xa9-\xef\xbf\xbd-\xef\xbf\xbdz") == 0) kept++;
+    ck_assert_msg(strstr(source, "odd-names/"), "source %s", source);
+  }
+  ck_assert_msg(replaced == 1 && kept == 1, "names: %s", r.out);
+  cJSON_Delete(o);
+  gmt_run_free(&r);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cmd_dataset");
   TCase *tc = tcase_create("cli");
@@ -281,6 +317,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, export_then_reload_gives_the_same_names_and_pixels);
   tcase_add_test(tc, kaggle_folder_loads_through_the_command_with_skip_bad);
   tcase_add_test(tc, unknown_sources_fail_and_bad_options_are_usage_errors);
+  tcase_add_test(tc, json_is_valid_utf8_whatever_the_file_names);
   suite_add_tcase(s, tc);
   return s;
 }

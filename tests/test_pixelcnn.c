@@ -566,13 +566,25 @@ START_TEST(pixelcnn_refuses_bad_options_and_inputs) {
   gm_rng_init(&rng, 1, 0);
   gm_model *m = NULL;
   const char *bad[][1] = {{"width=8"}, {"kernel=4"}};
+  const gm_kv bad_kv[] = {{"width", "8"}, {"kernel", "4"}};
+  const char *why[] = {"multiple of 3", "odd"};
+  gmt_ok(gm_model_options_resolve(vt, "gated", NULL, 0, &ro, &err), &err);
   for (int i = 0; i < 2; i++) {
-    gmt_ok(gm_model_options_resolve(vt, "gated", bad[i], 1, &ro, &err), &err);
-    ck_assert_int_eq(vt->create(&m, gmt_device(), ro.model, ro.n_model, &rng, &err), GM_EINVAL);
+    /* resolving refuses the value with the options (a usage error for the CLI) ... */
+    gm_resolved_options bad_ro;
+    ck_assert_int_eq(gm_model_options_resolve(vt, "gated", bad[i], 1, &bad_ro, &err), GM_EINVAL);
+    ck_assert_msg(strstr(err.msg, why[i]), "%s: %s", bad[i][0], err.msg);
+    /* ... and create still refuses a list that was never resolved (the last setting wins) */
+    gm_kv kv[64];
+    ck_assert_int_lt(ro.n_model, 63);
+    memcpy(kv, ro.model, sizeof *kv * (size_t)ro.n_model);
+    kv[ro.n_model] = bad_kv[i];
+    err.msg[0] = '\0';
+    ck_assert_int_eq(vt->create(&m, gmt_device(), kv, ro.n_model + 1, &rng, &err), GM_EINVAL);
     ck_assert_ptr_null(m);
-    gm_model_options_free(&ro);
+    ck_assert_msg(strstr(err.msg, why[i]), "%s: %s", bad[i][0], err.msg);
   }
-  ck_assert_ptr_nonnull(strstr(err.msg, "odd"));
+  gm_model_options_free(&ro);
   const char *sets[] = {"width=6", "layers=1", "image_size=3"};
   m = gmt_model_create(vt, "gated", sets, 3, 1);
   gm_sample_options o = {.n = 1, .sampler = "fast"};

@@ -57,6 +57,24 @@ START_TEST(bad_shapes_are_refused) {
 }
 END_TEST
 
+/* Too many elements: the message names the shape and the limit, not one dimension (it was
+ * "dimension 3 of size 256 is invalid" for a sampler's (20000, 3, 256, 256)). */
+START_TEST(too_many_elements_name_the_limit_of_a_tensor) {
+  gm_error err = {0};
+  gm_tensor *t = NULL;
+  ck_assert_int_eq(gm_tensor_create(&t, gmt_device(), GM_F32, 4, GM_SHAPE(20000, 3, 256, 256),
+                                    &err), GM_ERANGE);
+  ck_assert_ptr_null(t);
+  ck_assert_msg(strstr(err.msg, "(20000, 3, 256, 256)") && strstr(err.msg, "3932160000") &&
+                strstr(err.msg, "2^31 - 1 elements"), "%s", err.msg);
+  /* the product of five large dimensions does not fit 64 bits either */
+  ck_assert_int_eq(gm_tensor_create(&t, gmt_device(), GM_F32, 5,
+                                    GM_SHAPE(1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20), &err),
+                   GM_ERANGE);
+  ck_assert_msg(strstr(err.msg, "2^31 - 1 elements"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(fill_sets_every_element) {
   gm_error err = {0};
   gm_tensor *t, *ti;
@@ -206,6 +224,7 @@ int main(void) {
   tcase_add_test(tc, write_then_read_round_trips_f32_and_i32);
   tcase_add_test(tc, wrong_byte_count_is_refused);
   tcase_add_test(tc, bad_shapes_are_refused);
+  tcase_add_test(tc, too_many_elements_name_the_limit_of_a_tensor);
   tcase_add_test(tc, fill_sets_every_element);
   tcase_add_test(tc, copy_and_reshape_keep_values);
   tcase_add_test(tc, views_share_the_buffer_at_an_offset);

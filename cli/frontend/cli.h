@@ -40,18 +40,52 @@ int gm_cli_no_operands(int argc, char **argv);
 int gm_cli_help(const char *text);
 
 /* Prints root as indented JSON and a newline on stdout, then deletes root.
- * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1. */
+ * NULL (a failed cJSON allocation) is reported as out of memory. Returns 0 or 1.
+ * The text is valid UTF-8 whatever the strings held (gm_cli_utf8_fix). */
 int gm_cli_print_json(cJSON *root);
 
 /* Seconds on the monotonic clock: the one clock of the front-end, for every duration it
  * measures or shows. */
 double gm_cli_now(void);
+/* A malloc'd copy of s that is valid UTF-8: every maximal ill-formed subsequence (a
+ * stray continuation byte, a truncated sequence, an overlong form, a surrogate, a value
+ * above U+10FFFF, a byte 0xc0, 0xc1 or 0xf5..0xff) becomes one U+FFFD, as Unicode's
+ * "substitution of maximal subparts" practice says; valid text comes back unchanged.
+ * On JSON text it keeps the JSON valid: only bytes >= 0x80 change, and those sit inside
+ * strings. NULL on no memory. */
+char *gm_cli_utf8_fix(const char *s);
+/* cJSON_Print / cJSON_PrintUnformatted (formatted != 0 for the first) made valid UTF-8
+ * with gm_cli_utf8_fix; free with free(). NULL on no memory or a NULL root. */
+char *gm_cli_json_text(const cJSON *root, int formatted);
 
 /* "512 B", "256.0 KiB", "15.6 GiB" into buf. Returns buf. */
 const char *gm_cli_bytes(uint64_t n, char *buf, size_t size);
 
 /* mkdir -p: creates path and its missing parents; an error names the part that failed. */
 int gm_cli_make_dirs(const char *path, gm_error *err);
+
+/* 1 when a and b are the same existing file: the same device and inode, so hard links,
+ * symbolic links and other spellings of one path count; 0 when either does not exist
+ * (an output not written yet cannot be an input). */
+int gm_cli_same_file(const char *a, const char *b);
+
+/* A path a command reads or writes, with the option that named it ("--checkpoint"). */
+typedef struct gm_cli_path {
+  const char *option;
+  const char *path;  /* NULL: not given, skipped */
+} gm_cli_path;
+
+/* The check every command makes before it starts work: a usage error when an output is
+ * the same file as an input ("genmoji: CMD: --out K is the same file as --checkpoint K;
+ * it would be overwritten"), or when two outputs are one file (the same existing file, or
+ * the same name in the same folder). Returns 0 or GM_CLI_USAGE after the message. */
+int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
+                         const gm_cli_path *out, int n_out);
+
+/* A usage error ("CMD: OPTION N: ... over the 2^31 - 1 elements of one tensor ...") when n
+ * images of 3 x s x s values do not fit one tensor; names the largest n that does.
+ * Returns 0 or GM_CLI_USAGE. */
+int gm_cli_check_images(const char *cmd, const char *option, long long n, int s);
 
 /* A duration "90s", "5m", "1h30m", "2.5m" or "300" (seconds) into *seconds; 0 only when
  * allow_zero. -1 (nothing printed) when s is not one. */

@@ -100,12 +100,74 @@ int gm_cli_help(const char *text) {
   return GM_CLI_OK;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (1..4), or 0 when it is not one;
+ * *bad then gets the length of its maximal ill-formed subpart (at least 1). Table 3-7
+ * of the Unicode standard: the second byte's range depends on the first. */
+static int utf8_seq(const unsigned char *p, int *bad) {
+  unsigned c = p[0];
+  int n;
+  unsigned lo = 0x80, hi = 0xbf;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;      /* no overlong forms */
+    else if (c == 0xed) hi = 0x9f; /* no surrogates */
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;      /* no overlong forms */
+    else if (c == 0xf4) hi = 0x8f; /* nothing above U+10FFFF */
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (int i = 1; i < n; i++) {
+    unsigned b = p[i];
+    if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xbf)) {
+      *bad = i;
+      return 0;
+    }
+  }
+  return n;
+}
+
+char *gm_cli_utf8_fix(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t len = strlen(s);
+  char *out = malloc(3 * len + 1); /* each bad byte at most one 3-byte U+FFFD */
+  if (!out) return NULL;
+  size_t k = 0;
+  while (*p) {
+    int bad = 0, n = utf8_seq(p, &bad);
+    if (n) {
+      memcpy(out + k, p, (size_t)n);
+      k += (size_t)n;
+      p += n;
+    } else {
+      memcpy(out + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      p += bad;
+    }
+  }
+  out[k] = '\0';
+  return out;
+}
+
+char *gm_cli_json_text(const cJSON *root, int formatted) {
+  if (!root) return NULL;
+  char *text = formatted ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+  if (!text) return NULL;
+  char *fixed = gm_cli_utf8_fix(text);
+  cJSON_free(text);
+  return fixed;
+}
+
 int gm_cli_print_json(cJSON *root) {
-  char *text = root ? cJSON_Print(root) : NULL;
+  char *text = gm_cli_json_text(root, 1);
   cJSON_Delete(root);
   if (!text) return gm_cli_fail("out of memory while writing JSON");
   puts(text);
-  cJSON_free(text);
+  free(text);
   return GM_CLI_OK;
 }
 
@@ -143,6 +205,59 @@ int gm_cli_make_dirs(const char *path, gm_error *err) {
   if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
     return gm_error_set(err, GM_EIO, "%s: not a folder", path);
   return 0;
+}
+
+int gm_cli_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The folder part of path into buf ("." when there is none). Returns the last part. */
+static const char *split_path(const char *path, char *buf, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(buf, size, ".");
+    return path;
+  }
+  snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  return slash + 1;
+}
+
+/* Two outputs that end up as one file: the same existing file, or one name in one folder
+ * when neither exists yet. */
+static int same_output(const char *a, const char *b) {
+  struct stat sa, sb;
+  int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea || eb) return 0;
+  char da[4096], db[4096];
+  const char *na = split_path(a, da, sizeof da), *nb = split_path(b, db, sizeof db);
+  return *na && strcmp(na, nb) == 0 && gm_cli_same_file(da, db);
+}
+
+int gm_cli_check_outputs(const char *cmd, const gm_cli_path *in, int n_in,
+                         const gm_cli_path *out, int n_out) {
+  for (int i = 0; i < n_out; i++) {
+    if (!out[i].path) continue;
+    for (int k = 0; k < n_in; k++)
+      if (in[k].path && gm_cli_same_file(out[i].path, in[k].path))
+        return gm_cli_usage(cmd, "%s %s is the same file as %s %s; it would be overwritten",
+                            out[i].option, out[i].path, in[k].option, in[k].path);
+    for (int k = 0; k < i; k++)
+      if (out[k].path && same_output(out[i].path, out[k].path))
+        return gm_cli_usage(cmd, "%s %s and %s %s are the same file", out[k].option,
+                            out[k].path, out[i].option, out[i].path);
+  }
+  return 0;
+}
+
+int gm_cli_check_images(const char *cmd, const char *option, long long n, int s) {
+  long long per = 3LL * s * s, most = per > 0 ? INT32_MAX / per : 0;
+  if (n <= most) return 0;
+  return gm_cli_usage(cmd, "%s %lld: %lld images of 3x%dx%d are %lld values, over the 2^31 - 1 "
+                      "elements one tensor holds (at most %lld images at this size)", option, n,
+                      n, s, s, n * per, most);
 }
 
 int gm_cli_parse_duration(const char *s, int allow_zero, double *seconds) {

@@ -206,7 +206,7 @@ static int resolve_models(models_opts *o, gm_host *host, const char *cmd) {
 /* ---- output ---- */
 
 static int print_line(cJSON *row) {
-  char *text = row ? cJSON_PrintUnformatted(row) : NULL;
+  char *text = gm_cli_json_text(row, 0);
   cJSON_Delete(row);
   if (!text) return gm_cli_fail("out of memory");
   puts(text);

@@ -118,16 +118,53 @@ static int stem_taken(char (*stems)[256], int i) {
   return 0;
 }
 
-static int export_images(const gm_dataset *ds, const char *dir, gm_error *err) {
-  int rc = gm_cli_make_dirs(dir, err);
-  if (rc) return rc;
+/* The files the images were read from (a loader's source that names a file: pngdir and
+ * Kaggle folders), by device and inode, so that no output replaces one. */
+typedef struct file_id {
+  dev_t dev;
+  ino_t ino;
+  int item;
+} file_id;
+
+typedef struct sources {
+  file_id *ids;
+  int n;
+} sources;
+
+static int sources_load(const gm_dataset *ds, sources *s) {
+  int n = gm_dataset_count(ds);
+  s->n = 0;
+  s->ids = malloc(sizeof *s->ids * (size_t)(n ? n : 1));
+  if (!s->ids) return -1;
+  for (int i = 0; i < n; i++) {
+    struct stat st;
+    if (stat(gm_dataset_get(ds, i)->source, &st) == 0 && S_ISREG(st.st_mode))
+      s->ids[s->n++] = (file_id){st.st_dev, st.st_ino, i};
+  }
+  return 0;
+}
+
+/* A usage error when writing path would replace a file an image was read from. */
+static int clobbers(const sources *s, const gm_dataset *ds, const char *cmd, const char *option,
+                    const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return 0;
+  for (int k = 0; k < s->n; k++)
+    if (s->ids[k].dev == st.st_dev && s->ids[k].ino == st.st_ino) {
+      const gm_dataset_item *it = gm_dataset_get(ds, s->ids[k].item);
+      return gm_cli_usage(cmd, "%s %s is the same file as %s, the image '%s' of --data; it would "
+                          "be overwritten", option, path, it->source, it->name);
+    }
+  return 0;
+}
+
+/* Each image's export path, DIR/<stem>.png, into paths[i] (n rows of 4608 bytes). */
+static void export_paths(const gm_dataset *ds, const char *dir, char (*paths)[4608],
+                         char (*stems)[256]) {
   gm_emoji_names *names = NULL;
   gm_error ignored = {0};
   if (gm_emoji_names_load(&names, NULL, &ignored)) names = NULL; /* names as stems then */
-  int n = gm_dataset_count(ds), s = gm_dataset_size(ds);
-  char(*stems)[256] = calloc((size_t)n + 1, sizeof *stems);
-  if (!stems) rc = gm_error_set(err, GM_ENOMEM, "%s: out of memory", dir);
-  for (int i = 0; !rc && i < n; i++) {
+  for (int i = 0; i < gm_dataset_count(ds); i++) {
     const gm_dataset_item *it = gm_dataset_get(ds, i);
     export_stem(it, names, stems[i], 200);
     /* Two images with one stem (a name listed twice): the later ones get ~2, ~3, ... */
@@ -135,12 +172,26 @@ static int export_images(const gm_dataset *ds, const char *dir, gm_error *err) {
     snprintf(base, sizeof base, "%s", stems[i]);
     for (int dup = 2; stem_taken(stems, i); dup++)
       snprintf(stems[i], sizeof stems[i], "%.200s~%d", base, dup);
-    char path[4096 + 512];
-    snprintf(path, sizeof path, "%s/%s.png", dir, stems[i]);
-    rc = gm_png_write(path, it->rgb, s, s, 3, err);
+    snprintf(paths[i], sizeof paths[i], "%.4000s/%s.png", dir, stems[i]);
   }
-  free(stems);
   gm_emoji_names_destroy(names);
+}
+
+/* Writes every image to its export path once none of those is a file read (a usage error
+ * then, *usage set, nothing written). */
+static int export_images(const gm_dataset *ds, const char *dir, const sources *src,
+                         const char *cmd, int *usage, gm_error *err) {
+  int n = gm_dataset_count(ds), s = gm_dataset_size(ds), rc = 0;
+  char(*stems)[256] = calloc((size_t)n + 1, sizeof *stems);
+  char(*paths)[4608] = calloc((size_t)n + 1, sizeof *paths);
+  if (!stems || !paths) rc = gm_error_set(err, GM_ENOMEM, "%s: out of memory", dir);
+  if (!rc) export_paths(ds, dir, paths, stems);
+  for (int i = 0; !rc && i < n; i++)
+    if (clobbers(src, ds, cmd, "--export", paths[i])) *usage = rc = GM_CLI_USAGE;
+  if (!rc) rc = gm_cli_make_dirs(dir, err);
+  for (int i = 0; !rc && i < n; i++) rc = gm_png_write(paths[i], gm_dataset_get(ds, i)->rgb, s, s, 3, err);
+  free(stems);
+  free(paths);
   return rc;
 }
 
@@ -171,6 +222,10 @@ int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
     }
   }
   if (gm_cli_no_operands(argc, argv)) return GM_CLI_USAGE;
+  const gm_cli_path ins[] = {{"--data", d.data}};
+  const gm_cli_path outs[] = {{"--grid", grid}, {"--export", export_dir}};
+  if (gm_cli_check_outputs(argv[0], ins, 1, outs, 2)) return GM_CLI_USAGE;
+  if (gm_cli_dataopts_check(&d, host, &err)) return gm_cli_usage(argv[0], "%s", err.msg);
 
   gm_dataset *ds = NULL;
   const gm_plugin_record *rec = NULL;
@@ -178,13 +233,18 @@ int gm_cli_cmd_dataset(int argc, char **argv, gm_host *host) {
   const char *first;
   int skipped = gm_dataset_skipped(ds, &first);
   if (skipped) gm_cli_fail("skipped %d malformed record%s; the first: %s", skipped, skipped == 1 ? "" : "s", first);
-  int rc = GM_CLI_OK;
-  if ((grid && write_grid(ds, grid, &err)) || (export_dir && export_images(ds, export_dir, &err)))
-    rc = gm_cli_fail_err(&err);
+  int rc = GM_CLI_OK, usage = 0;
+  sources src = {0};
+  if ((grid || export_dir) && sources_load(ds, &src)) rc = gm_cli_fail("out of memory");
+  else if (grid && clobbers(&src, ds, argv[0], "--grid", grid)) rc = GM_CLI_USAGE;
+  else if ((export_dir && export_images(ds, export_dir, &src, argv[0], &usage, &err)) ||
+           (grid && write_grid(ds, grid, &err)))
+    rc = usage ? GM_CLI_USAGE : gm_cli_fail_err(&err);
   else if (json)
     rc = print_json(ds, d.data, rec->name);
   else
     print_text(ds, d.data, rec->name);
+  free(src.ids);
   gm_dataset_destroy(ds);
   return rc;
 }

@@ -26,10 +26,10 @@ static const char usage[] =
     "\n"
     "Evaluation:\n"
     "      --split S            heldout (default), train or all\n"
-    "      --t-samples K        diffusion bound from K random timesteps per image (default\n"
-    "                           0: every timestep, exact but slow)\n"
-    "      --batch N            images per evaluation batch (default 32)\n"
-    "      --seed S             random numbers the bound draws (default 0)\n"
+    "      --t-samples K        diffusion bound from K random timesteps per image,\n"
+    "                           0..1048576 (default 0: every timestep, exact but slow)\n"
+    "      --batch N            images per evaluation batch, 1..65536 (default 32)\n"
+    "      --seed S             random numbers the bound draws, 0..2^63-1 (default 0)\n"
     "\n"
     "Output:\n"
     "      --json               print {bits_per_dim, images, split, model, preset,\n"
@@ -56,7 +56,7 @@ static int handle(eval_args *a, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_T_SAMPLES:
     if (gm_cli_parse_long(arg, 0, 1 << 20, &a->t_samples))
-      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not an integer in 0..1048576", arg);
     return 1;
   case OPT_BATCH:
     if (gm_cli_parse_long(arg, 1, 1 << 16, &a->batch))
@@ -64,7 +64,7 @@ static int handle(eval_args *a, int c, const char *arg, const char *cmd) {
     return 1;
   case OPT_SEED:
     if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
-      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not an integer in 0..2^63-1", arg);
     a->seed = (unsigned long long)v;
     return 1;
   case OPT_JSON: a->json = 1; return 1;
@@ -172,6 +172,8 @@ int gm_cli_cmd_eval(int argc, char **argv, gm_host *host) {
     else if (r >= 10) code = r - 10;
   }
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
+  if (code < 0 && gm_cli_dataopts_check(&d, host, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
   gm_cli_model m;
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &m)) == 0) {
     code = eval(&m, &d, &a, host);

@@ -67,9 +67,13 @@ static int run_forward(gm_cli_model *m, const char *in_path, const char *out_pat
       code = gm_cli_fail("model '%s' forward: %d outputs", m->rec->name, n_out);
   }
   if (!code) {
+    /* the header is JSON that other readers (safetensors in Python) parse strictly */
+    char *weights = gm_cli_utf8_fix(m->file);
     const gm_kv meta[] = {{"model", m->rec->name}, {"preset", m->opts.preset->name},
-                          {"weights", m->file}};
-    if (gm_checkpoint_write(out_path, out, n_out, meta, 3, &err)) code = gm_cli_fail_err(&err);
+                          {"weights", weights ? weights : ""}};
+    if (!weights) code = gm_cli_fail("out of memory");
+    else if (gm_checkpoint_write(out_path, out, n_out, meta, 3, &err)) code = gm_cli_fail_err(&err);
+    free(weights);
   }
   if (!code && json) {
     cJSON *o = cJSON_CreateObject();
@@ -130,6 +134,10 @@ int gm_cli_cmd_forward(int argc, char **argv, gm_host *host) {
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
   if (code < 0 && !in) code = gm_cli_usage(argv[0], "--in IN.safetensors is required");
   if (code < 0 && !out) code = gm_cli_usage(argv[0], "--out OUT.safetensors is required");
+  const gm_cli_path ins[] = {{"--checkpoint", mo.checkpoint}, {"--weights", mo.weights},
+                             {"--in", in}};
+  const gm_cli_path outs[] = {{"--out", out}};
+  if (code < 0 && gm_cli_check_outputs(argv[0], ins, 3, outs, 1)) code = GM_CLI_USAGE;
   gm_cli_model m;
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &m)) == 0) {
     code = run_forward(&m, in, out, train, json);

@@ -43,20 +43,21 @@ static const char usage[] =
     "\n" GM_CLI_WEIGHTOPTS_HELP
     "\n"
     "Sampling:\n"
-    "      --n N                how many images (default 16)\n"
+    "      --n N                how many images, 1..65536 (default 16)\n"
     "      --out FILE.png|DIR   a grid PNG or a folder of PNGs\n"
-    "      --seed S             the sampler's random numbers (default 0)\n"
+    "      --seed S             the sampler's random numbers, 0..2^63-1 (default 0)\n"
     "      --sampler NAME       one of the model's samplers (default: its first; see\n"
     "                           'genmoji train --model NAME --help')\n"
-    "      --temperature T      softmax temperature (autoregressive models)\n"
-    "      --steps N            sampler steps (DDIM)\n"
-    "      --eta E              DDIM eta (0 = deterministic)\n"
+    "      --temperature T      softmax temperature > 0 (autoregressive models)\n"
+    "      --steps N            sampler steps (DDIM), 1..1048576 and at most the model's\n"
+    "                           timesteps\n"
+    "      --eta E              DDIM eta >= 0 (0 = deterministic)\n"
     "      --stretch            stretch each sample's min..max to the full range, as the\n"
     "                           study displayed its DDPM samples\n"
     "      --noise FILE         start from the tensor 'noise' (N, 3, S, S) in FILE\n"
     "                           (.safetensors) instead of drawing it\n"
     "      --save-noise FILE    write the starting noise drawn to FILE as 'noise'\n"
-    "      --upscale K          grid cells scaled up K times (default 4)\n"
+    "      --upscale K          grid cells scaled up K times, 1..64 (default 4)\n"
     "\n"
     "Output:\n"
     "      --json               print {model, preset, n, out, files, sampler, seed,\n"
@@ -92,18 +93,18 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   case OPT_SEED: {
     long long v;
     if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
-      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not an integer in 0..2^63-1", arg);
     a->seed = (unsigned long long)v;
     return 1;
   }
   case OPT_TEMPERATURE:
     if (parse_double(arg, 0, &a->temperature) || a->temperature == 0)
-      return 10 + gm_cli_usage(cmd, "--temperature: \"%s\" is not a positive number", arg);
+      return 10 + gm_cli_usage(cmd, "--temperature: \"%s\" is not a number > 0", arg);
     return 1;
   case OPT_SAMPLER: a->sampler = arg; return 1;
   case OPT_STEPS:
     if (gm_cli_parse_long(arg, 1, 1 << 20, &a->steps))
-      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
+      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not an integer in 1..1048576", arg);
     return 1;
   case OPT_ETA:
     if (parse_double(arg, 0, &a->eta))
@@ -217,6 +218,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
     }
     s = (int)z->shape[2];
   }
+  if (gm_cli_check_images(cmd, "--n", n, s)) return GM_CLI_USAGE;
   if (a->save_noise &&
       gm_tensor_create(&r->noise_out, m->dev, GM_F32, 4, GM_SHAPE(n, 3, s, s), &err))
     return gm_cli_fail_err(&err);
@@ -281,6 +283,24 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   return GM_CLI_OK;
 }
 
+/* No output may be an input or another output: the grid or every DIR/NNNN.png the run
+ * would write, and --save-noise. Returns -1 when all is well, else GM_CLI_USAGE. */
+static int check_paths(const sample_args *a, const gm_cli_modelopts *mo, const char *cmd) {
+  const gm_cli_path ins[] = {{"--checkpoint", mo->checkpoint}, {"--weights", mo->weights},
+                             {"--noise", a->noise}};
+  gm_cli_path outs[] = {{"--out", a->out}, {"--save-noise", a->save_noise}};
+  if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+  struct stat st;
+  if (is_png_path(a->out) || stat(a->out, &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+  for (long long i = 0; i < a->n; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%04lld.png", a->out, i);
+    outs[0].path = path;
+    if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+  }
+  return -1;
+}
+
 int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
   static const struct option longopts[] = {
       GM_CLI_MODELOPTS_LONGOPTS,
@@ -315,6 +335,7 @@ int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
   }
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
   if (code < 0 && !a.out) code = gm_cli_usage(argv[0], "--out FILE.png|DIR is required");
+  if (code < 0) code = check_paths(&a, &mo, argv[0]);
   sample_run r;
   memset(&r, 0, sizeof r);
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &r.m)) == 0) {

@@ -58,7 +58,7 @@ static const char usage[] =
     "      --time T             train for T: 90s, 5m, 1h, 1h30m or plain seconds\n"
     "      --steps N            train until N optimiser steps in all\n"
     "      --epochs N           train until N epochs in all (default: --time 5m)\n"
-    "      --batch N            images per step (overrides the preset's batch)\n"
+    "      --batch N            images per step, 1..1048576 (overrides the preset's batch)\n"
     "      --lr X               learning rate (overrides the preset's lr)\n"
     "      --seed S             initialisation, data order, flips and noise (default 0)\n"
     "      --resume             continue DIR/last.safetensors bit for bit; the budget counts\n"
@@ -147,8 +147,9 @@ static int handle(train_args *a, int c, const char *arg, const char *cmd) {
     const char *name = "";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if (names[i].c == c) name = names[i].name;
-    if (gm_cli_parse_long(arg, 1, LLONG_MAX, &v) || v > (1 << 30))
-      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not a positive integer", name, arg);
+    long long hi = c == OPT_BATCH ? 1 << 20 : 1 << 30; /* batch: the training key's range */
+    if (gm_cli_parse_long(arg, 1, hi, &v))
+      return 10 + gm_cli_usage(cmd, "--%s: \"%s\" is not an integer in 1..%lld", name, arg, hi);
     if (c == OPT_BATCH) a->batch = v;
     else if (c == OPT_SAVE_EVERY) a->save_every = v;
     else if (c == OPT_KEEP_EVERY) a->keep_every = v;
@@ -334,6 +335,16 @@ static int refuse_decided(const train_run *t, const char *cmd) {
                       k > 1 ? "them" : "it");
 }
 
+/* The files train writes into --out must not be its --data. Returns -1 or GM_CLI_USAGE. */
+static int check_paths(const train_run *t, const char *cmd) {
+  char last[4200], metrics[4200];
+  snprintf(last, sizeof last, "%s/last.safetensors", t->a.out);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", t->a.out);
+  const gm_cli_path ins[] = {{"--data", t->d.data}};
+  const gm_cli_path outs[] = {{"--out", last}, {"--out", metrics}};
+  return gm_cli_check_outputs(cmd, ins, 1, outs, 2) ? GM_CLI_USAGE : -1;
+}
+
 int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
   static const struct option longopts[] = {
       GM_CLI_DATAOPTS_LONGOPTS,
@@ -387,6 +398,12 @@ int gm_cli_cmd_train(int argc, char **argv, gm_host *host) {
       gm_model_options_resolve(t.rec->vtable, t.m.preset, t.m.sets, t.m.n_sets, &t.opts, &err))
     code = gm_cli_usage(argv[0], "%s", err.msg);
   if (code < 0 && t.a.resume) code = refuse_decided(&t, argv[0]);
+  gm_train_settings settings; /* the trainer's own rules, checked before --out is made */
+  if (code < 0 && gm_train_settings_resolve(&t.opts, (int)t.a.batch, t.a.lr, &settings, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0 && gm_cli_dataopts_check(&t.d, host, &err))
+    code = gm_cli_usage(argv[0], "%s", err.msg);
+  if (code < 0) code = check_paths(&t, argv[0]);
   if (code < 0) code = train(&t, host);
   cJSON_free(t.desc);
   gm_dataset_destroy(t.ds);

@@ -88,6 +88,40 @@ int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_erro
   return rc ? rc : 1;
 }
 
+static int takes_key(const gm_loader_vtable *v, const char *key) {
+  for (const char *const *k = v->option_keys; k && *k; k++)
+    if (strcmp(*k, key) == 0) return 1;
+  return 0;
+}
+
+int gm_cli_dataopts_check(const gm_cli_dataopts *o, gm_host *host, gm_error *err) {
+  const gm_registry *reg = gm_host_registry(host);
+  const gm_plugin_record *rec = NULL;
+  gm_error ignored = {0};
+  if (gm_dataset_find_loader(reg, o->data, &rec, &ignored)) return 0; /* loading says so */
+  static const struct {
+    const char *key, *option;
+  } keys[] = {{"vendor", "--vendor"}, {"skip-bad", "--skip-bad"}};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    int given = i == 0 ? o->vendor != NULL : o->skip_bad;
+    if (!given || takes_key(rec->vtable, keys[i].key)) continue;
+    char names[512] = "";
+    size_t used = 0;
+    for (int k = 0; k < gm_registry_count(reg); k++) {
+      const gm_plugin_record *r = gm_registry_record(reg, k);
+      if (r->reason || !r->kind || strcmp(r->kind, GM_PLUGIN_KIND_LOADER) != 0 || !r->vtable ||
+          !takes_key(r->vtable, keys[i].key) || used >= sizeof names)
+        continue;
+      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                               r->name);
+    }
+    return gm_error_set(err, GM_EINVAL, "%s: the %s loader (for %s) does not take it; it is for "
+                        "the %s loader%s", keys[i].option, rec->name, o->data,
+                        names[0] ? names : "no", strchr(names, ',') ? "s" : "");
+  }
+  return 0;
+}
+
 int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **out,
                          const gm_plugin_record **loader, gm_error *err) {
   const gm_plugin_record *rec = NULL;
@@ -118,7 +152,12 @@ char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader) {
            d->ds.background[2]);
   cJSON_AddStringToObject(o, "background", bg);
   cJSON_AddNumberToObject(o, "heldout", d->ds.heldout);
-  char *s = cJSON_PrintUnformatted(o);
+  char *fixed = gm_cli_json_text(o, 0);
   cJSON_Delete(o);
+  if (!fixed) return NULL;
+  size_t len = strlen(fixed) + 1; /* the callers free it with cJSON_free */
+  char *s = cJSON_malloc(len);
+  if (s) memcpy(s, fixed, len);
+  free(fixed);
   return s;
 }

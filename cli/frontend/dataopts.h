@@ -55,8 +55,9 @@ enum {
   "      --data SRC           noto (the system's Noto Color Emoji, the default), a\n"  \
   "                           .ttf font, a folder of PNGs, or a Kaggle folder\n"       \
   "                           (full_emoji.csv or image/<Vendor>/)\n"                   \
-  "      --vendor NAME        the Kaggle vendor column (default Apple)\n"              \
-  "      --skip-bad           skip malformed Kaggle rows instead of failing\n"         \
+  "      --vendor NAME        the Kaggle vendor column (default Apple; kaggle only)\n"  \
+  "      --skip-bad           skip malformed records instead of failing (kaggle: bad\n" \
+  "                           CSV rows and PNG files; pngdir: unreadable PNG files)\n" \
   "      --subset faces       only Unicode subgroups face-*\n"                         \
   "      --yellow             only images whose opaque pixels are mostly yellow\n"     \
   "      --match REGEX        only names matching REGEX (extended, any case)\n"        \
@@ -69,13 +70,20 @@ void gm_cli_dataopts_init(gm_cli_dataopts *o);
 /* Handles one getopt_long result: 1 when opt is one of the data options (arg taken),
  * 0 when it is not, a negative code with a message for a bad value (a usage error). */
 int gm_cli_dataopts_handle(gm_cli_dataopts *o, int opt, const char *arg, gm_error *err);
+/* The check of a loader option against the loader that --data picks: --vendor or
+ * --skip-bad given for a loader whose option keys lack it is an error (GM_EINVAL, a usage
+ * error for the commands) naming the loaders that take it. 0 also when no loader
+ * understands the source: loading reports that. Commands call it with the other option
+ * checks, before anything is made. */
+int gm_cli_dataopts_check(const gm_cli_dataopts *o, gm_host *host, gm_error *err);
 /* Finds the loader for o->data among the host's plugins and loads the dataset.
  * *loader (may be NULL) receives the loader's registry record. */
 int gm_cli_dataopts_load(const gm_cli_dataopts *o, gm_host *host, gm_dataset **out,
                          const gm_plugin_record **loader, gm_error *err);
 
 /* The data options as JSON (source, loader, filters, size, background, heldout), as the
- * checkpoint metadata and the compare report record them; malloc'd, NULL on no memory. */
+ * checkpoint metadata and the compare report record them; valid UTF-8 (gm_cli_utf8_fix),
+ * from cJSON_malloc (free with cJSON_free), NULL on no memory. */
 char *gm_cli_dataopts_describe(const gm_cli_dataopts *d, const char *loader);
 
 #endif

@@ -75,13 +75,8 @@ static const char *type_name(gm_option_type t) {
 }
 
 static void print_option(const gm_model_option *o) {
-  char range[128] = "";
-  if (o->type == GM_OPTION_CHOICE && o->choices) snprintf(range, sizeof range, "%s", o->choices);
-  else if (o->type == GM_OPTION_INT && o->min <= o->max)
-    snprintf(range, sizeof range, "%.0f..%.0f", o->min, o->max);
-  else if (o->type == GM_OPTION_FLOAT && o->min <= o->max)
-    snprintf(range, sizeof range, "%g..%g", o->min, o->max);
-  else if (o->type == GM_OPTION_BOOL) snprintf(range, sizeof range, "0|1");
+  char range[128];
+  gm_model_option_range(o, range, sizeof range); /* what a bad --set value's message names */
   printf("  %-16s %-7s %-10s %-16s %s\n", o->name, type_name(o->type),
          o->default_value ? o->default_value : "", range, o->help ? o->help : "");
 }
@@ -100,17 +95,8 @@ void gm_cli_print_model_help(const gm_plugin_record *rec) {
   printf("\nSamplers (sample --sampler NAME; the first is the default):");
   for (const char *const *s = vt->samplers; s && *s; s++) printf(" %s", *s);
   printf("\nLikelihood (eval): %s\n", vt->nll ? "yes" : "no");
-  static const gm_model_option train[] = {
-      {"lr", GM_OPTION_FLOAT, "1e-3", 0, 1e30, NULL, "learning rate (--lr overrides)"},
-      {"batch", GM_OPTION_INT, "8", 1, 1 << 20, NULL, "images per step (--batch overrides)"},
-      {"optimizer", GM_OPTION_CHOICE, "adam", 1, 0, "adam|adamw", "the optimiser"},
-      {"weight_decay", GM_OPTION_FLOAT, "0", 0, 1e30, NULL, "0 for adam, 0.01 for adamw by default"},
-      {"clip", GM_OPTION_FLOAT, "0", 0, 1e30, NULL, "global gradient-norm clip (0 = off)"},
-      {"ema", GM_OPTION_FLOAT, "0", 0, 1, NULL, "EMA decay of the weights (0 = off)"},
-      {"hflip", GM_OPTION_BOOL, "0", 1, 0, NULL, "random horizontal flips of training images"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL}};
   printf("\nTraining keys (--set KEY=VALUE or in a preset):\n");
-  for (const gm_model_option *o = train; o->name; o++) print_option(o);
+  for (const gm_model_option *o = gm_train_keys(); o->name; o++) print_option(o);
 }
 
 /* ---- a model from a file ---- */

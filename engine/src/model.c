@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,18 +73,49 @@ int gm_kv_bool(const gm_kv *kv, int n, const char *key, int *out, gm_error *err)
 
 /* ---- resolving presets and --set values ---- */
 
-typedef struct train_key {
-  const char *name;
-  gm_option_type type;
-  const char *choices;
-} train_key;
+/* The training keys. Bounds are inclusive except where train_open says otherwise: lr
+ * must be > 0, an EMA decay < 1. The CLI's help prints this table. */
+static const gm_model_option train_options[] = {
+    {"lr", GM_OPTION_FLOAT, "1e-3", 0, INFINITY, NULL, "learning rate (--lr overrides)"},
+    {"batch", GM_OPTION_INT, "8", 1, 1 << 20, NULL, "images per step (--batch overrides)"},
+    {"optimizer", GM_OPTION_CHOICE, "adam", 1, 0, "adam|adamw", "the optimiser"},
+    {"weight_decay", GM_OPTION_FLOAT, "0", 0, INFINITY, NULL,
+     "0 for adam, 0.01 for adamw by default"},
+    {"clip", GM_OPTION_FLOAT, "0", 0, INFINITY, NULL, "global gradient-norm clip (0 = off)"},
+    {"ema", GM_OPTION_FLOAT, "0", 0, 1, NULL, "EMA decay of the weights (0 = off)"},
+    {"hflip", GM_OPTION_BOOL, "0", 1, 0, NULL, "random horizontal flips of training images"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+static const struct {
+  unsigned char lo, hi; /* 1: the bound itself is outside */
+} train_open[] = {{1, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 1}, {0, 0}};
 
-static const train_key train_keys[] = {
-    {"lr", GM_OPTION_FLOAT, NULL},          {"batch", GM_OPTION_INT, NULL},
-    {"optimizer", GM_OPTION_CHOICE, "adam|adamw"}, {"weight_decay", GM_OPTION_FLOAT, NULL},
-    {"clip", GM_OPTION_FLOAT, NULL},        {"ema", GM_OPTION_FLOAT, NULL},
-    {"hflip", GM_OPTION_BOOL, NULL},
-};
+const gm_model_option *gm_train_keys(void) { return train_options; }
+
+const char *gm_model_option_range(const gm_model_option *o, char *buf, size_t size) {
+  int lo_open = 0, hi_open = 0;
+  size_t k = (size_t)(o - train_options);
+  if (o >= train_options && k < sizeof train_open / sizeof train_open[0]) {
+    lo_open = train_open[k].lo;
+    hi_open = train_open[k].hi;
+  }
+  buf[0] = '\0';
+  switch (o->type) {
+  case GM_OPTION_CHOICE: snprintf(buf, size, "%s", o->choices ? o->choices : ""); break;
+  case GM_OPTION_BOOL: snprintf(buf, size, "0|1"); break;
+  case GM_OPTION_INT:
+    if (o->min <= o->max) snprintf(buf, size, "%.0f..%.0f", o->min, o->max);
+    break;
+  case GM_OPTION_FLOAT:
+    if (!(o->min <= o->max)) break;
+    if (isinf(o->max)) snprintf(buf, size, "%s %g", lo_open ? ">" : ">=", o->min);
+    else if (lo_open || hi_open)
+      snprintf(buf, size, "%c%g, %g%c", lo_open ? '(' : '[', o->min, o->max, hi_open ? ')' : ']');
+    else snprintf(buf, size, "%g..%g", o->min, o->max);
+    break;
+  default: break;
+  }
+  return buf;
+}
 
 static int in_choices(const char *choices, const char *v) {
   size_t n = strlen(v);
@@ -97,32 +129,47 @@ static int in_choices(const char *choices, const char *v) {
   return 0;
 }
 
-static int check_value(const char *key, gm_option_type type, const char *choices, double min,
-                       double max, const char *v, gm_error *err) {
+/* v against o's type and the range gm_model_option_range shows; the message names both. */
+static int check_value(const gm_model_option *o, const char *v, gm_error *err) {
+  char range[128];
+  gm_model_option_range(o, range, sizeof range);
+  int rel = range[0] == '>'; /* "> 0": "not > 0" reads better than "outside > 0" */
+  const char *sep = range[0] ? (rel ? " " : " in ") : "";
   int64_t i;
   double f;
   int b;
-  switch (type) {
+  switch (o->type) {
   case GM_OPTION_INT:
-    if (parse_int(v, &i)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not an integer", key, v);
+    if (parse_int(v, &i))
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: not an integer%s%s", o->name, v, sep,
+                          range);
     f = (double)i;
     break;
   case GM_OPTION_FLOAT:
-    if (parse_float(v, &f)) return gm_error_set(err, GM_EINVAL, "option %s=%s: not a number", key, v);
+    if (parse_float(v, &f))
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: not a number%s%s", o->name, v, sep,
+                          range);
     break;
   case GM_OPTION_BOOL:
     if (parse_bool(v, &b))
-      return gm_error_set(err, GM_EINVAL, "option %s=%s: not a boolean (0/1/true/false)", key, v);
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: not 0|1 (or true/false, yes/no, on/off)",
+                          o->name, v);
     return 0;
   case GM_OPTION_CHOICE:
-    if (!in_choices(choices, v))
-      return gm_error_set(err, GM_EINVAL, "option %s=%s: must be one of %s", key, v, choices);
+    if (!in_choices(o->choices, v))
+      return gm_error_set(err, GM_EINVAL, "option %s=%s: must be one of %s", o->name, v,
+                          o->choices);
     return 0;
   default:
     return 0;
   }
-  if (min <= max && (f < min || f > max))
-    return gm_error_set(err, GM_ERANGE, "option %s=%s: outside %g..%g", key, v, min, max);
+  if (!(o->min <= o->max)) return 0;
+  size_t k = (size_t)(o - train_options);
+  int train = o >= train_options && k < sizeof train_open / sizeof train_open[0];
+  int lo_open = train && train_open[k].lo, hi_open = train && train_open[k].hi;
+  if (f < o->min || f > o->max || (lo_open && f == o->min) || (hi_open && f == o->max))
+    return gm_error_set(err, GM_ERANGE, "option %s=%s: %s %s", o->name, v,
+                        rel ? "not" : "outside", range);
   return 0;
 }
 
@@ -162,20 +209,17 @@ static int apply(const gm_model_vtable *vt, char *text, const char *from, kvbuf 
   for (int i = 0; vt->options[i].name; i++) {
     const gm_model_option *o = &vt->options[i];
     if (strcmp(o->name, key) == 0) {
-      int rc = check_value(key, o->type, o->choices, o->min, o->max, value, err);
+      int rc = check_value(o, value, err);
       if (rc) return gm_error_prefix(err, "%s", from);
       return kv_set(model, o->name, value);
     }
   }
-  for (size_t i = 0; i < sizeof train_keys / sizeof train_keys[0]; i++) {
-    const train_key *t = &train_keys[i];
+  for (const gm_model_option *t = train_options; t->name; t++)
     if (strcmp(t->name, key) == 0) {
-      double lo = t->type == GM_OPTION_FLOAT ? 0 : 1, hi = 1e30;
-      int rc = check_value(key, t->type, t->choices, lo, hi, value, err);
+      int rc = check_value(t, value, err);
       if (rc) return gm_error_prefix(err, "%s", from);
       return kv_set(train, t->name, value);
     }
-  }
   return gm_error_set(err, GM_EINVAL, "%s: unknown option '%s' (see train --model NAME --help)",
                       from, key);
 }
@@ -217,6 +261,14 @@ int gm_model_options_resolve(const gm_model_vtable *vt, const char *preset,
     memcpy(w, sets[i], len + 1);
     rc = apply(vt, w, "--set", &model, &train, err);
     w += len + 1;
+  }
+  /* What the table cannot say, on the complete list (a plugin built before the slot
+   * existed has a shorter vtable, and its copy in the registry reads NULL there). */
+  if (!rc && vt->size >= offsetof(gm_model_vtable, check_options) + sizeof vt->check_options &&
+      vt->check_options) {
+    rc = vt->check_options(model.v, model.n, err);
+    if (rc && rc != GM_ENOMEM)
+      gm_error_prefix(err, "preset '%s'%s", p->name, n_sets ? " with --set" : "");
   }
   if (rc) {
     if (rc == GM_ENOMEM) gm_error_set(err, rc, "options: out of memory");

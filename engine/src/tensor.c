@@ -30,12 +30,23 @@ static int check_shape(int ndim, const int64_t *shape, int64_t *numel, gm_error 
     return gm_error_set(err, GM_EINVAL, "tensor: %d dimensions (1..%d allowed)", ndim,
                         GM_MAX_DIMS);
   int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0 || (shape[i] > 0 && n > INT32_MAX / shape[i]))
-      return gm_error_set(err, GM_EINVAL, "tensor: dimension %d of size %" PRId64 " is invalid",
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0)
+      return gm_error_set(err, GM_EINVAL, "tensor: dimension %d of size %" PRId64 " is negative",
                           i, shape[i]);
-    n *= shape[i];
+  double total = 1; /* in double: the product may not fit 64 bits */
+  for (int i = 0; i < ndim; i++) total *= (double)shape[i];
+  if (total > (double)INT32_MAX) {
+    char dims[GM_MAX_DIMS * 22 + 3] = "(";
+    size_t used = 1;
+    for (int i = 0; i < ndim && used < sizeof dims; i++)
+      used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%" PRId64, i ? ", " : "",
+                               shape[i]);
+    if (used < sizeof dims) snprintf(dims + used, sizeof dims - used, ")");
+    return gm_error_set(err, GM_ERANGE, "tensor %s: %.0f elements, over the limit of 2^31 - 1 "
+                        "elements per tensor", dims, total);
   }
+  for (int i = 0; i < ndim; i++) n *= shape[i];
   *numel = n;
   return 0;
 }

@@ -26,7 +26,8 @@ static const gm_model_option options[] = {
      "sqrt(1 - ab) x0 (Salimans & Ho), which stays well conditioned at high noise"},
     {"ch", GM_OPTION_INT, "16", 4, 512, NULL, "unet: base channels (even)"},
     {"mult", GM_OPTION_STRING, "1,2,2", 1, 0, NULL,
-     "unet: channel multiplier per level, comma-separated (one level per resolution)"},
+     "unet: channel multiplier per level, 1 to 6 comma-separated integers in 1..16 (one "
+     "level per resolution)"},
     {"blocks", GM_OPTION_INT, "2", 1, 8, NULL, "unet: residual blocks per level"},
     {"attn", GM_OPTION_CHOICE, "8", 1, 0, "8|16|8,16|none",
      "unet: self-attention at these map sides (and in the middle unless none)"},
@@ -52,20 +53,21 @@ static const char *const forward_outputs[] = {"eps", "v", NULL}; /* v only with 
 
 /* ---- options ---- */
 
+/* "1,2,2": 1 to DDPM_MAX_LEVELS integers in 1..16, one comma between each two. */
 static int parse_mult(const char *s, ddpm_config *c, gm_error *err) {
   c->n_levels = 0;
   const char *p = s;
-  while (*p) {
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 1 || v > 16 || c->n_levels == DDPM_MAX_LEVELS || (*end && *end != ','))
+  for (;;) {
+    char *end = (char *)p;
+    long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : 0;
+    if (v < 1 || v > 16 || c->n_levels == DDPM_MAX_LEVELS || (*end && *end != ',') ||
+        (*end == ',' && !end[1]))
       return gm_error_set(err, GM_EINVAL, "option mult=%s: want 1 to %d comma-separated "
                           "integers in 1..16", s, DDPM_MAX_LEVELS);
     c->mult[c->n_levels++] = (int)v;
-    p = *end ? end + 1 : end;
+    if (!*end) return 0;
+    p = end + 1;
   }
-  if (!c->n_levels) return gm_error_set(err, GM_EINVAL, "option mult is empty");
-  return 0;
 }
 
 static int choice(const gm_kv *kv, int n, const char *key, const char *const *names,
@@ -117,17 +119,24 @@ static int parse_config(const gm_kv *kv, int n, ddpm_config *c, gm_error *err) {
   c->attn16 = attn == 1 || attn == 2;
   c->dropout = (float)dropout;
   if (c->arch == DDPM_ARCH_SEED && size % 4)
-    return gm_error_set(err, GM_EINVAL, "ddpm seed: size %d is not divisible by 4 (two "
-                        "max-pools)", c->size);
+    return gm_error_set(err, GM_EINVAL, "ddpm: option size=%d: must be a multiple of 4 in "
+                        "4..256 for arch=seed (two max-pools)", c->size);
   if (c->arch == DDPM_ARCH_UNET) {
     if (c->ch % 2)
-      return gm_error_set(err, GM_EINVAL, "ddpm unet: ch=%d must be even (the sinusoidal "
-                          "embedding has ch entries)", c->ch);
+      return gm_error_set(err, GM_EINVAL, "ddpm: option ch=%d: must be even in 4..512 for "
+                          "arch=unet (the sinusoidal embedding has ch entries)", c->ch);
     if (size % (1 << (c->n_levels - 1)))
-      return gm_error_set(err, GM_EINVAL, "ddpm unet: size %d is not divisible by %d (%d "
-                          "levels)", c->size, 1 << (c->n_levels - 1), c->n_levels);
+      return gm_error_set(err, GM_EINVAL, "ddpm: option size=%d: must be a multiple of %d in "
+                          "4..256 for arch=unet with %d levels (mult=%s)", c->size,
+                          1 << (c->n_levels - 1), c->n_levels, gm_kv_get(kv, n, "mult"));
   }
   return 0;
+}
+
+/* gm_model_vtable.check_options: what the option table cannot say, before a device. */
+static int check_options(const gm_kv *kv, int n, gm_error *err) {
+  ddpm_config c;
+  return parse_config(kv, n, &c, err);
 }
 
 /* ---- create / destroy ---- */
@@ -363,6 +372,7 @@ static const gm_model_vtable vtable = {
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
     .describe = describe,
+    .check_options = check_options,
 };
 
 static const gm_plugin plugin = {

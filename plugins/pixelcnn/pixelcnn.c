@@ -61,10 +61,11 @@ static int read_options(gm_model *m, const gm_kv *opts, int n, gm_error *err) {
                         "image_size=%lld outside the option table's ranges", (long long)width,
                         (long long)layers, (long long)kernel, (long long)size);
   if (m->arch == PCNN_GATED && width % 3)
-    return gm_error_set(err, GM_EINVAL, "pixelcnn: width=%lld must be a multiple of 3 for the "
-                        "gated network (R, G and B thirds)", (long long)width);
+    return gm_error_set(err, GM_EINVAL, "pixelcnn: option width=%lld: must be a multiple of 3 "
+                        "in 3..1024 for arch=gated (the R, G and B thirds)", (long long)width);
   if (m->arch == PCNN_GATED && kernel % 2 == 0)
-    return gm_error_set(err, GM_EINVAL, "pixelcnn: kernel=%lld must be odd", (long long)kernel);
+    return gm_error_set(err, GM_EINVAL, "pixelcnn: option kernel=%lld: must be odd in 3..9 for "
+                        "arch=gated", (long long)kernel);
   m->width = (int)width;
   m->layers = m->arch == PCNN_SEED ? 4 : (int)layers;
   m->kernel = (int)kernel;
@@ -72,6 +73,14 @@ static int read_options(gm_model *m, const gm_kv *opts, int n, gm_error *err) {
   m->in_scale = m->arch == PCNN_SEED ? 1.0f / 15.0f : 2.0f / 15.0f;
   m->in_offset = m->arch == PCNN_SEED ? 0.0f : -1.0f;
   return 0;
+}
+
+/* What the option table cannot say (gm_model_vtable.check_options): read_options on a
+ * scratch model, which touches only its option fields. */
+static int model_check_options(const gm_kv *opts, int n, gm_error *err) {
+  gm_model m;
+  memset(&m, 0, sizeof m);
+  return read_options(&m, opts, n, err);
 }
 
 static void model_destroy(gm_model *m) {
@@ -244,6 +253,7 @@ static const gm_model_vtable vtable = {
     .forward_inputs = forward_inputs,
     .forward_outputs = forward_outputs,
     .describe = describe,
+    .check_options = model_check_options,
 };
 
 static const gm_plugin plugin = {

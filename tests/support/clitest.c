@@ -106,3 +106,19 @@ const char *gmt_json_str(const cJSON *o, const char *path) {
   ck_assert_msg(cJSON_IsString(v), "JSON field '%s' is not a string", path);
   return v->valuestring;
 }
+
+int gmt_valid_utf8(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    unsigned c = p[i];
+    size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!len || i + len > n) return 0;
+    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    for (size_t k = 1; k < len; k++)
+      if (p[i + k] < (k == 1 ? lo : 0x80) || p[i + k] > (k == 1 ? hi : 0xbf)) return 0;
+    i += len;
+  }
+  return 1;
+}

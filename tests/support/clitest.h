@@ -42,4 +42,8 @@ const cJSON *gmt_json_at(const cJSON *o, const char *path);
 double gmt_json_num(const cJSON *o, const char *path);
 const char *gmt_json_str(const cJSON *o, const char *path);
 
+/* 1 when s[0..n) is well-formed UTF-8 (Unicode's Table 3-7: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), written apart from the CLI's own fixer. */
+int gmt_valid_utf8(const char *s, size_t n);
+
 #endif

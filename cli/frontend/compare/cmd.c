@@ -230,6 +230,9 @@ static int run(gm_cmp_options *o, gm_cmp_data *d, gm_cmp_model *models, gm_host 
   j.t0 = gm_cli_now();
   gm_error err = {0};
   char out[64];
+  gm_error derr = {0};
+  if (gm_cli_dataopts_check(&o->data, host, &derr)) return gm_cli_usage(o->argv[0], "%s", derr.msg);
+  if (gm_cli_check_images(o->argv[0], "--n", o->n, o->data.ds.size)) return GM_CLI_USAGE;
   int code = resolve_models(o, models, host, o->argv[0]);
   if (!code) code = make_out(&j, o, out, sizeof out);
   if (code) return code;

@@ -56,10 +56,11 @@ static const char usage[] =
     "\n"
     "Budget and samples:\n"
     "      --time T             training time per model: 90s, 5m, 1h30m (default 5m)\n"
-    "      --steps N            train each model for N optimiser steps instead\n"
-    "      --n N                samples per model, 1..4096 (default 64)\n"
-    "      --seed S             initialisation, data order, noise and the samplers' draws\n"
-    "                           (default 0)\n"
+    "      --steps N            train each model for N optimiser steps instead, 1..2^40\n"
+    "      --n N                samples per model, 1..4096 and at most 2^31-1 values\n"
+    "                           (n x 3 x size x size) (default 64)\n"
+    "      --seed S             initialisation, data order, noise and the samplers' draws,\n"
+    "                           0..2^63-1 (default 0)\n"
     "      --out DIR            the report folder, new or empty (default\n"
     "                           runs/compare-YYYYmmdd-HHMMSS)\n"
     "\n"
@@ -67,7 +68,7 @@ static const char usage[] =
     "      --t-samples K        a likelihood bound (the DDPM's): 0 sums every noise level\n"
     "                           (the default; about a minute on a 2-core CPU), K > 0\n"
     "                           estimates the sum from K levels drawn per image (faster,\n"
-    "                           noisy)\n"
+    "                           noisy); 0..1048576\n"
     "      --timing-n N         images per batch when timing the samplers, 1..256\n"
     "                           (default 2)\n"
     "      --timing-limit T     run a model's reference sampler only when its estimated\n"
@@ -213,7 +214,7 @@ static int handle(gm_cmp_options *o, int c, const char *arg, const char *cmd, in
     return 1;
   case OPT_STEPS:
     if (gm_cli_parse_long(arg, 1, 1LL << 40, &o->steps))
-      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not a positive integer", arg);
+      return 10 + gm_cli_usage(cmd, "--steps: \"%s\" is not an integer in 1..2^40", arg);
     ++*budgets;
     return 1;
   case OPT_N:
@@ -223,13 +224,14 @@ static int handle(gm_cmp_options *o, int c, const char *arg, const char *cmd, in
     return 1;
   case OPT_SEED:
     if (gm_cli_parse_long(arg, 0, INT64_MAX, &v))
-      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--seed: \"%s\" is not an integer in 0..2^63-1", arg);
     o->seed = (unsigned long long)v;
     return 1;
   case OPT_OUT: o->out = arg; return 1;
   case OPT_T_SAMPLES:
     if (gm_cli_parse_long(arg, 0, 1 << 20, &v))
-      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not a count", arg);
+      return 10 + gm_cli_usage(cmd, "--t-samples: \"%s\" is not an integer in 0..1048576",
+                               arg);
     o->t_samples = (int)v;
     return 1;
   case OPT_TIMING_N:

@@ -634,7 +634,7 @@ static int write_text(const gm_cmp_job *j, const char *name, int html, gm_error 
 
 static int write_json(const gm_cmp_job *j, gm_error *err) {
   cJSON *root = gm_cmp_metrics_json(j);
-  char *s = root ? cJSON_Print(root) : NULL;
+  char *s = gm_cli_json_text(root, 1);
   cJSON_Delete(root);
   if (!s) return gm_error_set(err, GM_ENOMEM, "metrics.json: out of memory");
   char path[4400];
@@ -646,7 +646,7 @@ static int write_json(const gm_cmp_job *j, gm_error *err) {
     fputc('\n', o.f);
     rc = gm_cli_file_close(&o, err);
   }
-  cJSON_free(s);
+  free(s);
   return rc;
 }
 

@@ -190,6 +190,13 @@ typedef struct gm_model_vtable {
    * gm_model_options_resolve produces), without creating the model; see gm_model_info.
    * Called through gm_model_describe, which zero-fills *info and sets its size first. */
   int (*describe)(const gm_kv *opts, int n_opts, gm_model_info *info, gm_error *err);
+  /* optional: checks a complete option list for what the table's types, ranges and
+   * choices cannot say (a multiple of 3, an even count, a list's syntax, options that must
+   * go together), without a device. gm_model_options_resolve calls it, so such a value is
+   * refused with the options (a usage error for the CLI) before anything is made; the
+   * message names the option and the range the table shows. create() may rely on it but
+   * must still refuse a bad list. */
+  int (*check_options)(const gm_kv *opts, int n_opts, gm_error *err);
 } gm_model_vtable;
 
 /* ---- helpers the host and plugins share ---- */
@@ -223,6 +230,15 @@ GM_API const gm_sampler_info *gm_model_info_sampler(const gm_model_info *info, c
                                                     gm_sampler_role role);
 /* "exact", "bound", "none" or "" (unspecified). */
 GM_API const char *gm_likelihood_name(gm_likelihood_kind k);
+/* The training keys every model takes (GM_TRAIN_KEYS) as `train --model NAME --help`
+ * lists them, with their defaults and ranges; terminated by name == NULL. Resolving checks
+ * --set values of these keys against exactly these ranges. */
+GM_API const gm_model_option *gm_train_keys(void);
+
+/* An option's range as --help shows it and range errors name it, into buf: "3..1024"
+ * (INT, inclusive), "0..0.9" (FLOAT), "> 0" or ">= 0" (no upper bound), "[0, 1)" (a
+ * bound left out), the choices "linear|cosine", "0|1" for a bool, "" for none. */
+GM_API const char *gm_model_option_range(const gm_model_option *o, char *buf, size_t size);
 
 /* Typed lookups in a key/value list; a missing key or a bad value is an error naming it. */
 GM_API const char *gm_kv_get(const gm_kv *kv, int n, const char *key);
