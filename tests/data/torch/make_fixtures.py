@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch dumps of the study's two seed networks (shared/seed/MODELS.md) for genmoji's
-gradient checks: the state_dict, a fixed input batch, the training loss and the gradient
-of that loss with respect to every trainable parameter (`grad.<name>`), as llm.c checks
-its training step against PyTorch.
+"""PyTorch dumps of the study's two seed networks (docs/pixelcnn.md, docs/ddpm.md) for
+genmoji's gradient checks: the state_dict, a fixed input batch, the training loss and the
+gradient of that loss with respect to every trainable parameter (`grad.<name>`), as
+llm.c checks its training step against PyTorch.
 
 Run (Debian 12: apt-get install -y python3-torch; no safetensors package needed, the
 files are written by save_safetensors below; /usr/bin/python3 is Debian's, where torch is):
