@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "torchref.h"
 
 /* ---- the plugin through the registry ---- */
 
@@ -256,6 +257,94 @@ START_TEST(seed_forward_matches_a_plain_c_reference) {
 }
 END_TEST
 
+/* One training step of the study's U-Net against PyTorch (tests/data/torch/
+ * make_fixtures.py, torch 1.13, two 16x16 images): its state_dict (batch norm's affine
+ * parameters and running statistics away from their defaults, num_batches_tracked 3)
+ * loads by key; forward in train mode on the dumped x and t gives PyTorch's eps, the MSE
+ * against the dumped target its loss, gm_backward its gradient for every trainable
+ * parameter (by name; time_mlp's are exactly zero, computed and never used), and the one
+ * forward moves the running statistics as PyTorch's (momentum 0.1, unbiased variance)
+ * and counts the batch. Tolerances: float32 on both sides with different summation
+ * orders, through five batch norms on batch statistics (whose backward subtracts two
+ * means from each gradient, losing a few bits to cancellation). Measured on PoCL the
+ * worst gradient element is within 1.8e-6 of its tensor's largest |grad| (own GEMMs, host
+ * BLAS and im2col alike); rtol 1e-4 leaves room for other devices and GEMM paths, while a
+ * wrong term (a skipped mean in the batch norm backward, a swapped concatenation) is off
+ * by 1e-2 or more. The floor, 1e-2 of the largest gradient in the network (0.13, in
+ * output.weight), is for the conv biases under batch norm: their exact gradient is zero
+ * (batch norm removes the mean) and both sides hold rounding residue only (PyTorch's up
+ * to 1e-8, genmoji's differing from it by up to 1.3e-8, 1e-7 of the largest), held to
+ * 1e-6 of the largest; a real bias gradient there would be of batch norm's bias
+ * gradients' size, 1e-3 and up. */
+START_TEST(seed_unet_loss_gradients_and_running_stats_match_pytorch) {
+  gm_error err = {0};
+  const char *sets[] = {"size=16"};
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 51);
+  gm_params *p = vt->params(m);
+  gm_checkpoint *c = gmt_torch_open("unet_seed_s16.safetensors");
+  gmt_ok(gm_checkpoint_load_params(c, p, (const char *[]){"io.", "grad.", "after.", NULL}, &err),
+         &err);
+  gm_tensor *x = gmt_torch_tensor(c, "io.x"), *t = gmt_torch_tensor(c, "io.t");
+  gm_tensor *target = gmt_torch_tensor(c, "io.target"), *eps_want = gmt_torch_tensor(c, "io.eps");
+  gm_tensor *loss_want = gmt_torch_tensor(c, "io.loss"), *loss;
+  vt->train_mode(m, 1);
+  gmt_ok(gm_params_zero_grad(p, &err), &err);
+  gm_named_tensor in[2] = {{"x", x}, {"t", t}}, out[2];
+  int n_out = 0;
+  gmt_ok(vt->forward(m, in, 2, out, 2, &n_out, &err), &err);
+  ck_assert_int_eq(n_out, 1);
+  ck_assert_str_eq(out[0].name, "eps");
+  gmt_ok(gm_mse(&loss, out[0].tensor, target, &err), &err);
+  gmt_ok(gm_backward(loss, &err), &err);
+  float *eg = gmt_read(out[0].tensor), *ew = gmt_read(eps_want), got, want;
+  gmt_assert_close(eg, ew, (size_t)eps_want->numel, 1e-4, 1e-5, "eps vs PyTorch's, train mode");
+  gmt_ok(gm_tensor_read(loss, &got, 4, &err), &err);
+  gmt_ok(gm_tensor_read(loss_want, &want, 4, &err), &err);
+  ck_assert_msg(fabs(got - want) <= 1e-5 * want, "loss %.8g, PyTorch's %.8g", got, want);
+  const char *where = "";
+  double worst = gmt_assert_grads_match_torch(c, p, 1e-4, 1e-2, "ddpm seed", &where);
+  fprintf(stderr, "ddpm seed vs PyTorch: loss %.8g / %.8g, worst gradient error %.3g of the "
+          "tensor's largest |grad| (%s)\n", got, want, worst, where);
+  /* the unused time_mlp gets no gradient at all, and the buffers moved as PyTorch's */
+  for (int k = 0; k < 4; k++) {
+    gm_tensor *w = gm_params_find(p, seed_keys[k]);
+    float *g = gmt_read(w->grad);
+    for (int64_t i = 0; i < w->numel; i++)
+      ck_assert_msg(g[i] == 0.0f, "%s: grad %g at %lld", seed_keys[k], g[i], (long long)i);
+    free(g);
+  }
+  int n_buffers = 0;
+  for (int k = 0; seed_keys[k]; k++) {
+    if (!strstr(seed_keys[k], "running_") && !strstr(seed_keys[k], "num_batches")) continue;
+    char key[120];
+    snprintf(key, sizeof key, "after.%s", seed_keys[k]);
+    gm_tensor *b = gm_params_find(p, seed_keys[k]), *a = gmt_torch_tensor(c, key);
+    ck_assert_int_eq(a->numel, b->numel);
+    if (b->dtype == GM_I32) {
+      int32_t vb = -1, va = -2;
+      gmt_ok(gm_tensor_read(b, &vb, 4, &err), &err);
+      gmt_ok(gm_tensor_read(a, &va, 4, &err), &err);
+      ck_assert_msg(vb == va && va == 4, "%s: %d, PyTorch's %d", seed_keys[k], vb, va);
+    } else {
+      float *hb = gmt_read(b), *ha = gmt_read(a);
+      gmt_assert_close(hb, ha, (size_t)a->numel, 1e-5, 1e-6, key);
+      free(hb);
+      free(ha);
+    }
+    gm_tensor_destroy(a);
+    n_buffers++;
+  }
+  ck_assert_int_eq(n_buffers, 15);
+  free(eg);
+  free(ew);
+  gm_tape_reset(gmt_device());
+  gm_tensor *all[] = {x, t, target, eps_want, loss_want};
+  for (int k = 0; k < 5; k++) gm_tensor_destroy(all[k]);
+  gm_checkpoint_close(c);
+  vt->destroy(m);
+}
+END_TEST
+
 START_TEST(forward_refuses_missing_or_misshapen_inputs) {
   gm_error err = {0};
   gm_model *m = gmt_tiny_unet(vt, "timesteps=20", "schedule=cosine", 16);
@@ -439,6 +528,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, seed_has_the_study_keys_in_order_and_938444_parameters);
   tcase_add_loop_test(tc, seed_forward_matches_a_plain_c_reference, 0, 2);
+  tcase_add_test(tc, seed_unet_loss_gradients_and_running_stats_match_pytorch);
   tcase_add_test(tc, forward_refuses_missing_or_misshapen_inputs);
   tcase_add_test(tc, options_are_validated_at_create);
   tcase_add_loop_test(tc, loss_targets_eps_or_v_at_the_drawn_levels, 0, 2);

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "testlib.h"
+#include "torchref.h"
 
 static const gm_model_vtable *vt;
 
@@ -187,6 +188,44 @@ START_TEST(seed_loads_a_pytorch_state_dict_and_gives_its_logits) {
   free(got);
   gm_tensor_destroy(x);
   gm_tensor_destroy(want);
+  vt->destroy(m);
+}
+END_TEST
+
+/* The training step against PyTorch (tests/data/torch/make_fixtures.py, torch 1.13, width
+ * 8, two 8x8 images): the plugin's loss slot on the dumped images gives PyTorch's
+ * cross-entropy, and gm_backward gives PyTorch's gradient for every trainable parameter,
+ * matched by name. Float32 on both sides with different summation orders: the loss is a
+ * mean of 384 terms (rtol 1e-5), each gradient element a sum over at most 128 positions
+ * and 64 taps through four masked convolutions; measured on PoCL the worst element is
+ * within 5.4e-7 of its tensor's largest |grad| (the same with GM_CONV=im2col), so 5e-5
+ * (100 times that) leaves room for other devices and summation orders, while a wrong
+ * term (a mask, the 1 / 15 input scale, the reduction) is off by far more. */
+START_TEST(seed_loss_and_every_gradient_match_pytorch) {
+  gm_error err = {0};
+  const char *sets[] = {"width=8"};
+  gm_model *m = gmt_model_create(vt, "seed", sets, 1, 42);
+  gm_params *p = vt->params(m);
+  gm_checkpoint *c = gmt_torch_open("pixelcnn_seed_w8.safetensors");
+  gmt_ok(gm_checkpoint_load_params(c, p, (const char *[]){"io.", "grad.", NULL}, &err), &err);
+  gm_tensor *img = gmt_torch_tensor(c, "io.images"), *want = gmt_torch_tensor(c, "io.loss"), *loss;
+  gm_rng rng;
+  gm_rng_init(&rng, 1, 0);
+  gmt_ok(gm_params_zero_grad(p, &err), &err);
+  gmt_ok(vt->loss(m, img, &rng, &loss, &err), &err);
+  gmt_ok(gm_backward(loss, &err), &err);
+  float got, hw;
+  gmt_ok(gm_tensor_read(loss, &got, 4, &err), &err);
+  gmt_ok(gm_tensor_read(want, &hw, 4, &err), &err);
+  ck_assert_msg(fabs(got - hw) <= 1e-5 * hw, "loss %.8g nats, PyTorch's %.8g", got, hw);
+  const char *where = "";
+  double worst = gmt_assert_grads_match_torch(c, p, 5e-5, 0, "pixelcnn seed", &where);
+  fprintf(stderr, "pixelcnn seed vs PyTorch: loss %.8g / %.8g, worst gradient error %.3g of "
+          "the tensor's largest |grad| (%s)\n", got, hw, worst, where);
+  gm_tape_reset(gmt_device());
+  gm_tensor_destroy(img);
+  gm_tensor_destroy(want);
+  gm_checkpoint_close(c);
   vt->destroy(m);
 }
 END_TEST
@@ -611,6 +650,7 @@ int main(void) {
   tcase_add_test(tc, seed_has_the_study_keys_shapes_and_738288_parameters);
   tcase_add_test(tc, seed_weights_travel_by_key_through_safetensors);
   tcase_add_test(tc, seed_loads_a_pytorch_state_dict_and_gives_its_logits);
+  tcase_add_test(tc, seed_loss_and_every_gradient_match_pytorch);
   tcase_add_test(tc, seed_forward_matches_a_plain_c_reference_of_the_study_network);
   tcase_add_test(tc, seed_logits_ignore_the_current_and_later_pixels);
   tcase_add_loop_test(tc, gated_logits_ignore_later_pixels_and_later_channels, 0, 2);
