@@ -69,12 +69,6 @@ int gm__grad(gm_tensor *t, gm_tensor **grad, gm_error *err) {
   return 0;
 }
 
-int gm_tensor_zero_grad(gm_tensor *t, gm_error *err) {
-  if (t->grad) return gm_tensor_fill(t->grad, 0.0, err);
-  gm_tensor *g;
-  return gm__grad(t, &g, err);
-}
-
 int gm__backward_seeded(gm_tensor *out, gm_error *err) {
   gm__tape *tp = &out->dev->tape;
   int prev = gm_grad_enable(out->dev, 0);  /* backward ops are not recorded */

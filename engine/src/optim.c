@@ -191,7 +191,6 @@ int gm_ema_update(gm_ema *e, gm_error *err) {
 }
 
 gm_tensor *gm_ema_flat(gm_ema *e) { return e->shadow; }
-void gm_ema_set_decay(gm_ema *e, float decay) { e->decay = decay; }
 
 int gm_ema_swap(gm_ema *e, gm_error *err) {
   gm_tensor *p = gm_params_flat(e->p);

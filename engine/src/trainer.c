@@ -346,8 +346,6 @@ void gm_trainer_destroy(gm_trainer *t) {
 gm_model *gm_trainer_model(gm_trainer *t) { return t->p.model; }
 gm_params *gm_trainer_params(gm_trainer *t) { return t->p.params; }
 gm_ema *gm_trainer_ema(gm_trainer *t) { return t->p.ema; }
-const gm_train_settings *gm_trainer_settings(const gm_trainer *t) { return &t->s; }
-int64_t gm_trainer_step(const gm_trainer *t) { return t->step; }
 
 /* ---- epochs and batches ---- */
 

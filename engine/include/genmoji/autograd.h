@@ -23,9 +23,6 @@ GM_API void gm_tape_reset(gm_device *dev);
  * and evaluation run with recording off. */
 GM_API int gm_grad_enable(gm_device *dev, int on);
 
-/* Sets t->grad to zeros (allocating it if needed). */
-GM_API int gm_tensor_zero_grad(gm_tensor *t, gm_error *err);
-
 /* Counters for tests and benchmarks. */
 GM_API size_t gm_tape_node_count(const gm_device *dev);
 GM_API size_t gm_tape_arena_count(const gm_device *dev);

@@ -69,7 +69,6 @@ GM_API int gm_ema_update(gm_ema *e, gm_error *err);
 GM_API gm_tensor *gm_ema_flat(gm_ema *e);
 /* Exchanges live and EMA values (one launch): sample with the EMA weights, then swap back. */
 GM_API int gm_ema_swap(gm_ema *e, gm_error *err);
-GM_API void gm_ema_set_decay(gm_ema *e, float decay);
 
 #ifdef __cplusplus
 }

@@ -158,8 +158,6 @@ GM_API int gm_trainer_save(gm_trainer *t, const char *path, gm_error *err);
 GM_API gm_model *gm_trainer_model(gm_trainer *t);
 GM_API gm_params *gm_trainer_params(gm_trainer *t);
 GM_API gm_ema *gm_trainer_ema(gm_trainer *t);
-GM_API const gm_train_settings *gm_trainer_settings(const gm_trainer *t);
-GM_API int64_t gm_trainer_step(const gm_trainer *t);
 
 #ifdef __cplusplus
 }
