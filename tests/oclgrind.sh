@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs test suites on Oclgrind's simulated OpenCL device with its memory checker (always on)
-# and data-race detector: any out-of-bounds access, data race, barrier divergence or other
-# report Oclgrind makes fails the run, as does a failing or crashing suite.
+# Runs test suites, and a tiny training step and every sampler of each model, on
+# Oclgrind's simulated OpenCL device with its memory checker (always on) and data-race
+# detector: any out-of-bounds access, data race, barrier divergence or other report
+# Oclgrind makes fails the run, as does a failing or crashing suite or command.
 #
-#   tests/oclgrind.sh BUILD_DIR [SUITE...]      # default: the suites listed below
+#   tests/oclgrind.sh BUILD_DIR [SUITE... | models]   # default: the suites below and models
 #
-# Oclgrind ships no .icd: the `oclgrind` wrapper preloads its runtime, so the suite sees
+# Oclgrind ships no .icd: the `oclgrind` wrapper preloads its runtime, so the program sees
 # one platform, "Oclgrind". Oclgrind has no option to change the exit status on a report,
-# so each suite's reports go to a log (--log) and a non-empty log is a failure. Not
+# so each run's reports go to a log (--log) and a non-empty log is a failure. Not
 # --uninitialized: it reports false errors on buffers written at an offset.
-# Logs: BUILD_DIR/oclgrind/<suite>.log (Oclgrind) and <suite>.out (the suite's output).
+# Oclgrind's device says it is a GPU, so GEMMs run on CLBlast there; the model steps run
+# a second time with GM_GEMM=own, for genmoji's own GEMM kernels and the implicit-GEMM
+# convolutions.
+# Logs: BUILD_DIR/oclgrind/<run>.log (Oclgrind) and <run>.out (the program's output).
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [SUITE...]" >&2; exit 2; }
 build=$(cd "$1" && pwd); shift
@@ -19,23 +23,60 @@ build=$(cd "$1" && pwd); shift
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(test_ops_attention test_ops_diffusion test_ops_elementwise
   test_ops_embed test_ops_linear test_ops_loss test_ops_norm test_ops_shape test_tensor
-  test_params test_optim test_rng)
+  test_params test_optim test_rng models)
 command -v oclgrind >/dev/null || { echo "oclgrind: not installed (Debian package oclgrind)" >&2; exit 2; }
 out="$build/oclgrind"; rm -rf "$out"; mkdir -p "$out"
 export GM_PLUGIN_PATH="$build/plugins" CK_DEFAULT_TIMEOUT=600
 fail=0
-for s in "${suites[@]}"; do
+check() { # check NAME COMMAND...: runs COMMAND under Oclgrind, logs to NAME.{log,out}
+  local name=$1 t0 rc dt; shift
   t0=$(date +%s)
-  oclgrind --data-races --log "$out/$s.log" "$build/tests/$s" >"$out/$s.out" 2>&1
+  oclgrind --data-races --log "$out/$name.log" "$@" >"$out/$name.out" 2>&1
   rc=$?
   dt=$(( $(date +%s) - t0 ))
-  if [ "$rc" -ne 0 ] || [ -s "$out/$s.log" ]; then
+  if [ "$rc" -ne 0 ] || [ -s "$out/$name.log" ]; then
     fail=1
-    echo "oclgrind: $s FAILED (exit $rc, $(grep -c . "$out/$s.log" 2>/dev/null || echo 0) report lines, ${dt}s)" >&2
-    head -40 "$out/$s.log" >&2
-    tail -5 "$out/$s.out" >&2
-  else
-    echo "oclgrind: $s ok (${dt}s): $(grep -h "Checks:" "$out/$s.out" | tail -1)"
+    echo "oclgrind: $name FAILED (exit $rc, $(grep -c . "$out/$name.log" 2>/dev/null || echo 0) report lines, ${dt}s)" >&2
+    head -40 "$out/$name.log" >&2
+    tail -5 "$out/$name.out" >&2
+    return 1
   fi
+  echo "oclgrind: $name ok (${dt}s)$(grep -h "Checks:" "$out/$name.out" | tail -1 | sed 's/^/: /')"
+}
+
+# One optimiser step of each model on two 4x4 or 8x8 images, then every sampler on one
+# image from that checkpoint: small networks, so the kernels of a whole training step
+# and of sampling (the PixelCNN's caches, the U-Net's attention) run in about two minutes.
+models() {
+  local gm="$build/genmoji" run="$out/models" data=(--data noto --subset faces --limit 2)
+  local pcnn=(--set width=6 --set layers=2 --set kernel=3 --set image_size=4)
+  local unet=(--set ch=4 --set mult=1,2 --set blocks=1 --set attn=8,16 --set timesteps=4
+              --set size=8)
+  local step=(--steps 1 --batch 2 --quiet)
+  mkdir -p "$run"
+  for gemm in default own; do
+    local env=(env) sfx=""
+    [ "$gemm" = own ] && env=(env GM_GEMM=own) sfx=-own
+    check "train-pixelcnn-gated$sfx" "${env[@]}" "$gm" train --model pixelcnn "${pcnn[@]}" \
+      "${data[@]}" --size 4 "${step[@]}" --out "$run/pixelcnn-gated$sfx" || continue
+    check "train-pixelcnn-seed$sfx" "${env[@]}" "$gm" train --model pixelcnn --preset seed \
+      --set width=3 --set image_size=4 "${data[@]}" --size 4 "${step[@]}" \
+      --out "$run/pixelcnn-seed$sfx" || continue
+    check "train-ddpm-unet$sfx" "${env[@]}" "$gm" train --model ddpm "${unet[@]}" \
+      "${data[@]}" --size 8 "${step[@]}" --out "$run/ddpm-unet$sfx" || continue
+    [ "$gemm" = own ] && continue  # sampling once is enough: its GEMMs are the same
+    local net s
+    for net in pixelcnn-gated:cached pixelcnn-gated:naive pixelcnn-seed:cached \
+               pixelcnn-seed:naive ddpm-unet:ddpm ddpm-unet:ddim; do
+      s=${net#*:}; net=${net%:*}
+      local steps=(); [ "$s" = ddim ] && steps=(--steps 2)
+      check "sample-$net-$s" "$gm" sample --checkpoint "$run/$net/last.safetensors" --n 1 \
+        --sampler "$s" "${steps[@]}" --out "$run/$net-$s.png"
+    done
+  done
+}
+
+for s in "${suites[@]}"; do
+  if [ "$s" = models ]; then models; else check "$s" "$build/tests/$s"; fi
 done
 exit "$fail"
