@@ -77,7 +77,8 @@ case "$mode" in
   test)
     # The plain build's suites; the same under AddressSanitizer + UBSan.
     step ctest run_ctest build
-    step asan-build build build-asan -DGM_SANITIZE=ON -DGM_WERROR=ON
+    step asan-build build build-asan -DGM_SANITIZE=ON -DGM_WERROR=ON \
+      -DGM_POCL_CACHE_DIR="$PWD/build/pocl-cache"
     step asan-ctest run_ctest build-asan
     fuzz_build() {
       cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_FUZZ=ON -DGM_WERROR=ON \
