@@ -15,8 +15,8 @@ mode=${1:-main}
 packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
-  libclblast-dev libpng-dev libcjson-dev check
-  fonts-noto-color-emoji unicode-data
+  libclblast-dev libpng-dev libcjson-dev libxml2-dev check
+  fonts-noto-color-emoji unicode-data unicode-cldr-core
 )
 # `test` also needs: clang and libFuzzer (the clang Release build, the fuzz targets),
 # Oclgrind (the kernels under a checker) and the emojione PNGs test_pngdir reads.

@@ -120,6 +120,39 @@ START_TEST(json_lists_count_source_loader_and_each_image) {
 }
 END_TEST
 
+/* Each image's text: CLDR's keywords and name for the system's files; GM_CLDR_DIR at a
+ * folder without them is an error naming the file, exit 1. */
+START_TEST(json_gives_each_image_its_cldr_text) {
+  if (!have_noto(__func__) ||
+      !gmt_require_file(__func__, "/usr/share/unicode/cldr/common/annotations/en.xml",
+                        "unicode-cldr-core"))
+    return;
+  gmt_run_result r = run(NULL, "--subset faces --match '^winking face$' --json");
+  ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+  cJSON *o = cJSON_Parse(r.out);
+  ck_assert_msg(cJSON_IsObject(o), "not JSON: %s", r.out);
+  cJSON *text = cJSON_GetObjectItem(o, "text");
+  ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(text, "source")), "cldr");
+  ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(text, "dir")),
+                   "/usr/share/unicode/cldr/common");
+  ck_assert_int_eq(cJSON_GetObjectItem(text, "annotated")->valueint, 1);
+  cJSON *img = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "images"), 0);
+  ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(img, "text")),
+                   "face | wink | winking face");
+  ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(img, "text_source")), "cldr");
+  cJSON_Delete(o);
+  gmt_run_free(&r);
+
+  char env[1200];
+  snprintf(env, sizeof env, "GM_CLDR_DIR=%s/no-cldr", gmt_tmpdir());
+  r = run(env, "--subset faces --limit 1 --json");
+  ck_assert_msg(r.code == 1 && strstr(r.err, "no-cldr/annotations/en.xml"), "exit %d: %s",
+                r.code, r.err);
+  ck_assert_str_eq(r.out, "");
+  gmt_run_free(&r);
+}
+END_TEST
+
 static int by_name(const void *a, const void *b) {
   return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
@@ -318,6 +351,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, kaggle_folder_loads_through_the_command_with_skip_bad);
   tcase_add_test(tc, unknown_sources_fail_and_bad_options_are_usage_errors);
   tcase_add_test(tc, json_is_valid_utf8_whatever_the_file_names);
+  tcase_add_test(tc, json_gives_each_image_its_cldr_text);
   suite_add_tcase(s, tc);
   return s;
 }

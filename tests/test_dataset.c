@@ -442,6 +442,56 @@ START_TEST(bad_options_and_loader_failures_are_errors) {
 }
 END_TEST
 
+/* Each image's text comes from the CLDR folder of the options (fake images carry
+ * codepoints U+E000 + their index), else its name; a folder that was asked for must
+ * exist, and a broken file is an error naming it. */
+START_TEST(images_get_their_cldr_text_else_their_name) {
+  char dir[1200], path[1400];
+  snprintf(dir, sizeof dir, "%s/cldr", gmt_tmpdir());
+  mkdir(dir, 0755);
+  snprintf(path, sizeof path, "%s/annotations", dir);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/annotations/en.xml", dir);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  fputs("<?xml version=\"1.0\"?>\n<ldml><annotations>\n"
+        "<annotation cp=\"&#xE000;\">face | grin | grinning face</annotation>\n"
+        "<annotation cp=\"&#xE000;\" type=\"tts\">grinning face</annotation>\n"
+        "<annotation cp=\"&#xE002;\" type=\"tts\">a wink</annotation>\n"
+        "</annotations></ldml>\n", f);
+  fclose(f);
+  gm_dataset_options o;
+  gm_dataset_options_init(&o);
+  o.cldr_dir = dir;
+  gm_dataset *d = load_fake(&o);
+  ck_assert_str_eq(gm_dataset_get(d, 0)->text, "face | grin | grinning face");
+  ck_assert_int_eq(gm_dataset_get(d, 0)->text_cldr, 1);
+  ck_assert_str_eq(gm_dataset_get(d, 1)->text, "red apple");
+  ck_assert_int_eq(gm_dataset_get(d, 1)->text_cldr, 0);
+  ck_assert_str_eq(gm_dataset_get(d, 2)->text, "a wink");
+  const char *src, *note;
+  ck_assert_int_eq(gm_dataset_text_source(d, &src, &note), 2);
+  ck_assert_str_eq(src, dir);
+  ck_assert_str_eq(note, "");
+  gm_dataset_destroy(d);
+
+  gm_error err = {0};
+  int opened = g_fake_open_count;  /* the text is read before the loader is opened */
+  f = fopen(path, "wb");
+  fputs("<?xml version=\"1.0\"?>\n<ldml><annotations>\n<annotation cp=\"x\">", f);
+  fclose(f);
+  d = (gm_dataset *)1;
+  ck_assert_int_eq(gm_dataset_load(&d, &k_fake_loader, "fake", NULL, 0, &o, &err), GM_EFORMAT);
+  ck_assert_ptr_null(d);
+  ck_assert_msg(strstr(err.msg, "images' text") && strstr(err.msg, path), "%s", err.msg);
+  snprintf(path, sizeof path, "%s/none", dir);
+  o.cldr_dir = path;
+  ck_assert_int_eq(gm_dataset_load(&d, &k_fake_loader, "fake", NULL, 0, &o, &err), GM_ENOTFOUND);
+  ck_assert_msg(strstr(err.msg, "none/annotations/en.xml"), "%s", err.msg);
+  ck_assert_int_eq(g_fake_open_count, opened);
+}
+END_TEST
+
 /* ---- batches ---- */
 
 START_TEST(batch_maps_pixels_and_flips_on_the_device) {
@@ -640,6 +690,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, load_preprocesses_each_image);
   tcase_add_test(tc, filters_subset_match_yellow_and_limit_combine);
   tcase_add_test(tc, bad_options_and_loader_failures_are_errors);
+  tcase_add_test(tc, images_get_their_cldr_text_else_their_name);
   tcase_add_test(tc, batch_maps_pixels_and_flips_on_the_device);
   tcase_add_test(tc, batch_rejects_wrong_shapes_dtypes_and_indices);
   suite_add_tcase(s, tc);

@@ -22,8 +22,11 @@ static const char usage[] =
     "\n" GM_CLI_DATAOPTS_HELP
     "\n"
     "Output:\n"
-    "      --json               print {count, source, loader, size, skipped, images: [{name,\n"
-    "                           codepoints, group, subgroup, source, split}]}\n"
+    "      --json               print {count, source, loader, size, skipped, text: {source,\n"
+    "                           dir, annotated, note}, images: [{name, codepoints, group,\n"
+    "                           subgroup, source, split, text, text_source}]}; text is\n"
+    "                           CLDR's keywords and name (GM_CLDR_DIR, default the\n"
+    "                           system's unicode-cldr-core), else the image's name\n"
     "      --grid FILE.png      write every image into one grid PNG (upscaled 2x)\n"
     "      --export DIR         write each preprocessed image as a PNG in DIR, named so\n"
     "                           that '--data DIR' loads it back under the same name\n"
@@ -62,6 +65,13 @@ static int print_json(const gm_dataset *ds, const char *source, const char *load
   cJSON_AddNumberToObject(root, "size", gm_dataset_size(ds));
   const char *first;
   cJSON_AddNumberToObject(root, "skipped", gm_dataset_skipped(ds, &first));
+  const char *cldr_dir, *note;
+  int annotated = gm_dataset_text_source(ds, &cldr_dir, &note);
+  cJSON *text = cJSON_AddObjectToObject(root, "text");
+  cJSON_AddStringToObject(text, "source", *cldr_dir ? "cldr" : "names");
+  cJSON_AddStringToObject(text, "dir", cldr_dir);
+  cJSON_AddNumberToObject(text, "annotated", annotated);
+  cJSON_AddStringToObject(text, "note", note);
   cJSON *images = cJSON_AddArrayToObject(root, "images");
   for (int i = 0; i < gm_dataset_count(ds); i++) {
     const gm_dataset_item *it = gm_dataset_get(ds, i);
@@ -77,6 +87,8 @@ static int print_json(const gm_dataset *ds, const char *source, const char *load
     cJSON_AddStringToObject(o, "subgroup", it->subgroup);
     cJSON_AddStringToObject(o, "source", it->source);
     cJSON_AddStringToObject(o, "split", it->heldout ? "heldout" : "train");
+    cJSON_AddStringToObject(o, "text", it->text);
+    cJSON_AddStringToObject(o, "text_source", it->text_cldr ? "cldr" : "name");
     cJSON_AddItemToArray(images, o);
   }
   return gm_cli_print_json(root);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dataset_internal.h"
+#include "genmoji/annotations.h"
 #include "genmoji/plugin.h"
 
 struct gm_dataset {
@@ -17,6 +18,9 @@ struct gm_dataset {
   int size;
   int skipped;
   char first_skip[GM_ERROR_MSG_MAX];
+  int annotated;                      /* images with CLDR text */
+  char cldr_dir[4096];                /* the folder read, "" when none */
+  char text_note[GM_ERROR_MSG_MAX];   /* why there is none */
 };
 
 void gm_dataset_options_init(gm_dataset_options *o) {
@@ -68,6 +72,7 @@ static int passes_names(const gm_image *img, const gm_dataset_options *o, const 
 }
 
 static int add_item(gm_dataset *d, const gm_image *img, const gm_dataset_options *o,
+                    const gm_emoji_annotations *ann_db,
                     gm_error *err) {
   if (d->count == d->cap) {
     int cap = d->cap ? d->cap * 2 : 64;
@@ -98,14 +103,44 @@ static int add_item(gm_dataset *d, const gm_image *img, const gm_dataset_options
   memcpy(it->source, img->source, sizeof it->source);
   it->source[sizeof it->source - 1] = '\0';
   it->heldout = gm_dataset_is_heldout(it->name, o->heldout);
+  const gm_emoji_annotation *ann =
+      ann_db && it->n_codepoints ? gm_emoji_annotations_lookup(ann_db, it->codepoints,
+                                                                it->n_codepoints)
+                                 : NULL;
+  if (ann && !*ann->keywords && !*ann->name) ann = NULL;
+  gm_emoji_text(ann, it->name, it->text, sizeof it->text);
+  it->text_cldr = ann != NULL;
+  d->annotated += it->text_cldr;
   d->count++;
+  return 0;
+}
+
+/* The CLDR annotations for the images' text. The system's folder may be missing (the
+ * names are the text then, and the dataset says why); a folder that was asked for, by
+ * the options or GM_CLDR_DIR, must be there, and a malformed file is always an error. */
+static int load_annotations(gm_dataset *d, const gm_dataset_options *o,
+                            gm_emoji_annotations **out, gm_error *err) {
+  const char *env = getenv(GM_CLDR_DIR_ENV);
+  const char *dir = o->cldr_dir ? o->cldr_dir : env && *env ? env : NULL;
+  gm_error e = {0};
+  int rc = gm_emoji_annotations_load(out, dir, &e);
+  if (rc == GM_ENOTFOUND && !dir) {
+    snprintf(d->text_note, sizeof d->text_note, "%s", e.msg);
+    return 0;
+  }
+  if (rc) {
+    if (!err) return rc;
+    *err = e;
+    return gm_error_prefix(err, "dataset: the images' text");
+  }
+  snprintf(d->cldr_dir, sizeof d->cldr_dir, "%s", dir ? dir : GM_CLDR_DIR_DEFAULT);
   return 0;
 }
 
 /* Reads the open loader to the end (or to the limit). */
 static int read_all(gm_dataset *d, const gm_loader_vtable *loader, void *state,
-                    const gm_dataset_options *o, const regex_t *re, const char *source,
-                    gm_error *err) {
+                    const gm_dataset_options *o, const regex_t *re,
+                    const gm_emoji_annotations *ann_db, const char *source, gm_error *err) {
   for (;;) {
     if (o->limit && d->count >= o->limit) return 0;
     gm_image img;
@@ -121,7 +156,7 @@ static int read_all(gm_dataset *d, const gm_loader_vtable *loader, void *state,
     }
     rc = 0;
     if (passes_names(&img, o, re) && (!o->yellow || gm__is_yellow(img.rgba, img.width, img.height)))
-      rc = add_item(d, &img, o, err);
+      rc = add_item(d, &img, o, ann_db, err);
     free(img.rgba);
     if (rc) return rc;
   }
@@ -147,18 +182,21 @@ int gm_dataset_load(gm_dataset **out, const gm_loader_vtable *loader, const char
   }
   gm_dataset *d = calloc(1, sizeof *d);
   void *state = NULL;
+  gm_emoji_annotations *ann_db = NULL;
   if (!d) {
     rc = gm_error_set(err, GM_ENOMEM, "dataset: out of memory");
   } else {
     d->size = o->size;
-    rc = loader->open(&state, source, opts, n_opts, err);
+    rc = load_annotations(d, o, &ann_db, err);
   }
+  if (!rc) rc = loader->open(&state, source, opts, n_opts, err);
   if (!rc) {
-    rc = read_all(d, loader, state, o, o->match ? &re : NULL, source, err);
+    rc = read_all(d, loader, state, o, o->match ? &re : NULL, ann_db, source, err);
     if (loader->skipped) d->skipped = loader->skipped(state, d->first_skip, sizeof d->first_skip);
     loader->close(state);
   }
   if (o->match) regfree(&re);
+  gm_emoji_annotations_destroy(ann_db);
   if (rc) {
     gm_dataset_destroy(d);
     return rc;
@@ -181,6 +219,12 @@ const gm_dataset_item *gm_dataset_get(const gm_dataset *d, int i) {
 }
 
 int gm_dataset_size(const gm_dataset *d) { return d->size; }
+
+int gm_dataset_text_source(const gm_dataset *d, const char **dir, const char **note) {
+  if (dir) *dir = d->cldr_dir;
+  if (note) *note = d->text_note;
+  return d->annotated;
+}
 
 int gm_dataset_skipped(const gm_dataset *d, const char **first) {
   if (first) *first = d->first_skip;

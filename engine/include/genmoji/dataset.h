@@ -35,6 +35,9 @@ typedef struct gm_dataset_options {
   int size;                 /* output side in pixels, default 32 */
   uint8_t background[3];    /* composite colour, default black */
   double heldout;           /* share held out, default 0.1 */
+  /* CLDR common/ folder for the images' text (annotations.h); NULL: $GM_CLDR_DIR, else
+   * the system's, and when that is not installed, the names alone */
+  const char *cldr_dir;
 } gm_dataset_options;
 
 typedef struct gm_dataset_item {
@@ -46,6 +49,10 @@ typedef struct gm_dataset_item {
   char source[512];
   int heldout;              /* 1 = in the held-out split */
   uint8_t *rgb;             /* (size, size, 3), preprocessed */
+  /* What the image shows, in words: CLDR's keywords and name for its codepoints
+   * ("face | wink | winking face", gm_emoji_text), else the name */
+  char text[512];
+  int text_cldr;            /* 1 when text came from the CLDR annotations */
 } gm_dataset_item;
 
 GM_API void gm_dataset_options_init(gm_dataset_options *o);
@@ -64,6 +71,10 @@ GM_API void gm_dataset_destroy(gm_dataset *d);
 
 GM_API int gm_dataset_count(const gm_dataset *d);
 GM_API const gm_dataset_item *gm_dataset_get(const gm_dataset *d, int i);
+/* Where the images' text came from: the CLDR folder read, or "" when the system has no
+ * CLDR annotations (then *note says so and every text is the name). Returns how many
+ * images have CLDR text. */
+GM_API int gm_dataset_text_source(const gm_dataset *d, const char **dir, const char **note);
 /* The side of every image in pixels. */
 GM_API int gm_dataset_size(const gm_dataset *d);
 /* How many malformed records the loader skipped (skip-bad), and the first one's message
