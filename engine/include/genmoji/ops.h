@@ -7,7 +7,8 @@
  * pool/resize/concat (ops_shape.c), loss and reductions (ops_loss.c), linear/attention
  * (ops_linear.c, ops_attention.c), embedding (ops_embed.c), windows, gating and
  * quantisation for autoregressive pixel models (ops_pixel.c), diffusion helpers
- * (ops_diffusion.c), dropout (ops_dropout.c). */
+ * (ops_diffusion.c), dropout (ops_dropout.c), text encoders: embedding lookup and
+ * poolings over tokens (ops_text.c). */
 #ifndef GENMOJI_OPS_H
 #define GENMOJI_OPS_H
 
@@ -23,5 +24,6 @@
 #include "ops_pixel.h"
 #include "ops_diffusion.h"
 #include "ops_dropout.h"
+#include "ops_text.h"
 
 #endif
