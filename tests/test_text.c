@@ -1,10 +1,14 @@
 /* The tokenizer's documented rules, the vocabulary (order, lookups, a round trip through a
  * checkpoint, broken stored forms), and encoding prompts with unknown words. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "genmoji/autograd.h"
 #include "genmoji/checkpoint.h"
+#include "genmoji/ops.h"
+#include "genmoji/params.h"
 #include "genmoji/text.h"
 #include "testlib.h"
 
@@ -157,6 +161,188 @@ START_TEST(prompts_encode_known_words_then_padding_and_name_the_unknown) {
 }
 END_TEST
 
+/* ---- the encoder: forward against a double reference, every parameter's gradient
+ * against central differences of that reference ---- */
+
+enum { ENC_V = 11, ENC_D = 6, ENC_C = 5, ENC_B = 4, ENC_L = 4 };
+
+typedef struct enc_ref {
+  int32_t ids[ENC_B * ENC_L];
+  float mask[ENC_B * ENC_L], empty[ENC_B];
+  double up[ENC_B * ENC_C];   /* the loss is sum(up * cond) */
+} enc_ref;
+
+/* params in declaration order: embed (V, D), query (D), mean.w (C, D), mean.b (C),
+ * attn.w (C, D), empty.w (C, 1) */
+static void enc_cond(const enc_ref *r, double *const *p, double *cond) {
+  const double *E = p[0], *q = p[1], *Wm = p[2], *bm = p[3], *Wa = p[4], *We = p[5];
+  for (int b = 0; b < ENC_B; b++) {
+    double t[ENC_L][ENC_D], mean[ENC_D] = {0}, att[ENC_D] = {0}, s[ENC_L], top = -1e300, z = 0;
+    int cnt = 0;
+    for (int l = 0; l < ENC_L; l++) {
+      int v = r->ids[b * ENC_L + l];
+      for (int d = 0; d < ENC_D; d++) t[l][d] = v >= 0 && v < ENC_V ? E[v * ENC_D + d] : 0;
+    }
+    for (int l = 0; l < ENC_L; l++)
+      if (r->mask[b * ENC_L + l] != 0) {
+        cnt++;
+        for (int d = 0; d < ENC_D; d++) mean[d] += t[l][d];
+      }
+    for (int d = 0; d < ENC_D; d++) mean[d] /= cnt > 0 ? cnt : 1;
+    for (int l = 0; l < ENC_L; l++) {
+      s[l] = 0;
+      for (int d = 0; d < ENC_D; d++) s[l] += q[d] * t[l][d];
+      s[l] /= sqrt((double)ENC_D);
+      if (r->mask[b * ENC_L + l] != 0 && s[l] > top) top = s[l];
+    }
+    for (int l = 0; l < ENC_L; l++) {
+      s[l] = r->mask[b * ENC_L + l] != 0 ? exp(s[l] - top) : 0;
+      z += s[l];
+    }
+    for (int l = 0; l < ENC_L; l++)
+      for (int d = 0; d < ENC_D; d++) att[d] += (z > 0 ? s[l] / z : 0) * t[l][d];
+    for (int c = 0; c < ENC_C; c++) {
+      double y = bm[c] + We[c] * r->empty[b];
+      for (int d = 0; d < ENC_D; d++) y += Wm[c * ENC_D + d] * mean[d] + Wa[c * ENC_D + d] * att[d];
+      cond[b * ENC_C + c] = y;
+    }
+  }
+}
+
+static double enc_loss(const enc_ref *r, double *const *p) {
+  double cond[ENC_B * ENC_C], l = 0;
+  enc_cond(r, p, cond);
+  for (int i = 0; i < ENC_B * ENC_C; i++) l += r->up[i] * cond[i];
+  return l;
+}
+
+START_TEST(encoder_matches_reference_and_every_gradient) {
+  gm_error err = {0};
+  gm_device *dev = gmt_device();
+  gm_vocab *v;
+  gmt_ok(gm_vocab_build(&v, k_texts, 4, 1, &err), &err);
+  ck_assert_int_eq(gm_vocab_size(v), ENC_V);
+  gm_text_encoder_config cfg = {.vocab_size = ENC_V, .dim = ENC_D, .cond_dim = ENC_C};
+  gm_params *p;
+  gmt_ok(gm_params_create(&p, dev, &err), &err);
+  gmt_ok(gm_text_encoder_declare(p, "text.", &cfg, &err), &err);
+  gmt_ok(gm_params_finalize(p, &err), &err);
+  gm_rng rng;
+  gm_rng_init(&rng, 7, 0);
+  gmt_ok(gm_text_encoder_init(p, "text.", &cfg, &rng, &err), &err);
+  /* the query starts at zero; give it values so the attention weights are not uniform */
+  gm_tensor *query = gm_params_find(p, "text.pool.query");
+  gmt_ok(gm_rng_uniform(query, &rng, -2, 2, &err), &err);
+
+  /* a full text, one cut by L, one with an unknown word, and one with nothing known */
+  const char *texts[ENC_B] = {"winking face", "grinning cat face with sunglasses smile",
+                              "cowboy grin", "dog hat"};
+  gm_tensor *ids, *mask, *empty;
+  gmt_ok(gm_tensor_create(&ids, dev, GM_I32, 2, GM_SHAPE(ENC_B, ENC_L), &err), &err);
+  mask = gmt_tensor_from(2, GM_SHAPE(ENC_B, ENC_L), NULL);
+  empty = gmt_tensor_from(2, GM_SHAPE(ENC_B, 1), NULL);
+  gm_text_unknown unk[ENC_B];
+  gmt_ok(gm_text_batch_write(v, texts, ENC_B, ids, mask, empty, unk, &err), &err);
+  ck_assert_str_eq(unk[2].words, "cowboy");
+  ck_assert_str_eq(unk[3].words, "dog hat");
+
+  enc_ref r;
+  gmt_ok(gm_tensor_read(ids, r.ids, sizeof r.ids, &err), &err);
+  gmt_ok(gm_tensor_read(mask, r.mask, sizeof r.mask, &err), &err);
+  gmt_ok(gm_tensor_read(empty, r.empty, sizeof r.empty, &err), &err);
+  ck_assert_float_eq(r.empty[3], 1.0f);
+  ck_assert_float_eq(r.empty[0], 0.0f);
+  gmt_rng g;
+  gmt_rng_seed(&g, 77);
+  for (int i = 0; i < ENC_B * ENC_C; i++) r.up[i] = gmt_uniform(&g, -1, 1);
+
+  gm_tensor *cond, *tokens, *upt, *prod, *loss;
+  gmt_ok(gm_text_encoder_forward(p, "text.", ids, mask, empty, &cond, &tokens, &err), &err);
+  ck_assert_int_eq(tokens->ndim, 3);
+  ck_assert_int_eq(tokens->shape[2], ENC_D);
+  float upf[ENC_B * ENC_C];
+  for (int i = 0; i < ENC_B * ENC_C; i++) upf[i] = (float)r.up[i];
+  upt = gmt_tensor_from(2, GM_SHAPE(ENC_B, ENC_C), upf);
+  gmt_ok(gm_mul(&prod, cond, upt, &err), &err);
+  gmt_ok(gm_sum(&loss, prod, &err), &err);
+  gmt_ok(gm_params_zero_grad(p, &err), &err);
+  gmt_ok(gm_backward(loss, &err), &err);
+
+  double *pd[6];
+  size_t pn[6];
+  for (int k = 0; k < 6; k++) {
+    gm_tensor *t = gm_params_at(p, k, NULL, NULL);
+    pn[k] = (size_t)t->numel;
+    float *f = gmt_read(t);
+    pd[k] = malloc(pn[k] * sizeof(double));
+    for (size_t i = 0; i < pn[k]; i++) pd[k][i] = f[i];
+    free(f);
+  }
+  double want[ENC_B * ENC_C];
+  enc_cond(&r, pd, want);
+  float *got = gmt_read(cond), wantf[ENC_B * ENC_C];
+  for (int i = 0; i < ENC_B * ENC_C; i++) wantf[i] = (float)want[i];
+  gmt_assert_close(got, wantf, ENC_B * ENC_C, 1e-4, 1e-5, "text encoder cond");
+  for (int k = 0; k < 6; k++) {
+    gm_tensor *t = gm_params_at(p, k, NULL, NULL);
+    float *gr = gmt_read(t->grad);
+    double fd[ENC_V * ENC_D];
+    for (size_t i = 0; i < pn[k]; i++) {
+      double keep = pd[k][i], h = 1e-4;
+      pd[k][i] = keep + h;
+      double lp = enc_loss(&r, pd);
+      pd[k][i] = keep - h;
+      double lm = enc_loss(&r, pd);
+      pd[k][i] = keep;
+      fd[i] = (lp - lm) / (2 * h);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "gradient of parameter %d", k);
+    gmt_assert_grad(gr, fd, pn[k], 1e-3, 1e-5, what);
+    free(gr);
+  }
+  free(got);
+  for (int k = 0; k < 6; k++) free(pd[k]);
+  gm_tape_reset(dev);
+  gm_tensor_destroy(ids);
+  gm_tensor_destroy(mask);
+  gm_tensor_destroy(empty);
+  gm_tensor_destroy(upt);
+  gm_params_destroy(p);
+  gm_vocab_destroy(v);
+}
+END_TEST
+
+START_TEST(encoder_refuses_bad_sizes_and_batches) {
+  gm_error err = {0};
+  gm_params *p;
+  gmt_ok(gm_params_create(&p, gmt_device(), &err), &err);
+  gm_text_encoder_config bad = {.vocab_size = 1, .dim = 4, .cond_dim = 4};
+  ck_assert_int_eq(gm_text_encoder_declare(p, "t.", &bad, &err), GM_EINVAL);
+  ck_assert_msg(strstr(err.msg, "vocab_size 1"), "%s", err.msg);
+  gm_text_encoder_config ok = {.vocab_size = 3, .dim = 4, .cond_dim = 4};
+  gmt_ok(gm_text_encoder_declare(p, "t.", &ok, &err), &err);
+  ck_assert_int_eq(gm_text_encoder_declare(p, "t.", &ok, &err), GM_EEXISTS);
+  gmt_ok(gm_params_finalize(p, &err), &err);
+  gm_tensor *cond;
+  ck_assert_int_eq(gm_text_encoder_forward(p, "u.", NULL, NULL, NULL, &cond, NULL, &err),
+                   GM_ENOTFOUND);
+  ck_assert_msg(strstr(err.msg, "u.embed.weight"), "%s", err.msg);
+  gm_vocab *v;
+  gmt_ok(gm_vocab_build(&v, k_texts, 4, 1, &err), &err);
+  gm_tensor *ids_f = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL);
+  gm_tensor *mask = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL);
+  gm_tensor *empty = gmt_tensor_from(2, GM_SHAPE(2, 1), NULL);
+  const char *texts[2] = {"face", "cat"};
+  ck_assert_int_eq(gm_text_batch_write(v, texts, 2, ids_f, mask, empty, NULL, &err), GM_ESHAPE);
+  gm_tensor_destroy(ids_f);
+  gm_tensor_destroy(mask);
+  gm_tensor_destroy(empty);
+  gm_vocab_destroy(v);
+  gm_params_destroy(p);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("text");
   TCase *tc = tcase_create("text");
@@ -165,6 +351,8 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, vocabulary_round_trips_through_a_checkpoint);
   tcase_add_test(tc, broken_stored_vocabularies_are_refused);
   tcase_add_test(tc, prompts_encode_known_words_then_padding_and_name_the_unknown);
+  tcase_add_test(tc, encoder_matches_reference_and_every_gradient);
+  tcase_add_test(tc, encoder_refuses_bad_sizes_and_batches);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -29,6 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
+#include "params.h"
+#include "rng.h"
+#include "tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +79,46 @@ typedef struct gm_text_unknown {
  * number of known words (0: an empty condition). */
 GM_API int gm_vocab_encode(const gm_vocab *v, const char *text, int32_t *ids, float *mask,
                            int L, gm_text_unknown *unknown);
+
+/* ---- the text encoder ----
+ *
+ * Learned token embeddings (V, D) and one condition vector (B, C) per text:
+ *     t[b, l] = embed[ids[b, l]]                                  token vectors (B, L, D)
+ *     cond[b] = W_mean masked_mean(t)[b] + W_attn attention_pool(t, q)[b] + bias
+ *               + empty[b] e
+ * where empty[b] is 1 for a text with no known word (the mask all 0; both poolings give
+ * 0 then, so its condition is bias + e: a learned "empty" condition for unconditional
+ * sampling and condition dropout). Parameters, under a prefix (e.g. "text."):
+ *     PREFIX.embed.weight (V, D)   normal(0, 1), as torch.nn.Embedding
+ *     PREFIX.pool.query (D)        zeros: attention pooling starts as the mean
+ *     PREFIX.mean.weight (C, D), PREFIX.mean.bias (C), PREFIX.attn.weight (C, D),
+ *     PREFIX.empty.weight (C, 1)   PyTorch's nn.Linear initialisation
+ * The token vectors go to the model too (for cross-attention). */
+typedef struct gm_text_encoder_config {
+  int vocab_size;   /* gm_vocab_size: words + 1 */
+  int dim;          /* D, the token vectors' width */
+  int cond_dim;     /* C, the condition's width */
+} gm_text_encoder_config;
+
+/* Declares the parameters above in p (before gm_params_finalize). */
+GM_API int gm_text_encoder_declare(gm_params *p, const char *prefix,
+                                   const gm_text_encoder_config *c, gm_error *err);
+/* Initialises them (after finalize) from r, in declaration order. */
+GM_API int gm_text_encoder_init(gm_params *p, const char *prefix,
+                                const gm_text_encoder_config *c, gm_rng *r, gm_error *err);
+
+/* A batch of texts for the encoder: ids (B, L) int32, mask (B, L) and empty (B, 1)
+ * float32, built on the host and written in three transfers. unknown (may be NULL) gets
+ * B entries. */
+GM_API int gm_text_batch_write(const gm_vocab *v, const char *const *texts, int B,
+                               gm_tensor *ids, gm_tensor *mask, gm_tensor *empty,
+                               gm_text_unknown *unknown, gm_error *err);
+
+/* cond (B, C) and, when tokens is not NULL, the token vectors (B, L, D), as arena tensors
+ * recorded on the tape (gradients flow into every parameter). */
+GM_API int gm_text_encoder_forward(gm_params *p, const char *prefix, gm_tensor *ids,
+                                   gm_tensor *mask, gm_tensor *empty, gm_tensor **cond,
+                                   gm_tensor **tokens, gm_error *err);
 
 #ifdef __cplusplus
 }
