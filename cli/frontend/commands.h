@@ -17,5 +17,7 @@ int gm_cli_cmd_eval(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_forward(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_compare(int argc, char **argv, gm_host *host);
 int gm_cli_cmd_bench(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_features(int argc, char **argv, gm_host *host);
+int gm_cli_cmd_score(int argc, char **argv, gm_host *host);
 
 #endif

@@ -23,6 +23,10 @@ static const gm_command commands[] = {
      gm_cli_cmd_compare},
     {"bench", "time GEMMs and conv layers (bench ops), or training and sampling (bench models)",
      gm_cli_cmd_bench},
+    {"features", "train the emoji feature network the sample-quality metrics use",
+     gm_cli_cmd_features},
+    {"score", "KID, Frechet distance, precision and recall of images against a dataset",
+     gm_cli_cmd_score},
     {NULL, NULL, NULL},
 };
 
