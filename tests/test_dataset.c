@@ -526,13 +526,6 @@ static gm_registry *registry(void) {
   return g_reg;
 }
 
-#define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-#define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
-
-static int have_noto(const char *test) {
-  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
-         gmt_require_file(test, EMOJI_TEST, "unicode-data");
-}
 
 static const char *const k_keep[] = {
     "grinning face", "winking face", "face with tears of joy", "slightly smiling face",
@@ -551,7 +544,7 @@ static int listed(const char *const *list, const char *name) {
 }
 
 START_TEST(yellow_filter_keeps_round_yellow_faces_of_noto_and_drops_the_rest) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   const gm_plugin_record *r = gm_registry_find(registry(), GM_PLUGIN_KIND_LOADER, "notoemoji");
   ck_assert_ptr_nonnull(r);
   const gm_loader_vtable *v = r->vtable;

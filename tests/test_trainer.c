@@ -624,12 +624,6 @@ END_TEST
 
 /* ---- SIGINT to a child genmoji train ---- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Starts `genmoji train` on the test images into dir (stdout and stderr to files named
  * after tag), saving every `save_every` steps; with delay_ms > 0 every checkpoint save
  * sleeps that long (the GM_TEST_SAVE_DELAY_MS test hook) after its temporary file is
@@ -697,8 +691,8 @@ static int temp_in(const char *dir) {
 /* Polls (every 10 ms, for up to 240 s: the kernels may need compiling first) until
  * ready(dir) holds; the child must not end meanwhile. */
 static void wait_for(pid_t pid, const char *dir, int (*ready)(const char *), const char *what) {
-  double t0 = now_s();
-  while (!ready(dir) && now_s() - t0 < 240) {
+  double t0 = gmt_now_s();
+  while (!ready(dir) && gmt_now_s() - t0 < 240) {
     int status;
     ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "genmoji train ended early");
     nanosleep(&(struct timespec){0, 10000000}, NULL);
