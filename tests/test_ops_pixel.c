@@ -1,7 +1,8 @@
-/* The pixel-model ops as op cases against double references: quantisation of 0..255 values, windows
- * (crop and zero pad) with their gradient, window writes, the gated activation with its
- * gradient by finite differences, convolution on a window of its output against the
- * same window of gm_conv2d (direct and GEMM paths), and pixel puts; bad arguments. */
+/* The pixel-model ops as op cases against double references: quantisation of 0..255
+ * values, windows (crop and zero pad) with their gradient, window writes, the gated
+ * activation with its gradient by finite differences, convolution on a window of its
+ * output and at one position (against the double conv and gm_conv2d, direct and GEMM
+ * paths), and pixel puts; bad arguments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
