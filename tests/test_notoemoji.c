@@ -366,7 +366,8 @@ START_TEST(real_noto_font_yields_faces) {
   }
   gmt_ok(rc, &err);
   loader()->close(st);
-  printf("%s: %d images, %d faces (%d single-codepoint, %d with U+FE0F)\n", GMT_NOTO_FONT, count, faces, single_faces,
+  printf("%s: %d images, %d faces (%d single-codepoint, %d with U+FE0F)\n", GMT_NOTO_FONT, count,
+         faces, single_faces,
          faces - single_faces);
   ck_assert(found_grin);
   ck_assert_int_ge(count, 1000);

@@ -240,7 +240,8 @@ START_TEST(add_channel_matches_reference_with_grad_into_v) {
 END_TEST
 
 START_TEST(add_bias_matches_reference_with_grad_into_b) {
-  op_case c = {.name = "add_bias", .op = "gm_add_bias", .n_in = 2, .ref = ref_add_bias, .call = call_add_bias,
+  op_case c = {.name = "add_bias", .op = "gm_add_bias",
+               .n_in = 2, .ref = ref_add_bias, .call = call_add_bias,
                .ndim = {bc_ndim[_i], 1}, .lo = {-2, -2}, .hi = {2, 2}, .out_ndim = bc_ndim[_i]};
   memcpy(c.shape[0], bc_shapes[_i], sizeof bc_shapes[_i]);
   memcpy(c.out_shape, bc_shapes[_i], sizeof bc_shapes[_i]);

@@ -35,7 +35,8 @@ static const int64_t emb_batch[] = {1, 5, 8, 3};
 static const int emb_dim[] = {4, 8, 32, 128};
 
 START_TEST(sinusoidal_embedding_matches_reference_for_small_t) {
-  op_case c = {.name = "sinusoidal embedding", .op = "gm_sinusoidal_embedding", .n_in = 1, .ndim = {1},
+  op_case c = {.name = "sinusoidal embedding", .op = "gm_sinusoidal_embedding",
+               .n_in = 1, .ndim = {1},
                .shape = {{emb_batch[_i]}}, .lo = {0}, .hi = {4}, .call = call_embedding,
                .ref = ref_embedding, .out_ndim = 2, .out_shape = {emb_batch[_i], emb_dim[_i]},
                .ip = {emb_dim[_i]}};

@@ -100,7 +100,8 @@ static op_case bn_case(const char *name, int ndim, const int64_t *shape, int tra
 static op_case gn_case(const char *name, int ndim, const int64_t *shape, int groups,
                        int has_gamma, int has_beta) {
   op_case c = {.name = name, .op = "gm_groupnorm", .n_in = 3, .ndim = {ndim, 1, 1},
-               .lo = {-2, 0.5f, -1}, .hi = {3, 1.5f, 1}, .call = call_groupnorm, .ref = ref_groupnorm,
+               .lo = {-2, 0.5f, -1}, .hi = {3, 1.5f, 1}, .call = call_groupnorm,
+               .ref = ref_groupnorm,
                .out_ndim = ndim, .skip_grad = {0, !has_gamma, !has_beta},
                .ip = {1, has_gamma, has_beta, groups}, .p = {0, 1e-5f}};
   memcpy(c.shape[0], shape, (size_t)ndim * sizeof *shape);
