@@ -34,7 +34,6 @@ START_TEST(dropout_mask_statistics_and_scale) {
   gm_rng_init(&r, 5, 9);
   gm_rng at = r;
   gmt_ok(gm_dropout(&y, x, p, &r, &err), &err);
-  gmt_cover("gm_dropout");
   ck_assert_uint_eq(r.offset, at.offset + 50000);
   float *h = gmt_read(y);
   float scale = 1.0f / (1.0f - p);
@@ -45,6 +44,7 @@ START_TEST(dropout_mask_statistics_and_scale) {
     dropped += !keep;
   }
   ck_assert_msg(fabs((double)dropped / n - p) < 0.01, "dropped fraction %g", (double)dropped / n);
+  gmt_cover("gm_dropout");  /* random: no op case, the mask checked word by word instead */
   free(h);
   gm_tape_reset(dev);
   gm_tensor_destroy(x);
