@@ -82,7 +82,7 @@ static void check_conv(const conv_case *c, uint64_t seed, int grads) {
  * the own GEMM's 256-deep chunks. */
 static conv_case small(const conv_case *c) {
   conv_case s = *c;
-  if (!gmt_small_shapes() || n_x(c) * (size_t)c->cout * (size_t)(c->kh * c->kw) < 1000000)
+  if (!gmt_small_shapes() || n_x(c) * (size_t)c->cout * (size_t)(c->kh * c->kw) < 200000)
     return s;
   if (s.cin > 8) s.cin = 8 + (c->cin & 1);
   if (s.cout > 8) s.cout = 8 + (c->cout & 1);
