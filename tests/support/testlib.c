@@ -132,6 +132,21 @@ static void cover_write(void) {
   fclose(f);
 }
 
+static gm_registry *g_build_reg;
+
+gm_registry *gmt_build_registry(void) {
+  if (g_build_reg) return g_build_reg;
+  gm_error err = {0};
+  const char *dirs[] = {GM_BUILD_PLUGIN_DIR};
+  gmt_ok(gm_registry_create(&g_build_reg, dirs, 1, &err), &err);
+  return g_build_reg;
+}
+
+void gmt_build_registry_close(void) {
+  gm_registry_destroy(g_build_reg);
+  g_build_reg = NULL;
+}
+
 int gmt_small_shapes(void) {
   const char *v = getenv("GM_TEST_SHAPES");
   return v && strcmp(v, "small") == 0;

@@ -110,6 +110,11 @@ int gmt_require_file(const char *test, const char *path, const char *package);
 #define GMT_OP_COVERAGE_DIR GM_TEST_BINARY_DIR "/op_coverage"
 void gmt_cover(const char *op);
 
+/* The registry of the build's plugin folder (GM_BUILD_PLUGIN_DIR), created on first call;
+ * gmt_build_registry_close destroys it. */
+gm_registry *gmt_build_registry(void);
+void gmt_build_registry_close(void);
+
 /* A small-shapes run: GM_TEST_SHAPES=small, for slow simulators (Oclgrind). Suites then
  * pick shapes that still reach every kernel and code path, only smaller and fewer;
  * without it they keep their full shapes. */
