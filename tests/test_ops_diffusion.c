@@ -39,7 +39,8 @@ static op_case timesteps_case(int64_t b, int lo, int count, float scale) {
   op_case c = {.name = "diffusion timesteps", .op = "gm_diffusion_timesteps", .n_in = 1,
                .ndim = {1}, .shape = {{b}}, .lo = {0}, .hi = {1}, .call = call_timesteps,
                .ref = ref_timesteps, .n_out = 2, .out_ndim = 1, .out_shape = {b},
-               .out2_ndim = 1, .out2_shape = {b}, .forward_only = 1, .exact = 1,
+               .out2_ndim = 1, .out2_shape = {b}, .out_dtype = {GM_I32, GM_F32},
+               .forward_only = 1, .exact = 1,
                .p = {scale}, .ip = {lo, count}};
   return c;
 }

@@ -86,6 +86,8 @@ void gmt_run_op_case(const op_case *c, uint64_t seed) {
   size_t n_y[GMT_OP_MAX_OUT] = {0}, n_all = 0;
   for (int j = 0; j < n_out; j++) {
     check_shape(y[j], ndims[j], shapes[j], c->name, j);
+    ck_assert_msg(y[j]->dtype == c->out_dtype[j], "%s: output %d has dtype %d, want %d",
+                  c->name, j, (int)y[j]->dtype, (int)c->out_dtype[j]);
     n_all += n_y[j] = gmt_numel(ndims[j], shapes[j]);
   }
   double *want = malloc(n_all * sizeof(double) + 8);

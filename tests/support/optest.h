@@ -34,6 +34,7 @@ struct op_case {
   int64_t out_shape[GM_MAX_DIMS];
   int out2_ndim;                      /* the second output, when n_out is 2 */
   int64_t out2_shape[GM_MAX_DIMS];
+  gm_dtype out_dtype[GMT_OP_MAX_OUT]; /* each output's dtype (default GM_F32) */
   int skip_grad[GMT_OP_MAX_IN];       /* 1: input k gets no gradient (nor a check) */
   int forward_only;                   /* 1: no input requires grad, no backward pass */
   int exact;                          /* 1: the forward must match bit for bit */
