@@ -356,12 +356,6 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
 }
 END_TEST
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   char out[1200], jsonl[1300];
   snprintf(out, sizeof out, "%s", gmt_path_in("stopped"));
@@ -370,9 +364,9 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
                         "--time",  "10m",    "--n",      "2",     NULL};
   child c = start("stopped", args, TINY, NULL);
   /* wait for a logged step (the kernels may need compiling first) */
-  double t0 = now_s();
+  double t0 = gmt_now_s();
   struct stat st;
-  while ((stat(jsonl, &st) != 0 || st.st_size == 0) && now_s() - t0 < 240) {
+  while ((stat(jsonl, &st) != 0 || st.st_size == 0) && gmt_now_s() - t0 < 240) {
     int status;
     ck_assert_msg(waitpid(c.pid, &status, WNOHANG) == 0, "genmoji compare ended early");
     nanosleep(&(struct timespec){0, 50000000}, NULL);

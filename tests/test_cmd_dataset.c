@@ -10,17 +10,10 @@
 
 #include "clitest.h"
 
-#define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-#define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
 
 /* Runs "env genmoji dataset args" with stdout and stderr captured. */
 static gmt_run_result run(const char *env, const char *args) {
   return gmt_genmoji(env, "dataset %s", args);
-}
-
-static int have_noto(const char *test) {
-  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
-         gmt_require_file(test, EMOJI_TEST, "unicode-data");
 }
 
 /* The string value after "key": at or after *p (cJSON's printed form); advances *p past
@@ -67,7 +60,7 @@ static int count_of(const char *json) {
 }
 
 START_TEST(noto_yellow_faces_are_at_least_85_and_the_grid_holds_them) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   char args[2048], grid[1100];
   snprintf(grid, sizeof grid, "%s/faces.png", gmt_tmpdir());
   snprintf(args, sizeof args, "--data noto --subset faces --yellow --grid '%s'", grid);
@@ -98,7 +91,7 @@ START_TEST(noto_yellow_faces_are_at_least_85_and_the_grid_holds_them) {
 END_TEST
 
 START_TEST(json_lists_count_source_loader_and_each_image) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   gmt_run_result r = run(NULL, "--subset faces --yellow --limit 3 --json");
   ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
   ck_assert_int_eq(count_of(r.out), 3);
@@ -158,7 +151,7 @@ static int by_name(const void *a, const void *b) {
 }
 
 START_TEST(export_then_reload_gives_the_same_names_and_pixels) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   char dir[1100], args[2048];
   snprintf(dir, sizeof dir, "%s/exported", gmt_tmpdir());
   snprintf(args, sizeof args, "--subset faces --yellow --background 203040 --export '%s' --json",

@@ -8,7 +8,10 @@
 
 #include "testlib.h"
 
-enum { BATCH = 4, CIN = 3, HIDDEN = 8, SIDE = 8, STEPS = 50 };
+enum { CIN = 3, STEPS = 50 };
+/* A small-shapes run (GM_TEST_SHAPES=small, for Oclgrind) trains 2 images of 4 x 4 through
+ * 4 hidden channels: the same kernels, fewer elements. */
+static int g_batch = 4, g_hidden = 8, g_side = 8;  /* images, hidden channels, image side */
 
 typedef struct net {
   gm_params *p;
@@ -18,11 +21,11 @@ typedef struct net {
 static void net_create(net *n, gm_device *dev, uint64_t seed) {
   gm_error err = {0};
   gmt_ok(gm_params_create(&n->p, dev, &err), &err);
-  gmt_ok(gm_params_declare(n->p, "conv1.weight", GM_F32, 4, GM_SHAPE(HIDDEN, CIN, 3, 3),
+  gmt_ok(gm_params_declare(n->p, "conv1.weight", GM_F32, 4, GM_SHAPE(g_hidden, CIN, 3, 3),
                            GM_PARAM_TRAINABLE, &err), &err);
-  gmt_ok(gm_params_declare(n->p, "conv1.bias", GM_F32, 1, GM_SHAPE(HIDDEN), GM_PARAM_TRAINABLE,
+  gmt_ok(gm_params_declare(n->p, "conv1.bias", GM_F32, 1, GM_SHAPE(g_hidden), GM_PARAM_TRAINABLE,
                            &err), &err);
-  gmt_ok(gm_params_declare(n->p, "conv2.weight", GM_F32, 4, GM_SHAPE(CIN, HIDDEN, 3, 3),
+  gmt_ok(gm_params_declare(n->p, "conv2.weight", GM_F32, 4, GM_SHAPE(CIN, g_hidden, 3, 3),
                            GM_PARAM_TRAINABLE, &err), &err);
   gmt_ok(gm_params_declare(n->p, "conv2.bias", GM_F32, 1, GM_SHAPE(CIN), GM_PARAM_TRAINABLE,
                            &err), &err);
@@ -37,7 +40,7 @@ static void net_create(net *n, gm_device *dev, uint64_t seed) {
   gmt_ok(gm_init_default(n->w2, n->b2, &r, &err), &err);
 }
 
-/* y (B, CIN, SIDE, SIDE) = conv2(relu(conv1(x))), both 3x3 with padding 1. */
+/* y (B, CIN, g_side, g_side) = conv2(relu(conv1(x))), both 3x3 with padding 1. */
 static gm_tensor *net_forward(net *n, gm_tensor *x) {
   gm_error err = {0};
   gm_conv2d_opts same = {.stride = 1, .pad_h = 1, .pad_w = 1};
@@ -49,11 +52,13 @@ static gm_tensor *net_forward(net *n, gm_tensor *x) {
 }
 
 START_TEST(convnet_adam_halves_the_loss_in_50_steps) {
+  if (gmt_small_shapes()) g_batch = 2, g_hidden = 4, g_side = 4;
   gm_error err = {0};
   gm_device *dev = gmt_device();
   gm_tensor *x, *target;
-  gmt_ok(gm_tensor_create(&x, dev, GM_F32, 4, GM_SHAPE(BATCH, CIN, SIDE, SIDE), &err), &err);
-  gmt_ok(gm_tensor_create(&target, dev, GM_F32, 4, GM_SHAPE(BATCH, CIN, SIDE, SIDE), &err), &err);
+  gmt_ok(gm_tensor_create(&x, dev, GM_F32, 4, GM_SHAPE(g_batch, CIN, g_side, g_side), &err), &err);
+  gmt_ok(gm_tensor_create(&target, dev, GM_F32, 4, GM_SHAPE(g_batch, CIN, g_side, g_side), &err),
+         &err);
   gm_rng r;
   gm_rng_init(&r, 7, 1);
   gmt_ok(gm_rng_uniform(x, &r, -1.0f, 1.0f, &err), &err);

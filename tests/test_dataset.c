@@ -565,24 +565,7 @@ END_TEST
 
 /* ---- the real plugins ---- */
 
-static gm_registry *g_reg;
 
-static gm_registry *registry(void) {
-  if (!g_reg) {
-    gm_error err = {0};
-    const char *dirs[] = {GM_BUILD_PLUGIN_DIR};
-    gmt_ok(gm_registry_create(&g_reg, dirs, 1, &err), &err);
-  }
-  return g_reg;
-}
-
-#define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-#define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
-
-static int have_noto(const char *test) {
-  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
-         gmt_require_file(test, EMOJI_TEST, "unicode-data");
-}
 
 static const char *const k_keep[] = {
     "grinning face", "winking face", "face with tears of joy", "slightly smiling face",
@@ -601,8 +584,9 @@ static int listed(const char *const *list, const char *name) {
 }
 
 START_TEST(yellow_filter_keeps_round_yellow_faces_of_noto_and_drops_the_rest) {
-  if (!have_noto(__func__)) return;
-  const gm_plugin_record *r = gm_registry_find(registry(), GM_PLUGIN_KIND_LOADER, "notoemoji");
+  if (!gmt_have_noto(__func__)) return;
+  const gm_plugin_record *r =
+      gm_registry_find(gmt_build_registry(), GM_PLUGIN_KIND_LOADER, "notoemoji");
   ck_assert_ptr_nonnull(r);
   const gm_loader_vtable *v = r->vtable;
   void *st;
@@ -646,7 +630,7 @@ END_TEST
 START_TEST(find_loader_asks_each_loader_and_names_them_when_none_fits) {
   gm_error err = {0};
   const gm_plugin_record *r = NULL;
-  gmt_ok(gm_dataset_find_loader(registry(), "noto", &r, &err), &err);
+  gmt_ok(gm_dataset_find_loader(gmt_build_registry(), "noto", &r, &err), &err);
   ck_assert_str_eq(r->name, "notoemoji");
 
   char dir[1100];
@@ -656,17 +640,18 @@ START_TEST(find_loader_asks_each_loader_and_names_them_when_none_fits) {
   snprintf(png, sizeof png, "%s/1f600.png", dir);
   const uint8_t px[3] = {1, 2, 3};
   gmt_ok(gm_png_write(png, px, 1, 1, 3, &err), &err);
-  gmt_ok(gm_dataset_find_loader(registry(), dir, &r, &err), &err);
+  gmt_ok(gm_dataset_find_loader(gmt_build_registry(), dir, &r, &err), &err);
   ck_assert_str_eq(r->name, "pngdir");
 
   snprintf(png, sizeof png, "%s/full_emoji.csv", dir); /* PNGs and a CSV: Kaggle layout */
   FILE *f = fopen(png, "w");
   fputs("#,emoji,unicode,name,Apple\n", f);
   fclose(f);
-  gmt_ok(gm_dataset_find_loader(registry(), dir, &r, &err), &err);
+  gmt_ok(gm_dataset_find_loader(gmt_build_registry(), dir, &r, &err), &err);
   ck_assert_str_eq(r->name, "kaggle");
 
-  ck_assert_int_eq(gm_dataset_find_loader(registry(), "/no/such/data", &r, &err), GM_ENOTFOUND);
+  ck_assert_int_eq(gm_dataset_find_loader(gmt_build_registry(), "/no/such/data", &r, &err),
+                   GM_ENOTFOUND);
   ck_assert_ptr_null(r);
   ck_assert_msg(strstr(err.msg, "/no/such/data") && strstr(err.msg, "kaggle, notoemoji, pngdir"),
                 "%s", err.msg);
@@ -703,6 +688,6 @@ static Suite *make_suite(void) {
 
 int main(void) {
   int rc = gmt_run(make_suite());
-  gm_registry_destroy(g_reg);
+  gmt_build_registry_close();
   return rc;
 }

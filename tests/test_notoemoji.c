@@ -11,7 +11,6 @@
 #include "fuzz/synth_sfnt.h"
 #include "testlib.h"
 
-#define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 
 static const gm_loader_vtable *loader(void) {
   static const gm_loader_vtable *vt;
@@ -337,13 +336,13 @@ START_TEST(probe_options_and_missing_font_messages) {
 END_TEST
 
 START_TEST(real_noto_font_yields_faces) {
-  if (!gmt_require_file(__func__, NOTO_FONT, "fonts-noto-color-emoji") ||
+  if (!gmt_require_file(__func__, GMT_NOTO_FONT, "fonts-noto-color-emoji") ||
       !gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data"))
     return;
-  ck_assert_int_eq(loader()->probe(NOTO_FONT), 1);
+  ck_assert_int_eq(loader()->probe(GMT_NOTO_FONT), 1);
   gm_error err = {0};
   void *st;
-  gmt_ok(loader()->open(&st, NOTO_FONT, NULL, 0, &err), &err);
+  gmt_ok(loader()->open(&st, GMT_NOTO_FONT, NULL, 0, &err), &err);
   gm_image img;
   int rc, count = 0, faces = 0, single_faces = 0, found_grin = 0;
   while ((rc = loader()->next(st, &img, &err)) == 1) {
@@ -367,7 +366,8 @@ START_TEST(real_noto_font_yields_faces) {
   }
   gmt_ok(rc, &err);
   loader()->close(st);
-  printf("%s: %d images, %d faces (%d single-codepoint, %d with U+FE0F)\n", NOTO_FONT, count, faces, single_faces,
+  printf("%s: %d images, %d faces (%d single-codepoint, %d with U+FE0F)\n", GMT_NOTO_FONT, count,
+         faces, single_faces,
          faces - single_faces);
   ck_assert(found_grin);
   ck_assert_int_ge(count, 1000);
@@ -396,11 +396,11 @@ static void expect_real_refused(const uint8_t *copy, size_t len, const char *wan
 }
 
 START_TEST(damaged_copies_of_the_real_font_are_errors) {
-  if (!gmt_require_file(__func__, NOTO_FONT, "fonts-noto-color-emoji") ||
+  if (!gmt_require_file(__func__, GMT_NOTO_FONT, "fonts-noto-color-emoji") ||
       !gmt_require_file(__func__, GM_EMOJI_TEST_DEFAULT, "unicode-data"))
     return;
   size_t len;
-  uint8_t *font = read_bytes(NOTO_FONT, &len);
+  uint8_t *font = read_bytes(GMT_NOTO_FONT, &len);
   /* The file may end in padding after its last table; cut inside the tables. */
   size_t end = 0;
   for (unsigned i = 0, n = (unsigned)font[4] << 8 | font[5]; i < n; i++) {

@@ -6,114 +6,109 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optest.h"
 #include "testlib.h"
 
+/* ---- timesteps: two outputs, idx (int32) and the time input ---- */
+
+/* ip = {lo, count}, p[0] = scale */
+static void ref_timesteps(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  int64_t b = c->shape[0][0];
+  for (int64_t i = 0; i < b; i++) {
+    double f = floor(in[0][i] * c->ip[1]);
+    double idx = c->ip[0] + (f < c->ip[1] - 1 ? f : c->ip[1] - 1);
+    out[i] = idx;
+    out[b + i] = idx * (double)c->p[0];
+  }
+}
+
+static int call_timesteps(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_diffusion_timesteps(&y[0], &y[1], x[0], c->ip[0], c->ip[1], c->p[0], err);
+}
+
+/* The edges of the classes of count 4: 0, just under a quarter, a quarter, ..., 1 - 2^-24. */
+static void fill_class_edges(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)r, (void)k, (void)c;
+  static const float u[6] = {0.0f, 0.2499f, 0.25f, 0.5f, 0.99999994f, 0.75f};
+  for (size_t i = 0; i < n; i++) x[i] = u[i % 6];
+}
+
+/* Exact: count a power of two, so u count rounds nowhere. */
+static op_case timesteps_case(int64_t b, int lo, int count, float scale) {
+  op_case c = {.name = "diffusion timesteps", .op = "gm_diffusion_timesteps", .n_in = 1,
+               .ndim = {1}, .shape = {{b}}, .lo = {0}, .hi = {1}, .call = call_timesteps,
+               .ref = ref_timesteps, .n_out = 2, .out_ndim = 1, .out_shape = {b},
+               .out2_ndim = 1, .out2_shape = {b}, .out_dtype = {GM_I32, GM_F32},
+               .forward_only = 1, .exact = 1,
+               .p = {scale}, .ip = {lo, count}};
+  return c;
+}
+
 START_TEST(timesteps_map_uniforms_onto_the_range_and_scale) {
+  op_case c = timesteps_case(6, 1, 4, 0.125f);
+  c.fill = fill_class_edges;   /* idx {1, 1, 2, 3, 4, 4} */
+  gmt_run_op_case(&c, 60);
+  op_case d = timesteps_case(37, 3, 8, 0.5f);
+  gmt_run_op_case(&d, 61);
   gm_error err = {0};
-  float u[6] = {0.0f, 0.2499f, 0.25f, 0.5f, 0.99999994f, 0.75f};
-  gm_tensor *tu = gmt_tensor_from(1, GM_SHAPE(6), u), *idx, *tin;
-  gmt_ok(gm_diffusion_timesteps(&idx, &tin, tu, 1, 4, 0.125f, &err), &err);
-  ck_assert_int_eq(idx->dtype, GM_I32);
-  int got[6];
-  gmt_ok(gm_tensor_read(idx, got, sizeof got, &err), &err);
-  const int want[6] = {1, 1, 2, 3, 4, 4};
-  for (int i = 0; i < 6; i++) ck_assert_int_eq(got[i], want[i]);
-  float *t = gmt_read(tin);
-  float wantt[6];
-  for (int i = 0; i < 6; i++) wantt[i] = (float)want[i] * 0.125f;
-  gmt_assert_close(t, wantt, 6, 0, 0, "time input = idx * scale");
-  free(t);
+  gm_tensor *tu = gmt_tensor_from(1, GM_SHAPE(6), NULL), *idx, *tin;
   ck_assert_int_eq(gm_diffusion_timesteps(&idx, &tin, tu, 1, 0, 1.0f, &err), GM_EINVAL);
-  gm_tape_reset(gmt_device());
   gm_tensor_destroy(tu);
 }
 END_TEST
 
 /* ---- q_sample against a double reference ---- */
 
-typedef struct q_case {
-  int64_t batch, per;
-  int len, clamp;
-  const int *idx;
-  const double *a, *s;
-} q_case;
-
+/* in: x0 (B, ...), eps (B, ...), idx (B) int32, a (L), s (L); ip[0] = clamp */
 static void ref_q_sample(void *ctx, double *const *in, double *out) {
-  const q_case *c = ctx;
-  for (int64_t b = 0; b < c->batch; b++)
-    for (int64_t i = 0; i < c->per; i++) {
-      int64_t e = b * c->per + i;
-      double v = c->a[c->idx[b]] * in[0][e] + c->s[c->idx[b]] * in[1][e];
-      if (c->clamp) v = v < -1 ? -1 : v > 1 ? 1 : v;
+  const op_case *c = ctx;
+  int64_t batch = c->shape[0][0], per = (int64_t)gmt_numel(c->ndim[0], c->shape[0]) / batch;
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t i = 0; i < per; i++) {
+      int64_t e = b * per + i, t = (int64_t)in[2][b];
+      double v = in[3][t] * in[0][e] + in[4][t] * in[1][e];
+      if (c->ip[0]) v = v < -1 ? -1 : v > 1 ? 1 : v;
       out[e] = v;
     }
 }
 
-static void check_q_sample(int clamp, uint64_t seed) {
-  gm_error err = {0};
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  enum { B = 3, C = 2, H = 3, W = 4, L = 5 };
-  const int64_t per = C * H * W, n = B * per;
-  const int idx[B] = {4, 0, 2};
-  double a[L], s[L];
-  float af[L], sf[L];
-  for (int k = 0; k < L; k++) {
-    af[k] = (float)(a[k] = (float)sqrt(1.0 - 0.2 * k));
-    sf[k] = (float)(s[k] = (float)sqrt(0.2 * k + 0.05));
-  }
-  float x0[n], eps[n];
-  double dx0[n], deps[n];
-  /* keep the clamped values away from the kink at +-1 so that finite differences hold */
-  for (int64_t i = 0; i < n; i++) {
-    int64_t b = i / per;
-    for (;;) {
-      x0[i] = gmt_uniform(&r, -1.2f, 1.2f);
-      eps[i] = gmt_normal(&r);
-      double v = a[idx[b]] * x0[i] + s[idx[b]] * eps[i];
-      if (fabs(fabs(v) - 1) > 0.01) break;
-    }
-    dx0[i] = x0[i];
-    deps[i] = eps[i];
-  }
-  gm_tensor *tx0 = gmt_tensor_from(4, GM_SHAPE(B, C, H, W), x0);
-  gm_tensor *teps = gmt_tensor_from(4, GM_SHAPE(B, C, H, W), eps);
-  gm_tensor *tidx;
-  gmt_ok(gm_tensor_create(&tidx, gmt_device(), GM_I32, 1, GM_SHAPE(B), &err), &err);
-  gmt_ok(gm_tensor_write(tidx, idx, sizeof idx, &err), &err);
-  gm_tensor *ta = gmt_tensor_from(1, GM_SHAPE(L), af), *ts = gmt_tensor_from(1, GM_SHAPE(L), sf);
-  gmt_ok(gm_tensor_set_requires_grad(tx0, 1, &err), &err);
-  gmt_ok(gm_tensor_set_requires_grad(teps, 1, &err), &err);
-  gm_tensor *y;
-  gmt_ok(gm_diffusion_q_sample(&y, tx0, teps, tidx, ta, ts, clamp, &err), &err);
-  q_case c = {B, per, L, clamp, idx, a, s};
-  double want[n];
-  double *ins[2] = {dx0, deps};
-  ref_q_sample(&c, ins, want);
-  float wantf[n];
-  for (int64_t i = 0; i < n; i++) wantf[i] = (float)want[i];
-  float *got = gmt_read(y);
-  gmt_assert_close(got, wantf, (size_t)n, 1e-6, 1e-6, "q_sample forward");
-  free(got);
+static int call_q_sample(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_diffusion_q_sample(y, x[0], x[1], x[2], x[3], x[4], c->ip[0], err);
+}
 
-  float up[n];
-  double upd[n];
-  gmt_fill_uniform(&r, up, (size_t)n, -1, 1);
-  for (int64_t i = 0; i < n; i++) upd[i] = up[i];
-  gmt_backward_from(y, up);
-  for (int k = 0; k < 2; k++) {
-    double fd[n];
-    gmt_fd_grad(ref_q_sample, &c, ins, k, (size_t)n, (size_t)n, upd, 1e-4, fd);
-    float *g = gmt_read(k ? teps->grad : tx0->grad);
-    gmt_assert_grad(g, fd, (size_t)n, 1e-4, 1e-6, k ? "q_sample d eps" : "q_sample d x0");
-    free(g);
+/* The tables sqrt(1 - 0.2 k) and sqrt(0.2 k + 0.05), images at t = 4, 0, 2, and x0 and
+ * eps redrawn until the clamped values keep away from the kink at +-1 (so that finite
+ * differences hold). */
+static void fill_q_sample(gmt_rng *r, float *const *x, const size_t *n, const op_case *c) {
+  static const float idx[3] = {4, 0, 2};
+  for (size_t k = 0; k < n[3]; k++) {
+    x[3][k] = (float)sqrt(1.0 - 0.2 * (double)k);
+    x[4][k] = (float)sqrt(0.2 * (double)k + 0.05);
   }
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(tx0);
-  gm_tensor_destroy(teps);
-  gm_tensor_destroy(tidx);
-  gm_tensor_destroy(ta);
-  gm_tensor_destroy(ts);
+  for (size_t b = 0; b < n[2]; b++) x[2][b] = idx[b % 3];
+  size_t per = n[0] / n[2];
+  for (size_t i = 0; i < n[0]; i++) {
+    int t = (int)x[2][i / per];
+    for (;;) {
+      x[0][i] = gmt_uniform(r, -1.2f, 1.2f);
+      x[1][i] = gmt_normal(r);
+      double v = (double)x[3][t] * x[0][i] + (double)x[4][t] * x[1][i];
+      if (!c->ip[0] || fabs(fabs(v) - 1) > 0.01) break;
+    }
+  }
+}
+
+static void check_q_sample(int clamp, uint64_t seed) {
+  enum { B = 3, C = 2, H = 3, W = 4, L = 5 };
+  op_case c = {.name = clamp ? "q_sample, clamped" : "q_sample", .op = "gm_diffusion_q_sample",
+               .n_in = 5, .ndim = {4, 4, 1, 1, 1},
+               .shape = {{B, C, H, W}, {B, C, H, W}, {B}, {L}, {L}},
+               .fill_all = fill_q_sample, .dtype = {GM_F32, GM_F32, GM_I32},
+               .skip_grad = {0, 0, 1, 1, 1}, .call = call_q_sample, .ref = ref_q_sample,
+               .out_ndim = 4, .out_shape = {B, C, H, W}, .rtol = 1e-6, .atol = 1e-6,
+               .grad_rtol = 1e-4, .grad_atol = 1e-6, .fd_eps = 1e-4, .ip = {clamp}};
+  gmt_run_op_case(&c, seed);
 }
 
 START_TEST(q_sample_matches_reference_and_finite_differences) { check_q_sample(0, 71); }
@@ -150,37 +145,41 @@ END_TEST
 
 /* ---- the reverse step ---- */
 
+/* in: x, eps, z (absent without noise); data: the coefficients */
+static void ref_step(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  const gm_diffusion_step_coefs *k = c->data;
+  for (size_t i = 0; i < gmt_numel(c->ndim[0], c->shape[0]); i++) {
+    double x0 = (in[0][i] - (double)k->sqrt_1mab * in[1][i]) * (double)k->inv_sqrt_ab;
+    if (k->clip_x0) x0 = fmin(fmax(x0, -1), 1);
+    double v = (double)k->c0 * x0 + (double)k->c1 * in[0][i] +
+               (c->absent[2] ? 0 : (double)k->sigma * in[2][i]);
+    if (k->clamp_out) v = fmin(fmax(v, -1), 1);
+    out[i] = v;
+  }
+}
+
+/* In place: the output is x itself. */
+static int call_step(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  y[0] = x[0];
+  return gm_diffusion_step(x[0], x[1], x[2], c->data, err);
+}
+
+/* x 1.5 N(0, 1), eps and z N(0, 1) */
+static void fill_step(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)c;
+  for (size_t i = 0; i < n; i++) x[i] = (k == 0 ? 1.5f : 1.0f) * gmt_normal(r);
+}
+
 static void check_step(int with_z, int clip, int clamp_out) {
-  gm_error err = {0};
-  gmt_rng r;
-  gmt_rng_seed(&r, 90 + with_z * 4 + clip * 2 + clamp_out);
-  enum { N = 2 * 3 * 5 * 5 };
-  float x[N], eps[N], z[N];
-  for (int i = 0; i < N; i++) {
-    x[i] = 1.5f * gmt_normal(&r);
-    eps[i] = gmt_normal(&r);
-    z[i] = gmt_normal(&r);
-  }
-  gm_diffusion_step_coefs c = {.inv_sqrt_ab = 1.7f, .sqrt_1mab = 0.8f, .clip_x0 = clip,
+  gm_diffusion_step_coefs k = {.inv_sqrt_ab = 1.7f, .sqrt_1mab = 0.8f, .clip_x0 = clip,
                                .c0 = 0.3f, .c1 = 0.9f, .sigma = 0.25f, .clamp_out = clamp_out};
-  float want[N];
-  for (int i = 0; i < N; i++) {
-    double x0 = ((double)x[i] - 0.8 * eps[i]) * 1.7;
-    if (clip) x0 = fmin(fmax(x0, -1), 1);
-    double v = 0.3 * x0 + 0.9 * x[i] + (with_z ? 0.25 * z[i] : 0);
-    if (clamp_out) v = fmin(fmax(v, -1), 1);
-    want[i] = (float)v;
-  }
-  gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(2, 3, 5, 5), x);
-  gm_tensor *te = gmt_tensor_from(4, GM_SHAPE(2, 3, 5, 5), eps);
-  gm_tensor *tz = gmt_tensor_from(4, GM_SHAPE(2, 3, 5, 5), z);
-  gmt_ok(gm_diffusion_step(tx, te, with_z ? tz : NULL, &c, &err), &err);
-  float *got = gmt_read(tx);
-  gmt_assert_close(got, want, N, 1e-5, 1e-6, "diffusion step");
-  free(got);
-  gm_tensor_destroy(tx);
-  gm_tensor_destroy(te);
-  gm_tensor_destroy(tz);
+  op_case c = {.name = "diffusion step", .op = "gm_diffusion_step", .n_in = 3,
+               .ndim = {4, 4, 4}, .shape = {{2, 3, 5, 5}, {2, 3, 5, 5}, {2, 3, 5, 5}},
+               .fill = fill_step, .absent = {0, 0, !with_z}, .call = call_step, .ref = ref_step,
+               .out_ndim = 4, .out_shape = {2, 3, 5, 5}, .forward_only = 1, .rtol = 1e-5,
+               .atol = 1e-6, .data = &k};
+  gmt_run_op_case(&c, 90 + (uint64_t)(with_z * 4 + clip * 2 + clamp_out));
 }
 
 START_TEST(step_matches_reference_with_and_without_noise_clip_and_clamp) {
@@ -201,26 +200,53 @@ END_TEST
 
 /* ---- back to pixels ---- */
 
+/* ip[0] = stretch */
+static void ref_to_pixels(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  int64_t b = c->shape[0][0], per = (int64_t)gmt_numel(c->ndim[0], c->shape[0]) / b;
+  for (int64_t n = 0; n < b; n++) {
+    const double *x = in[0] + n * per;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < per; i++) lo = fmin(lo, x[i]), hi = fmax(hi, x[i]);
+    for (int64_t i = 0; i < per; i++) {
+      double v = x[i];
+      if (c->ip[0]) v = hi > lo ? (v - lo) / (hi - lo) * 2 - 1 : 0;
+      out[n * per + i] = fmin(fmax((v + 1) * 127.5, 0), 255);
+    }
+  }
+}
+
+static int call_to_pixels(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_diffusion_to_pixels(y, x[0], c->ip[0], err);
+}
+
+/* image 0: values beyond [-1, 1]; image 1: constant; each image 1 x 2 x 2 */
+static void fill_pixels(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)r, (void)k, (void)c;
+  static const float v[8] = {-1.5f, -1.0f, 0.0f, 2.0f, 0.3f, 0.3f, 0.3f, 0.3f};
+  for (size_t i = 0; i < n; i++) x[i] = v[i % 8];
+}
+
 START_TEST(to_pixels_clamps_or_stretches_each_image) {
-  gm_error err = {0};
-  /* image 0: values beyond [-1, 1]; image 1: constant; each image 1 x 2 x 2 */
-  float x[8] = {-1.5f, -1.0f, 0.0f, 2.0f, 0.3f, 0.3f, 0.3f, 0.3f};
-  gm_tensor *tx = gmt_tensor_from(4, GM_SHAPE(2, 1, 2, 2), x), *y;
-  gmt_ok(gm_diffusion_to_pixels(&y, tx, 0, &err), &err);
-  float *got = gmt_read(y);
-  gmt_assert_close(got, ((float[]){0, 0, 127.5f, 255, 165.75f, 165.75f, 165.75f, 165.75f}), 8,
-                   1e-6, 1e-4, "clamped pixels");
-  free(got);
-  gmt_ok(gm_diffusion_to_pixels(&y, tx, 1, &err), &err);
-  got = gmt_read(y);
-  /* image 0 spans -1.5 .. 2: (v + 1.5) / 3.5 * 255 */
-  gmt_assert_close(got,
-                   ((float[]){0, 0.5f / 3.5f * 255, 1.5f / 3.5f * 255, 255, 127.5f, 127.5f,
-                              127.5f, 127.5f}),
-                   8, 1e-5, 1e-3, "stretched pixels");
-  free(got);
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(tx);
+  /* image 0 stretched spans -1.5 .. 2: (v + 1.5) / 3.5 * 255; image 1 becomes 127.5 */
+  for (int stretch = 0; stretch < 2; stretch++) {
+    op_case c = {.name = stretch ? "stretched pixels" : "clamped pixels",
+                 .op = "gm_diffusion_to_pixels", .n_in = 1, .ndim = {4},
+                 .shape = {{2, 1, 2, 2}}, .fill = fill_pixels, .call = call_to_pixels,
+                 .ref = ref_to_pixels, .out_ndim = 4, .out_shape = {2, 1, 2, 2},
+                 .forward_only = 1, .rtol = stretch ? 1e-5 : 1e-6,
+                 .atol = stretch ? 1e-3 : 1e-4, .ip = {stretch}};
+    gmt_run_op_case(&c, 80);
+    /* random images of several channels */
+    c.fill = NULL;
+    c.lo[0] = -1.5f;
+    c.hi[0] = 1.5f;
+    c.shape[0][0] = c.out_shape[0] = 3;
+    c.shape[0][1] = c.out_shape[1] = 3;
+    c.shape[0][2] = c.out_shape[2] = 4;
+    c.shape[0][3] = c.out_shape[3] = 5;
+    gmt_run_op_case(&c, 81 + (uint64_t)stretch);
+  }
 }
 END_TEST
 

@@ -137,24 +137,28 @@ static op_case same_shape_case(const char *name, int n_in, int s, gmt_ref_fn ref
 
 START_TEST(add_matches_reference) {
   op_case c = same_shape_case("add", 2, _i, ref_add, call_add);
+  c.op = "gm_add";
   gmt_run_op_case(&c, 10 + _i);
 }
 END_TEST
 
 START_TEST(sub_matches_reference) {
   op_case c = same_shape_case("sub", 2, _i, ref_sub, call_sub);
+  c.op = "gm_sub";
   gmt_run_op_case(&c, 30 + _i);
 }
 END_TEST
 
 START_TEST(mul_matches_reference) {
   op_case c = same_shape_case("mul", 2, _i, ref_mul, call_mul);
+  c.op = "gm_mul";
   gmt_run_op_case(&c, 40 + _i);
 }
 END_TEST
 
 START_TEST(scale_matches_reference) {
   op_case c = same_shape_case("scale", 1, _i, ref_scale, call_scale);
+  c.op = "gm_scale";
   c.p[0] = -1.7f;
   gmt_run_op_case(&c, 50 + _i);
 }
@@ -162,6 +166,7 @@ END_TEST
 
 START_TEST(add_scalar_matches_reference) {
   op_case c = same_shape_case("add_scalar", 1, _i, ref_add_scalar, call_add_scalar);
+  c.op = "gm_add_scalar";
   c.p[0] = 0.3f;
   gmt_run_op_case(&c, 60 + _i);
 }
@@ -169,6 +174,7 @@ END_TEST
 
 START_TEST(relu_matches_reference) {
   op_case c = same_shape_case("relu", 1, _i, ref_relu, call_relu);
+  c.op = "gm_relu";
   c.fill = fill_away_from_zero;
   gmt_run_op_case(&c, 20 + _i);
 }
@@ -176,12 +182,14 @@ END_TEST
 
 START_TEST(silu_matches_reference) {
   op_case c = same_shape_case("silu", 1, _i, ref_silu, call_silu);
+  c.op = "gm_silu";
   gmt_run_op_case(&c, 70 + _i);
 }
 END_TEST
 
 START_TEST(gelu_matches_erf_formula) {
   op_case c = same_shape_case("gelu", 1, _i, ref_gelu, call_gelu);
+  c.op = "gm_gelu";
   c.lo[0] = -6;
   c.hi[0] = 6;
   gmt_run_op_case(&c, 80 + _i);
@@ -190,12 +198,14 @@ END_TEST
 
 START_TEST(tanh_matches_reference) {
   op_case c = same_shape_case("tanh", 1, _i, ref_tanh, call_tanh);
+  c.op = "gm_tanh";
   gmt_run_op_case(&c, 90 + _i);
 }
 END_TEST
 
 START_TEST(sigmoid_matches_reference) {
   op_case c = same_shape_case("sigmoid", 1, _i, ref_sigmoid, call_sigmoid);
+  c.op = "gm_sigmoid";
   c.lo[0] = -8;
   c.hi[0] = 8;
   gmt_run_op_case(&c, 100 + _i);
@@ -204,6 +214,7 @@ END_TEST
 
 START_TEST(clamp_matches_reference_and_passes_grad_inside_bounds) {
   op_case c = same_shape_case("clamp", 1, _i, ref_clamp, call_clamp);
+  c.op = "gm_clamp";
   c.p[0] = -0.5f;
   c.p[1] = 0.7f;
   c.fill = fill_away_from_bounds;
@@ -217,7 +228,7 @@ static const int64_t bc_shapes[][5] = {
     {2, 3, 5, 7}, {1, 1, 1, 1}, {3, 4, 1, 9}, {4, 6}, {2, 3, 2, 3, 5}};
 
 START_TEST(add_channel_matches_reference_with_grad_into_v) {
-  op_case c = {.name = "add_channel", .n_in = 2, .ref = ref_add_channel,
+  op_case c = {.name = "add_channel", .op = "gm_add_channel", .n_in = 2, .ref = ref_add_channel,
                .call = call_add_channel, .ndim = {bc_ndim[_i], 2}, .lo = {-2, -2},
                .hi = {2, 2}, .out_ndim = bc_ndim[_i]};
   memcpy(c.shape[0], bc_shapes[_i], sizeof bc_shapes[_i]);
@@ -229,7 +240,8 @@ START_TEST(add_channel_matches_reference_with_grad_into_v) {
 END_TEST
 
 START_TEST(add_bias_matches_reference_with_grad_into_b) {
-  op_case c = {.name = "add_bias", .n_in = 2, .ref = ref_add_bias, .call = call_add_bias,
+  op_case c = {.name = "add_bias", .op = "gm_add_bias",
+               .n_in = 2, .ref = ref_add_bias, .call = call_add_bias,
                .ndim = {bc_ndim[_i], 1}, .lo = {-2, -2}, .hi = {2, 2}, .out_ndim = bc_ndim[_i]};
   memcpy(c.shape[0], bc_shapes[_i], sizeof bc_shapes[_i]);
   memcpy(c.out_shape, bc_shapes[_i], sizeof bc_shapes[_i]);
@@ -239,7 +251,7 @@ START_TEST(add_bias_matches_reference_with_grad_into_b) {
 END_TEST
 
 START_TEST(add_bias_without_grad_on_x_still_reaches_b) {
-  op_case c = {.name = "add_bias (b only)", .n_in = 2, .ref = ref_add_bias,
+  op_case c = {.name = "add_bias (b only)", .op = "gm_add_bias", .n_in = 2, .ref = ref_add_bias,
                .call = call_add_bias, .ndim = {4, 1}, .shape = {{3, 5, 4, 4}, {5}},
                .lo = {-2, -2}, .hi = {2, 2}, .out_ndim = 4, .out_shape = {3, 5, 4, 4},
                .skip_grad = {1, 0}};

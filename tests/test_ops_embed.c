@@ -35,7 +35,8 @@ static const int64_t emb_batch[] = {1, 5, 8, 3};
 static const int emb_dim[] = {4, 8, 32, 128};
 
 START_TEST(sinusoidal_embedding_matches_reference_for_small_t) {
-  op_case c = {.name = "sinusoidal embedding", .n_in = 1, .ndim = {1},
+  op_case c = {.name = "sinusoidal embedding", .op = "gm_sinusoidal_embedding",
+               .n_in = 1, .ndim = {1},
                .shape = {{emb_batch[_i]}}, .lo = {0}, .hi = {4}, .call = call_embedding,
                .ref = ref_embedding, .out_ndim = 2, .out_shape = {emb_batch[_i], emb_dim[_i]},
                .ip = {emb_dim[_i]}};
@@ -48,7 +49,8 @@ START_TEST(sinusoidal_embedding_matches_reference_for_ddpm_timesteps) {
    * t = 999) plus up to 3 ulp of OpenCL's exp in f_i (1.8e-4 more), so the forward
    * tolerance is absolute 4e-4 (PoCL stays under 3e-5); the gradient into t is checked on
    * the same data. */
-  op_case c = {.name = "sinusoidal embedding, integer t", .n_in = 1, .ndim = {1},
+  op_case c = {.name = "sinusoidal embedding, integer t",
+               .op = "gm_sinusoidal_embedding", .n_in = 1, .ndim = {1},
                .shape = {{16}}, .hi = {1000}, .fill = fill_timesteps, .call = call_embedding,
                .ref = ref_embedding, .out_ndim = 2, .out_shape = {16, 128}, .ip = {128},
                .atol = 4e-4, .grad_rtol = 2e-3};

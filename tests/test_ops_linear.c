@@ -2,88 +2,47 @@
  * without bias, batch 1 and more), backward against central finite differences, and
  * refusal of mismatched shapes. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "optest.h"
 #include "testlib.h"
 
 typedef struct lin_case { int b, in, out, bias; } lin_case;
 
-/* in: x (B, in), w (out, in), b (out). */
+/* in: x (B, in), w (out, in), b (out; absent without a bias). */
 static void ref_linear(void *ctx, double *const *in, double *out) {
-  const lin_case *c = ctx;
+  const lin_case *c = ((const op_case *)ctx)->data;
   for (int i = 0; i < c->b; i++)
     for (int o = 0; o < c->out; o++) {
-      double acc = in[2][o];
+      double acc = c->bias ? in[2][o] : 0;
       for (int k = 0; k < c->in; k++)
         acc += in[0][(size_t)i * c->in + k] * in[1][(size_t)o * c->in + k];
       out[(size_t)i * c->out + o] = acc;
     }
 }
 
-static void check_linear(const lin_case *c, uint64_t seed, int grads) {
-  gm_error err = {0};
-  gmt_rng rng;
-  gmt_rng_seed(&rng, seed);
-  size_t n[3] = {(size_t)c->b * c->in, (size_t)c->out * c->in, (size_t)c->out};
-  size_t ny = (size_t)c->b * c->out;
-  float *h[3];
-  double *in[3];
-  for (int k = 0; k < 3; k++) {
-    h[k] = malloc(n[k] * 4);
-    gmt_fill_uniform(&rng, h[k], n[k], -1, 1);
-    in[k] = malloc(n[k] * sizeof(double));
-    for (size_t i = 0; i < n[k]; i++) in[k][i] = k == 2 && !c->bias ? 0 : h[k][i];
-  }
-  gm_tensor *x = gmt_tensor_from(2, GM_SHAPE(c->b, c->in), h[0]);
-  gm_tensor *w = gmt_tensor_from(2, GM_SHAPE(c->out, c->in), h[1]);
-  gm_tensor *b = c->bias ? gmt_tensor_from(1, GM_SHAPE(c->out), h[2]) : NULL;
-  gm_tensor *t[3] = {x, w, b}, *y;
-  for (int k = 0; k < 3; k++)
-    if (t[k] && (grads >> k & 1)) gm_tensor_set_requires_grad(t[k], 1, &err);
-  gmt_ok(gm_linear(&y, x, w, b, &err), &err);
-  ck_assert_int_eq(y->ndim, 2);
-  ck_assert_int_eq(y->shape[0], c->b);
-  ck_assert_int_eq(y->shape[1], c->out);
-  double *want = malloc(ny * sizeof(double));
-  float *wantf = malloc(ny * 4), *got = gmt_read(y);
-  ref_linear((void *)c, in, want);
-  for (size_t i = 0; i < ny; i++) wantf[i] = (float)want[i];
-  char what[100];
-  snprintf(what, sizeof what, "linear B %d in %d out %d bias %d", c->b, c->in, c->out, c->bias);
-  gmt_assert_close(got, wantf, ny, 1e-4, 1e-5, what);
-  if (grads) {
-    float *up = malloc(ny * 4);
-    double *upd = malloc(ny * sizeof(double));
-    gmt_fill_uniform(&rng, up, ny, -1, 1);
-    for (size_t i = 0; i < ny; i++) upd[i] = up[i];
-    gmt_backward_from(y, up);
-    for (int k = 0; k < 3; k++) {
-      if (!t[k]) continue;
-      if (!(grads >> k & 1)) {
-        ck_assert_ptr_null(t[k]->grad);
-        continue;
-      }
-      double *fd = malloc(n[k] * sizeof(double));
-      gmt_fd_grad(ref_linear, (void *)c, in, k, n[k], ny, upd, 1e-3, fd);
-      float *g = gmt_read(t[k]->grad);
-      gmt_assert_grad(g, fd, n[k], 1e-3, 1e-6, what);
-      free(g);
-      free(fd);
-    }
-    free(up);
-    free(upd);
-  }
-  gm_tape_reset(gmt_device());
-  for (int k = 0; k < 3; k++) {
-    gm_tensor_destroy(t[k]);
-    free(h[k]);
-    free(in[k]);
-  }
-  free(want);
-  free(wantf);
-  free(got);
+static int call_linear(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  (void)c;
+  return gm_linear(y, x[0], x[1], x[2], err);
+}
+
+/* grads: which of x, w, b require grad (bits 0, 1, 2); 0 runs the forward only. */
+static op_case linear_case(const lin_case *l, int grads, char *name, size_t name_size) {
+  snprintf(name, name_size, "linear B %d in %d out %d bias %d", l->b, l->in, l->out, l->bias);
+  op_case c = {.name = name, .op = "gm_linear", .n_in = 3, .ndim = {2, 2, 1},
+               .shape = {{l->b, l->in}, {l->out, l->in}, {l->out}}, .lo = {-1, -1, -1},
+               .hi = {1, 1, 1}, .absent = {0, 0, !l->bias}, .call = call_linear,
+               .ref = ref_linear, .out_ndim = 2, .out_shape = {l->b, l->out},
+               .forward_only = grads == 0, .data = l};
+  for (int k = 0; k < 3; k++) c.skip_grad[k] = !(grads >> k & 1);
+  return c;
+}
+
+static void check_linear(const lin_case *l, uint64_t seed, int grads) {
+  char name[100];
+  op_case c = linear_case(l, grads, name, sizeof name);
+  gmt_run_op_case(&c, seed);
 }
 
 static const lin_case cases[] = {

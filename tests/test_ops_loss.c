@@ -6,15 +6,14 @@
 #include <string.h>
 
 #include "internal.h"
+#include "optest.h"
 #include "testlib.h"
 
 /* ---- references, in double ---- */
 
 typedef struct ref_ctx {
   int64_t outer, K, inner;   /* the class view */
-  const int32_t *targets;    /* outer * inner */
   double inv_t;              /* softmax: 1 / temperature */
-  size_t n;                  /* mse / sum / mean: element count */
 } ref_ctx;
 
 static size_t at(const ref_ctx *c, int64_t pos, int64_t k) {
@@ -29,14 +28,15 @@ static double ref_lse(const ref_ctx *c, const double *l, int64_t pos) {
   return m + log(s);
 }
 
+/* in: logits, targets (int32 values) */
 static void ref_ce_each(void *ctx, double *const *in, double *out) {
-  ref_ctx *c = ctx;
+  const ref_ctx *c = ((const op_case *)ctx)->data;
   for (int64_t p = 0; p < c->outer * c->inner; p++)
-    out[p] = ref_lse(c, in[0], p) - in[0][at(c, p, c->targets[p])];
+    out[p] = ref_lse(c, in[0], p) - in[0][at(c, p, (int64_t)in[1][p])];
 }
 
 static void ref_ce_mean(void *ctx, double *const *in, double *out) {
-  ref_ctx *c = ctx;
+  const ref_ctx *c = ((const op_case *)ctx)->data;
   int64_t positions = c->outer * c->inner;
   double *each = malloc((size_t)positions * sizeof *each), s = 0;
   ref_ce_each(ctx, in, each);
@@ -46,7 +46,7 @@ static void ref_ce_mean(void *ctx, double *const *in, double *out) {
 }
 
 static void ref_softmax(void *ctx, double *const *in, double *out) {
-  ref_ctx *c = ctx;
+  const ref_ctx *c = ((const op_case *)ctx)->data;
   for (int64_t p = 0; p < c->outer * c->inner; p++) {
     double m = -INFINITY, s = 0;
     for (int64_t k = 0; k < c->K; k++) m = fmax(m, in[0][at(c, p, k)]);
@@ -57,31 +57,27 @@ static void ref_softmax(void *ctx, double *const *in, double *out) {
 }
 
 static void ref_sum(void *ctx, double *const *in, double *out) {
-  ref_ctx *c = ctx;
+  const op_case *c = ctx;
   double s = 0;
-  for (size_t i = 0; i < c->n; i++) s += in[0][i];
+  for (size_t i = 0; i < gmt_numel(c->ndim[0], c->shape[0]); i++) s += in[0][i];
   out[0] = s;
 }
 
 static void ref_mean(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
   ref_sum(ctx, in, out);
-  out[0] /= (double)((ref_ctx *)ctx)->n;
+  out[0] /= (double)gmt_numel(c->ndim[0], c->shape[0]);
 }
 
 static void ref_mse(void *ctx, double *const *in, double *out) {
-  ref_ctx *c = ctx;
+  const op_case *c = ctx;
+  size_t n = gmt_numel(c->ndim[0], c->shape[0]);
   double s = 0;
-  for (size_t i = 0; i < c->n; i++) s += (in[0][i] - in[1][i]) * (in[0][i] - in[1][i]);
-  out[0] = s / (double)c->n;
+  for (size_t i = 0; i < n; i++) s += (in[0][i] - in[1][i]) * (in[0][i] - in[1][i]);
+  out[0] = s / (double)n;
 }
 
 /* ---- helpers ---- */
-
-static size_t numel_of(int ndim, const int64_t *shape) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-  return n;
-}
 
 static gm_tensor *i32_tensor(int ndim, const int64_t *shape, const int32_t *data) {
   gm_error err = {0};
@@ -89,48 +85,6 @@ static gm_tensor *i32_tensor(int ndim, const int64_t *shape, const int32_t *data
   gmt_ok(gm_tensor_create(&t, gmt_device(), GM_I32, ndim, shape, &err), &err);
   gmt_ok(gm_tensor_write(t, data, gm_tensor_bytes(t), &err), &err);
   return t;
-}
-
-static double *to_double(const float *x, size_t n) {
-  double *d = malloc(n * sizeof *d);
-  for (size_t i = 0; i < n; i++) d[i] = x[i];
-  return d;
-}
-
-static float *to_float(const double *x, size_t n) {
-  float *f = malloc(n * sizeof *f);
-  for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
-  return f;
-}
-
-/* Compares y with the reference on inputs, then seeds a random upstream gradient and
- * compares every float input's grad with finite differences of the reference. */
-static void check_forward_backward(const char *what, gm_tensor *y, gmt_ref_fn ref, ref_ctx *ctx,
-                                   gm_tensor *const *tin, double *const *din, int n_in,
-                                   gmt_rng *r, double atol) {
-  size_t n_out = (size_t)y->numel, n = (size_t)tin[0]->numel;
-  double *want = malloc(n_out * sizeof *want);
-  ref(ctx, din, want);
-  float *got = gmt_read(y), *wantf = to_float(want, n_out);
-  gmt_assert_close(got, wantf, n_out, 1e-4, atol, what);
-
-  float *up = malloc(n_out * sizeof *up);
-  gmt_fill_uniform(r, up, n_out, -1, 1);
-  double *upd = to_double(up, n_out), *fd = malloc(n * sizeof *fd);
-  gmt_backward_from(y, up);
-  for (int k = 0; k < n_in; k++) {
-    ck_assert_ptr_nonnull(tin[k]->grad);
-    gmt_fd_grad(ref, ctx, din, k, n, n_out, upd, 1e-3, fd);
-    float *g = gmt_read(tin[k]->grad);
-    gmt_assert_grad(g, fd, n, 1e-3, 1e-7, what);
-    free(g);
-  }
-  free(want);
-  free(got);
-  free(wantf);
-  free(up);
-  free(upd);
-  free(fd);
 }
 
 /* ---- cross-entropy and softmax ---- */
@@ -152,54 +106,53 @@ static const ce_case ce_cases[] = {
 };
 
 /* The class view of a case and the targets' shape (the logits' without the class axis). */
-static ref_ctx case_view(const ce_case *c, int *axis, int64_t *tshape) {
-  *axis = c->class_axis < 0 ? c->class_axis + c->ndim : c->class_axis;
-  ref_ctx v = {.outer = 1, .K = c->shape[*axis], .inner = 1, .inv_t = 1};
+static ref_ctx case_view(const ce_case *c, int64_t *tshape) {
+  int axis = c->class_axis < 0 ? c->class_axis + c->ndim : c->class_axis;
+  ref_ctx v = {.outer = 1, .K = c->shape[axis], .inner = 1, .inv_t = 1};
   for (int d = 0, e = 0; d < c->ndim; d++) {
-    if (d < *axis) v.outer *= c->shape[d];
-    if (d > *axis) v.inner *= c->shape[d];
-    if (d != *axis) tshape[e++] = c->shape[d];
+    if (d < axis) v.outer *= c->shape[d];
+    if (d > axis) v.inner *= c->shape[d];
+    if (d != axis) tshape[e++] = c->shape[d];
   }
   return v;
 }
 
-static void check_ce(const ce_case *c, int each, uint64_t seed) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  int axis;
-  int64_t tshape[5];
-  ref_ctx ctx = case_view(c, &axis, tshape);
-  size_t n = numel_of(c->ndim, c->shape), positions = (size_t)(ctx.outer * ctx.inner);
-  float *hl = malloc(n * sizeof *hl);
-  gmt_fill_uniform(&r, hl, n, -c->range, c->range);
-  int32_t *ht = malloc(positions * sizeof *ht);
-  for (size_t p = 0; p < positions; p++)  /* every class, including 0 and K - 1 */
-    ht[p] = (int32_t)(gmt_uniform(&r, 0, 1) * (float)ctx.K) % (int32_t)ctx.K;
-  ctx.targets = ht;
-  double *dl = to_double(hl, n);
-  gm_tensor *logits = gmt_tensor_from(c->ndim, c->shape, hl);
-  gm_tensor *targets = i32_tensor(c->ndim - 1, tshape, ht);
-  gmt_ok(gm_tensor_set_requires_grad(logits, 1, &err), &err);
-  gm_tensor *y;
-  if (each) {
-    gmt_ok(gm_cross_entropy_each(&y, logits, targets, c->class_axis, &err), &err);
-    ck_assert_int_eq(y->ndim, c->ndim - 1);
-    for (int d = 0; d < y->ndim; d++) ck_assert_int_eq(y->shape[d], tshape[d]);
-  } else {
-    gmt_ok(gm_cross_entropy(&y, logits, targets, c->class_axis, &err), &err);
-    ck_assert_int_eq(y->ndim, 1);
-    ck_assert_int_eq(y->shape[0], 1);
+/* Targets over every class, including 0 and K - 1. */
+static void fill_targets(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  const ref_ctx *v = c->data;
+  if (k == 0) {
+    gmt_fill_uniform(r, x, n, c->lo[0], c->hi[0]);
+    return;
   }
-  check_forward_backward(each ? "cross_entropy_each" : "cross_entropy", y,
-                         each ? ref_ce_each : ref_ce_mean, &ctx, &logits, &dl, 1, &r, 1e-5);
-  gm_tape_reset(dev);
-  gm_tensor_destroy(logits);
-  gm_tensor_destroy(targets);
-  free(hl);
-  free(ht);
-  free(dl);
+  for (size_t p = 0; p < n; p++)
+    x[p] = (float)((int32_t)(gmt_uniform(r, 0, 1) * (float)v->K) % (int32_t)v->K);
+}
+
+static int call_ce(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_cross_entropy(y, x[0], x[1], c->ip[0], err);
+}
+
+static int call_ce_each(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_cross_entropy_each(y, x[0], x[1], c->ip[0], err);
+}
+
+static int call_softmax(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_softmax(y, x[0], c->ip[0], c->p[0], err);
+}
+
+static void check_ce(const ce_case *c, int each, uint64_t seed) {
+  ref_ctx v;
+  op_case o = {.name = each ? "cross_entropy_each" : "cross_entropy",
+               .op = each ? "gm_cross_entropy_each" : "gm_cross_entropy", .n_in = 2,
+               .ndim = {c->ndim, c->ndim - 1}, .lo = {-c->range}, .hi = {c->range},
+               .fill = fill_targets, .dtype = {GM_F32, GM_I32},
+               .call = each ? call_ce_each : call_ce, .ref = each ? ref_ce_each : ref_ce_mean,
+               .out_ndim = each ? c->ndim - 1 : 1, .out_shape = {1}, .grad_atol = 1e-7,
+               .data = &v, .ip = {c->class_axis}};
+  memcpy(o.shape[0], c->shape, (size_t)c->ndim * sizeof *c->shape);
+  v = case_view(c, o.shape[1]);
+  if (each) memcpy(o.out_shape, o.shape[1], (size_t)(c->ndim - 1) * sizeof *c->shape);
+  gmt_run_op_case(&o, seed);
 }
 
 START_TEST(cross_entropy_mean_matches_reference_and_finite_differences) {
@@ -212,34 +165,32 @@ START_TEST(cross_entropy_each_matches_reference_per_position) {
 }
 END_TEST
 
-static void check_softmax(const ce_case *c, float temperature, uint64_t seed) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  int axis;
-  int64_t tshape[5];
-  ref_ctx ctx = case_view(c, &axis, tshape);
-  ctx.inv_t = 1.0 / temperature;
-  size_t n = numel_of(c->ndim, c->shape);
-  float *hl = malloc(n * sizeof *hl);
-  gmt_fill_uniform(&r, hl, n, -c->range, c->range);
-  double *dl = to_double(hl, n);
-  gm_tensor *logits = gmt_tensor_from(c->ndim, c->shape, hl), *p;
-  gmt_ok(gm_tensor_set_requires_grad(logits, 1, &err), &err);
-  gmt_ok(gm_softmax(&p, logits, c->class_axis, temperature, &err), &err);
-  float *hp = gmt_read(p);
-  for (int64_t pos = 0; pos < ctx.outer * ctx.inner; pos++) {
+/* Every row of the engine's softmax sums to 1. */
+static void check_rows_sum_to_one(const op_case *c, gm_tensor *const *x, double *const *in,
+                                  gm_tensor *const *y) {
+  (void)x, (void)in;
+  const ref_ctx *v = c->data;
+  float *hp = gmt_read(y[0]);
+  for (int64_t pos = 0; pos < v->outer * v->inner; pos++) {
     double s = 0;
-    for (int64_t k = 0; k < ctx.K; k++) s += hp[at(&ctx, pos, k)];
+    for (int64_t k = 0; k < v->K; k++) s += hp[at(v, pos, k)];
     ck_assert_msg(fabs(s - 1) < 1e-5, "softmax row %lld sums to %.9g", (long long)pos, s);
   }
   free(hp);
-  check_forward_backward("softmax", p, ref_softmax, &ctx, &logits, &dl, 1, &r, 1e-6);
-  gm_tape_reset(dev);
-  gm_tensor_destroy(logits);
-  free(hl);
-  free(dl);
+}
+
+static void check_softmax(const ce_case *c, float temperature, uint64_t seed) {
+  int64_t tshape[5];
+  ref_ctx v = case_view(c, tshape);
+  v.inv_t = 1.0 / temperature;
+  op_case o = {.name = "softmax", .op = "gm_softmax", .n_in = 1, .ndim = {c->ndim},
+               .lo = {-c->range}, .hi = {c->range}, .call = call_softmax, .ref = ref_softmax,
+               .out_ndim = c->ndim, .atol = 1e-6, .grad_atol = 1e-7,
+               .check = check_rows_sum_to_one, .data = &v, .p = {temperature},
+               .ip = {c->class_axis}};
+  memcpy(o.shape[0], c->shape, (size_t)c->ndim * sizeof *c->shape);
+  memcpy(o.out_shape, c->shape, (size_t)c->ndim * sizeof *c->shape);
+  gmt_run_op_case(&o, seed);
 }
 
 START_TEST(softmax_rows_sum_to_one_and_match_reference_at_temperature_1) {
@@ -290,6 +241,7 @@ START_TEST(cross_entropy_out_of_range_target_gives_nan_and_check_finds_it) {
     ck_assert_msg(i == 1 ? isnan(each[i]) : isfinite(each[i]), "nll[%d] = %g", i, (double)each[i]);
   ck_assert_int_eq(gm_cross_entropy_check_targets(logits, neg, 1, &err), GM_ERANGE);
   ck_assert_ptr_nonnull(strstr(err.msg, "target -1 at (0, 1)"));
+  gmt_cover("gm_cross_entropy_check_targets");
 
   gm_tape_reset(dev);
   gm_tensor_destroy(logits);
@@ -329,55 +281,48 @@ END_TEST
 
 /* ---- sum, mean, mse ---- */
 
-typedef int (*reduce1_fn)(gm_tensor **, gm_tensor *, gm_error *);
-
 static const int64_t red_shapes[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {3, 1, 17, 19}, {4, 8, 9, 11}};
 
-static void check_reduce(const char *what, reduce1_fn f1, int mse, gmt_ref_fn ref,
-                         const int64_t *shape, uint64_t seed) {
-  gm_error err = {0};
-  gm_device *dev = gmt_device();
-  gmt_rng r;
-  gmt_rng_seed(&r, seed);
-  size_t n = numel_of(4, shape);
-  int n_in = mse ? 2 : 1;
-  float *h[2];
-  double *d[2];
-  gm_tensor *t[2];
-  for (int k = 0; k < n_in; k++) {
-    h[k] = malloc(n * sizeof *h[k]);
-    gmt_fill_uniform(&r, h[k], n, -2, 2);
-    d[k] = to_double(h[k], n);
-    t[k] = gmt_tensor_from(4, shape, h[k]);
-    gmt_ok(gm_tensor_set_requires_grad(t[k], 1, &err), &err);
-  }
-  gm_tensor *y;
-  if (mse) gmt_ok(gm_mse(&y, t[0], t[1], &err), &err);
-  else gmt_ok(f1(&y, t[0], &err), &err);
-  ck_assert_int_eq(y->ndim, 1);
-  ck_assert_int_eq(y->shape[0], 1);
-  ref_ctx ctx = {.n = n};
-  check_forward_backward(what, y, ref, &ctx, t, d, n_in, &r, 1e-5);
-  gm_tape_reset(dev);
-  for (int k = 0; k < n_in; k++) {
-    gm_tensor_destroy(t[k]);
-    free(h[k]);
-    free(d[k]);
-  }
+static int call_sum(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  (void)c;
+  return gm_sum(y, x[0], err);
+}
+
+static int call_mean(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  (void)c;
+  return gm_mean(y, x[0], err);
+}
+
+static int call_mse(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  (void)c;
+  return gm_mse(y, x[0], x[1], err);
+}
+
+/* One or two (mse) inputs of shape, uniform in +-2, to a (1) value. */
+static void check_reduce(const char *what, const char *op, int n_in,
+                         int (*call)(gm_tensor **, gm_tensor *const *, const op_case *,
+                                     gm_error *),
+                         gmt_ref_fn ref, const int64_t *shape, uint64_t seed) {
+  op_case c = {.name = what, .op = op, .n_in = n_in, .ndim = {4, 4}, .lo = {-2, -2},
+               .hi = {2, 2}, .call = call, .ref = ref, .out_ndim = 1, .out_shape = {1},
+               .grad_atol = 1e-7};
+  memcpy(c.shape[0], shape, 4 * sizeof *shape);
+  memcpy(c.shape[1], shape, 4 * sizeof *shape);
+  gmt_run_op_case(&c, seed);
 }
 
 START_TEST(sum_matches_reference_and_finite_differences) {
-  check_reduce("sum", gm_sum, 0, ref_sum, red_shapes[_i], 500 + (uint64_t)_i);
+  check_reduce("sum", "gm_sum", 1, call_sum, ref_sum, red_shapes[_i], 500 + (uint64_t)_i);
 }
 END_TEST
 
 START_TEST(mean_matches_reference_and_finite_differences) {
-  check_reduce("mean", gm_mean, 0, ref_mean, red_shapes[_i], 600 + (uint64_t)_i);
+  check_reduce("mean", "gm_mean", 1, call_mean, ref_mean, red_shapes[_i], 600 + (uint64_t)_i);
 }
 END_TEST
 
 START_TEST(mse_matches_reference_and_finite_differences) {
-  check_reduce("mse", NULL, 1, ref_mse, red_shapes[_i], 700 + (uint64_t)_i);
+  check_reduce("mse", "gm_mse", 2, call_mse, ref_mse, red_shapes[_i], 700 + (uint64_t)_i);
 }
 END_TEST
 

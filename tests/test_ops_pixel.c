@@ -1,36 +1,53 @@
-/* The pixel-model ops against host references: quantisation of 0..255 values, windows
- * (crop and zero pad) with their gradient, window writes, the gated activation with its
- * gradient by finite differences, convolution on a window of its output against the
- * same window of gm_conv2d (direct and GEMM paths), and pixel puts; bad arguments. */
+/* The pixel-model ops as op cases against double references: quantisation of 0..255
+ * values, windows (crop and zero pad) with their gradient, window writes, the gated
+ * activation with its gradient by finite differences, convolution on a window of its
+ * output and at one position (against the double conv and gm_conv2d, direct and GEMM
+ * paths), and pixel puts; bad arguments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "convref.h"
+#include "internal.h"
 #include "ops_pixel_internal.h"
 #include "testlib.h"
 
+/* ---- quantize ---- */
+
+/* ip = {levels, dtype} */
+static void ref_quantize(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  for (size_t i = 0; i < gmt_numel(c->ndim[0], c->shape[0]); i++) {
+    double q = floor(in[0][i] * c->ip[0] / 256);
+    out[i] = isnan(q) || q < 0 ? 0 : q > c->ip[0] - 1 ? c->ip[0] - 1 : q;
+  }
+}
+
+static int call_quantize(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_quantize(y, x[0], c->ip[0], (gm_dtype)c->ip[1], err);
+}
+
+/* Class edges, values outside 0..255 and NaN, then draws over -8..264. */
+static void fill_pixel_values(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)k, (void)c;
+  static const float v[] = {0, 15.9f, 16, 17, 127.5f, 240, 255, 255.9f, -3, 300, NAN};
+  for (size_t i = 0; i < n; i++)
+    x[i] = i < GM__COUNT(v) ? v[i] : gmt_uniform(r, -8, 264);
+}
+
 START_TEST(quantize_maps_pixel_values_to_classes) {
+  const int levels[] = {16, 256, 16, 7};
+  const gm_dtype types[] = {GM_I32, GM_I32, GM_F32, GM_I32};
+  for (int t = 0; t < 4; t++) {
+    op_case c = {.name = "quantize", .op = "gm_quantize", .n_in = 1, .ndim = {1},
+                 .shape = {{300}}, .fill = fill_pixel_values, .call = call_quantize,
+                 .ref = ref_quantize, .out_ndim = 1, .out_shape = {300}, .forward_only = 1,
+                 .out_dtype = {types[t]}, .exact = 1, .ip = {levels[t], (int)types[t]}};
+    gmt_run_op_case(&c, 20 + (uint64_t)t);
+  }
   gm_error err = {0};
-  float v[] = {0, 15.9f, 16, 17, 127.5f, 240, 255, 255.9f, -3, 300, NAN};
-  int want16[] = {0, 0, 1, 1, 7, 15, 15, 15, 0, 15, 0};
-  int want256[] = {0, 15, 16, 17, 127, 240, 255, 255, 0, 255, 0};
-  int n = (int)GM__COUNT(v);
-  gm_tensor *x = gmt_tensor_from(1, GM_SHAPE(n), v), *q;
-  int got[16];
-  gmt_ok(gm_quantize(&q, x, 16, GM_I32, &err), &err);
-  ck_assert_int_eq(q->dtype, GM_I32);
-  gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++)
-    ck_assert_msg(got[i] == want16[i], "v=%g: %d, want %d", v[i], got[i], want16[i]);
-  gmt_ok(gm_quantize(&q, x, 256, GM_I32, &err), &err);
-  gmt_ok(gm_tensor_read(q, got, (size_t)n * 4, &err), &err);
-  for (int i = 0; i < n; i++)
-    ck_assert_msg(got[i] == want256[i], "v=%g: %d, want %d", v[i], got[i], want256[i]);
-  gmt_ok(gm_quantize(&q, x, 16, GM_F32, &err), &err);
-  float *f = gmt_read(q);
-  for (int i = 0; i < n; i++) ck_assert_msg(f[i] == (float)want16[i], "v=%g: %g", v[i], f[i]);
-  free(f);
+  gm_tensor *x = gmt_tensor_from(1, GM_SHAPE(4), NULL), *q;
   ck_assert_int_eq(gm_quantize(&q, x, 0, GM_I32, &err), GM_EINVAL);
   ck_assert_int_eq(gm_quantize(&q, x, 16, (gm_dtype)5, &err), GM_EDTYPE);
   gm_tensor_destroy(x);
@@ -40,9 +57,32 @@ END_TEST
 
 /* ---- windows ---- */
 
-static float at_or_zero(const float *x, int bc, int hx, int wx, int iy, int ix) {
-  if (iy < 0 || iy >= hx || ix < 0 || ix >= wx) return 0;
-  return x[((size_t)bc * hx + iy) * wx + ix];
+/* ip = {top, left, h, w}: zero outside x */
+static void ref_window(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  int64_t bc = c->shape[0][0] * c->shape[0][1], hx = c->shape[0][2], wx = c->shape[0][3];
+  size_t o = 0;
+  for (int64_t p = 0; p < bc; p++)
+    for (int r = 0; r < c->ip[2]; r++)
+      for (int q = 0; q < c->ip[3]; q++, o++) {
+        int64_t iy = c->ip[0] + r, ix = c->ip[1] + q;
+        out[o] = iy < 0 || iy >= hx || ix < 0 || ix >= wx ? 0 : in[0][(p * hx + iy) * wx + ix];
+      }
+}
+
+static int call_window(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  return gm_window(y, x[0], c->ip[0], c->ip[1], c->ip[2], c->ip[3], err);
+}
+
+/* x (b, ch, hx, wx) to the window {top, left, h, w}: copies, so the forward is exact and
+ * the gradient (dy summed where it overlaps) within rounding of the differences. */
+static op_case window_case(int b, int ch, int hx, int wx, const int *win) {
+  op_case c = {.name = "window", .op = "gm_window", .n_in = 1, .ndim = {4},
+               .shape = {{b, ch, hx, wx}}, .lo = {-1}, .hi = {1}, .call = call_window,
+               .ref = ref_window, .out_ndim = 4, .out_shape = {b, ch, win[2], win[3]},
+               .exact = 1, .grad_rtol = 1e-9, .grad_atol = 1e-12,
+               .ip = {win[0], win[1], win[2], win[3]}};
+  return c;
 }
 
 static const int win_cases[][4] = {
@@ -51,155 +91,104 @@ static const int win_cases[][4] = {
 };
 
 START_TEST(window_crops_and_zero_pads) {
-  gm_error err = {0};
-  const int *c = win_cases[_i];
-  int b = 2, ch = 3, hx = 5, wx = 6, n = b * ch * hx * wx;
-  gmt_rng rng;
-  gmt_rng_seed(&rng, 700 + (uint64_t)_i);
-  float *hxv = malloc((size_t)n * 4);
-  gmt_fill_uniform(&rng, hxv, (size_t)n, -1, 1);
-  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(b, ch, hx, wx), hxv), *y;
-  gmt_ok(gm_tensor_set_requires_grad(x, 1, &err), &err);
-  gmt_ok(gm_window(&y, x, c[0], c[1], c[2], c[3], &err), &err);
-  ck_assert_int_eq(y->shape[2], c[2]);
-  ck_assert_int_eq(y->shape[3], c[3]);
-  size_t ny = (size_t)y->numel;
-  float *want = malloc(ny * 4), *up = malloc(ny * 4), *dwant = calloc((size_t)n, 4);
-  gmt_fill_uniform(&rng, up, ny, -1, 1);
-  size_t o = 0;
-  for (int bc = 0; bc < b * ch; bc++)
-    for (int r = 0; r < c[2]; r++)
-      for (int q = 0; q < c[3]; q++, o++) {
-        int iy = c[0] + r, ix = c[1] + q;
-        want[o] = at_or_zero(hxv, bc, hx, wx, iy, ix);
-        if (iy >= 0 && iy < hx && ix >= 0 && ix < wx)
-          dwant[((size_t)bc * hx + iy) * wx + ix] += up[o];
-      }
-  float *got = gmt_read(y);
-  gmt_assert_close(got, want, ny, 0, 0, "window");
-  gmt_backward_from(y, up);
-  float *dx = gmt_read(x->grad);
-  gmt_assert_close(dx, dwant, (size_t)n, 0, 0, "window gradient");
-  free(hxv);
-  free(want);
-  free(up);
-  free(dwant);
-  free(got);
-  free(dx);
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(x);
+  op_case c = window_case(2, 3, 5, 6, win_cases[_i]);
+  gmt_run_op_case(&c, 700 + (uint64_t)_i);
 }
 END_TEST
+
+/* i * 1000 + 7: int32 values a float would round */
+static void fill_counts(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)r, (void)k, (void)c;
+  for (size_t i = 0; i < n; i++) x[i] = (float)i * 1000 + 7;
+}
 
 START_TEST(window_copies_int32_maps) {
-  gm_error err = {0};
-  int v[2 * 3 * 3];
-  for (int i = 0; i < 18; i++) v[i] = i * 1000 + 7;
-  gm_tensor *x, *y;
-  gmt_ok(gm_tensor_create(&x, gmt_device(), GM_I32, 4, GM_SHAPE(2, 1, 3, 3), &err), &err);
-  gmt_ok(gm_tensor_write(x, v, sizeof v, &err), &err);
-  gmt_ok(gm_window(&y, x, 1, -1, 2, 2, &err), &err);
-  int got[8], want[8] = {0, 3007, 0, 6007, 0, 12007, 0, 15007};
-  gmt_ok(gm_tensor_read(y, got, sizeof got, &err), &err);
-  for (int i = 0; i < 8; i++) ck_assert_int_eq(got[i], want[i]);
-  gm_tensor_destroy(x);
-  gm_tape_reset(gmt_device());
+  op_case c = window_case(2, 1, 3, 3, (const int[]){1, -1, 2, 2});
+  c.dtype[0] = c.out_dtype[0] = GM_I32;
+  c.fill = fill_counts;
+  c.forward_only = 1;   /* {0, 3007, 0, 6007, 0, 12007, 0, 15007} */
+  gmt_run_op_case(&c, 710);
 }
 END_TEST
 
+/* in: dst, src; ip = {top, left}: dst with src written over it where they overlap */
+static void ref_window_write(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  int64_t bc = c->shape[0][0] * c->shape[0][1], hd = c->shape[0][2], wd = c->shape[0][3];
+  int64_t hs = c->shape[1][2], ws = c->shape[1][3];
+  for (size_t i = 0; i < gmt_numel(4, c->shape[0]); i++) out[i] = in[0][i];
+  for (int64_t p = 0; p < bc; p++)
+    for (int64_t r = 0; r < hs; r++)
+      for (int64_t q = 0; q < ws; q++) {
+        int64_t iy = c->ip[0] + r, ix = c->ip[1] + q;
+        if (iy >= 0 && iy < hd && ix >= 0 && ix < wd)
+          out[(p * hd + iy) * wd + ix] = in[1][(p * hs + r) * ws + q];
+      }
+}
+
+/* In place: the output is dst. */
+static int call_window_write(gm_tensor **y, gm_tensor *const *x, const op_case *c,
+                             gm_error *err) {
+  y[0] = x[0];
+  return gm_window_write(x[0], x[1], c->ip[0], c->ip[1], err);
+}
+
 START_TEST(window_write_puts_a_block_back_clipped) {
-  gm_error err = {0};
-  int b = 2, ch = 2, hd = 4, wd = 5, n = b * ch * hd * wd;
-  float *dst0 = malloc((size_t)n * 4), src0[2 * 2 * 3 * 3];
-  for (int i = 0; i < n; i++) dst0[i] = (float)i;
-  for (int i = 0; i < 36; i++) src0[i] = -1.0f - (float)i;
   const int tops[] = {1, -1, 2}, lefts[] = {1, -2, 3};
   for (int k = 0; k < 3; k++) {
-    gm_tensor *dst = gmt_tensor_from(4, GM_SHAPE(b, ch, hd, wd), dst0);
-    gm_tensor *src = gmt_tensor_from(4, GM_SHAPE(b, ch, 3, 3), src0);
-    gmt_ok(gm_window_write(dst, src, tops[k], lefts[k], &err), &err);
-    float *got = gmt_read(dst), *want = malloc((size_t)n * 4);
-    memcpy(want, dst0, (size_t)n * 4);
-    for (int bc = 0; bc < b * ch; bc++)
-      for (int r = 0; r < 3; r++)
-        for (int q = 0; q < 3; q++) {
-          int iy = tops[k] + r, ix = lefts[k] + q;
-          if (iy >= 0 && iy < hd && ix >= 0 && ix < wd)
-            want[((size_t)bc * hd + iy) * wd + ix] = src0[(bc * 3 + r) * 3 + q];
-        }
-    gmt_assert_close(got, want, (size_t)n, 0, 0, "window_write");
-    free(got);
-    free(want);
-    gm_tensor_destroy(dst);
-    gm_tensor_destroy(src);
+    op_case c = {.name = "window_write", .op = "gm_window_write", .n_in = 2, .ndim = {4, 4},
+                 .shape = {{2, 2, 4, 5}, {2, 2, 3, 3}}, .lo = {0, -37}, .hi = {40, -1},
+                 .call = call_window_write, .ref = ref_window_write, .out_ndim = 4,
+                 .out_shape = {2, 2, 4, 5}, .forward_only = 1, .exact = 1,
+                 .ip = {tops[k], lefts[k]}};
+    gmt_run_op_case(&c, 720 + (uint64_t)k);
   }
-  gm_tensor *dst = gmt_tensor_from(4, GM_SHAPE(b, ch, hd, wd), dst0);
-  gm_tensor *wrong = gmt_tensor_from(4, GM_SHAPE(b, 3, 1, 1), NULL);
+  gm_error err = {0};
+  gm_tensor *dst = gmt_tensor_from(4, GM_SHAPE(2, 2, 4, 5), NULL);
+  gm_tensor *wrong = gmt_tensor_from(4, GM_SHAPE(2, 3, 1, 1), NULL);
   ck_assert_int_eq(gm_window_write(dst, wrong, 0, 0, &err), GM_ESHAPE);
   gm_tensor_destroy(dst);
   gm_tensor_destroy(wrong);
-  free(dst0);
 }
 END_TEST
 
 /* ---- gate ---- */
 
-typedef struct gate_case { int b, c, inner; } gate_case;
-
+/* x (B, C, inner) to (B, C/2, inner) */
 static void ref_gate(void *ctx, double *const *in, double *out) {
-  const gate_case *g = ctx;
-  int half = g->c / 2;
-  for (int b = 0; b < g->b; b++)
-    for (int c = 0; c < half; c++)
-      for (int i = 0; i < g->inner; i++) {
-        double a = in[0][((size_t)b * g->c + c) * g->inner + i];
-        double s = in[0][((size_t)b * g->c + c + half) * g->inner + i];
-        out[((size_t)b * half + c) * g->inner + i] = tanh(a) / (1 + exp(-s));
+  const op_case *g = ctx;
+  int64_t b = g->shape[0][0], ch = g->shape[0][1], inner = g->shape[0][2], half = ch / 2;
+  for (int64_t n = 0; n < b; n++)
+    for (int64_t c = 0; c < half; c++)
+      for (int64_t i = 0; i < inner; i++) {
+        double a = in[0][(n * ch + c) * inner + i];
+        double s = in[0][(n * ch + c + half) * inner + i];
+        out[(n * half + c) * inner + i] = tanh(a) / (1 + exp(-s));
       }
 }
 
+static int call_gate(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  (void)c;
+  return gm_gate(y, x[0], err);
+}
+
+/* Saturated tanh and sigmoid stay finite. */
+static void fill_saturated(gmt_rng *r, float *const *x, const size_t *n, const op_case *c) {
+  (void)r, (void)n;
+  x[0][0] = 30;
+  x[0][c->shape[0][2] * 3] = -40;
+}
+
 START_TEST(gate_is_tanh_times_sigmoid_with_its_gradient) {
+  op_case c = {.name = "gate", .op = "gm_gate", .n_in = 1, .ndim = {3}, .shape = {{2, 6, 12}},
+               .lo = {-4}, .hi = {4}, .fill_all = fill_saturated, .call = call_gate,
+               .ref = ref_gate, .out_ndim = 3, .out_shape = {2, 3, 12}, .rtol = 1e-5,
+               .atol = 1e-6, .grad_rtol = 1e-4, .grad_atol = 1e-6, .fd_eps = 1e-4};
+  gmt_run_op_case(&c, 31);
   gm_error err = {0};
-  gate_case g = {2, 6, 12};
-  size_t nx = (size_t)g.b * g.c * g.inner, ny = nx / 2;
-  gmt_rng rng;
-  gmt_rng_seed(&rng, 31);
-  float *hx = malloc(nx * 4), *up = malloc(ny * 4);
-  gmt_fill_uniform(&rng, hx, nx, -4, 4);
-  hx[0] = 30;   /* saturated tanh and sigmoid stay finite */
-  hx[g.inner * 3] = -40;
-  gmt_fill_uniform(&rng, up, ny, -1, 1);
-  double *in = malloc(nx * sizeof(double)), *want = malloc(ny * sizeof(double));
-  double *upd = malloc(ny * sizeof(double)), *fd = malloc(nx * sizeof(double));
-  for (size_t i = 0; i < nx; i++) in[i] = hx[i];
-  for (size_t i = 0; i < ny; i++) upd[i] = up[i];
-  ref_gate(&g, (double *[]){in}, want);
-  float *wantf = malloc(ny * 4);
-  for (size_t i = 0; i < ny; i++) wantf[i] = (float)want[i];
-  gm_tensor *x = gmt_tensor_from(3, GM_SHAPE(g.b, g.c, g.inner), hx), *y;
-  gmt_ok(gm_tensor_set_requires_grad(x, 1, &err), &err);
-  gmt_ok(gm_gate(&y, x, &err), &err);
-  ck_assert_int_eq(y->shape[1], g.c / 2);
-  float *got = gmt_read(y);
-  gmt_assert_close(got, wantf, ny, 1e-5, 1e-6, "gate forward");
-  gmt_backward_from(y, up);
-  gmt_fd_grad(ref_gate, &g, (double *[]){in}, 0, nx, ny, upd, 1e-4, fd);
-  float *dx = gmt_read(x->grad);
-  gmt_assert_grad(dx, fd, nx, 1e-4, 1e-6, "gate gradient");
-  gm_tensor *odd = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL);
+  gm_tensor *odd = gmt_tensor_from(2, GM_SHAPE(2, 3), NULL), *y;
   ck_assert_int_eq(gm_gate(&y, odd, &err), GM_ESHAPE);
   gm_tensor_destroy(odd);
-  free(hx);
-  free(up);
-  free(in);
-  free(want);
-  free(upd);
-  free(fd);
-  free(wantf);
-  free(got);
-  free(dx);
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(x);
 }
 END_TEST
 
@@ -236,50 +225,89 @@ static const wconv_case wconv_cases[] = {
     {3, 5, 6, 7, 10, 3, 3, 1, 1, 1, 1, 0, 2, 1, 2, 3, 1, 5},
 };
 
-START_TEST(conv2d_window_matches_the_window_of_conv2d) {
-  gm_error err = {0};
-  const wconv_case *c = &wconv_cases[_i];
-  gmt_rng rng;
-  gmt_rng_seed(&rng, 900 + (uint64_t)_i);
-  size_t nx = (size_t)c->b * c->cin * c->h * c->w, nw = (size_t)c->cout * c->cin * c->kh * c->kw;
-  float *hx = malloc(nx * 4), *hw = malloc(nw * 4), hb[64];
-  gmt_fill_uniform(&rng, hx, nx, -1, 1);
-  gmt_fill_uniform(&rng, hw, nw, -0.5f, 0.5f);
-  gmt_fill_uniform(&rng, hb, (size_t)c->cout, -0.5f, 0.5f);
-  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(c->b, c->cin, c->h, c->w), hx);
-  gm_tensor *w = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->kh, c->kw), hw);
-  gm_tensor *bias = c->bias ? gmt_tensor_from(1, GM_SHAPE(c->cout), hb) : NULL, *mask = NULL;
-  if (c->mask) {
-    mask = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->kh, c->kw), NULL);
-    gmt_ok(gm_conv_mask_fill(mask, (gm_conv_mask)c->mask, 0, &err), &err);
-  }
-  gmt_ok(gm_tensor_set_requires_grad(w, 1, &err), &err);
-  gm_conv2d_opts o = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw, .taps = c->taps};
-  gm_tensor *full, *win, *want;
-  gmt_ok(gm_conv2d(&full, x, w, bias, mask, &o, &err), &err);
+/* A window case as the double reference sees it (conv first: fill reads it as the data). */
+typedef struct wconv_run {
+  gmt_conv_case conv;
+  const wconv_case *win;
+} wconv_run;
+
+static void ref_conv2d_window(void *ctx, double *const *in, double *out) {
+  const wconv_run *r = ((const op_case *)ctx)->data;
+  const wconv_case *c = r->win;
+  int ho = gmt_conv_out_h(&r->conv), wo = gmt_conv_out_w(&r->conv);
+  double *full = malloc((size_t)c->b * c->cout * ho * wo * sizeof *full);
+  gmt_conv_ref(&r->conv, in[0], in[1], in[2], in[3], full);
+  size_t o = 0;
+  for (int bc = 0; bc < c->b * c->cout; bc++)
+    for (int y = 0; y < c->rows; y++)
+      for (int x = 0; x < c->cols; x++)
+        out[o++] = full[((size_t)bc * ho + c->row0 + y) * wo + c->col0 + x];
+  free(full);
+}
+
+static int call_conv2d_window(gm_tensor **y, gm_tensor *const *x, const op_case *o,
+                              gm_error *err) {
+  const wconv_case *c = ((const wconv_run *)o->data)->win;
+  if (x[3]) gmt_ok(gm_conv_mask_fill(x[3], (gm_conv_mask)c->mask, 0, err), err);
+  gmt_ok(gm_tensor_set_requires_grad(x[1], 1, err), err);  /* still nothing recorded */
+  gm_conv2d_opts opts = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw, .taps = c->taps};
   size_t nodes = gm_tape_node_count(gmt_device());
   int64_t prev = gm__conv_window_set_direct_limit(c->gemm ? 0 : -1);
-  int rc = gm_conv2d_window(&win, x, w, bias, mask, &o, c->row0, c->col0, c->rows, c->cols, &err);
+  int rc = gm_conv2d_window(y, x[0], x[1], x[2], x[3], &opts, c->row0, c->col0, c->rows,
+                            c->cols, err);
   gm__conv_window_set_direct_limit(prev);
-  gmt_ok(rc, &err);
   ck_assert_uint_eq(gm_tape_node_count(gmt_device()), nodes); /* inference only */
+  return rc;
+}
+
+/* The same window of gm_conv2d's output, to float rounding. */
+static void check_window_of_conv2d(const op_case *o, gm_tensor *const *x, double *const *in,
+                                   gm_tensor *const *y) {
+  (void)in;
+  gm_error err = {0};
+  const wconv_case *c = ((const wconv_run *)o->data)->win;
+  gm_conv2d_opts opts = {.stride = c->stride, .pad_h = c->ph, .pad_w = c->pw, .taps = c->taps};
+  gm_tensor *full, *want;
+  gmt_ok(gm_conv2d(&full, x[0], x[1], x[2], x[3], &opts, &err), &err);
   gmt_ok(gm_window(&want, full, c->row0, c->col0, c->rows, c->cols, &err), &err);
-  ck_assert_int_eq(win->shape[1], c->cout);
-  ck_assert_int_eq(win->shape[2], c->rows);
-  ck_assert_int_eq(win->shape[3], c->cols);
-  float *got = gmt_read(win), *ref = gmt_read(want);
-  char what[96];
-  snprintf(what, sizeof what, "conv2d_window case %d", _i);
-  gmt_assert_close(got, ref, (size_t)win->numel, 1e-5, 1e-5, what);
+  float *got = gmt_read(y[0]), *ref = gmt_read(want);
+  gmt_assert_close(got, ref, (size_t)y[0]->numel, 1e-5, 1e-5, o->name);
   free(got);
   free(ref);
-  free(hx);
-  free(hw);
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(x);
-  gm_tensor_destroy(w);
-  gm_tensor_destroy(bias);
-  gm_tensor_destroy(mask);
+}
+
+/* A small-shapes run (gmt_small_shapes) keeps at most 2 images of a case over 200k
+ * multiply-adds: the same kernels, channels, taps and positions, for Oclgrind. */
+static int small_batch(int b, size_t macs) {
+  return gmt_small_shapes() && macs > 200000 && b > 2 ? 2 : b;
+}
+
+START_TEST(conv2d_window_matches_the_window_of_conv2d) {
+  wconv_case shrunk = wconv_cases[_i];
+  shrunk.b = small_batch(shrunk.b, (size_t)shrunk.b * shrunk.cin * shrunk.h * shrunk.w *
+                                       shrunk.cout * shrunk.kh * shrunk.kw);
+  const wconv_case *c = &shrunk;
+  wconv_run r = {.conv = {c->b, c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->stride, c->ph,
+                          c->pw, c->bias, (gm_conv_mask)c->mask, 0, c->taps},
+                 .win = c};
+  char name[200], what[240];
+  op_case o = gmt_conv_inputs(&r.conv, name, sizeof name);
+  snprintf(what, sizeof what, "conv2d_window case %d (%s, %s)", _i, c->gemm ? "GEMM" : "direct",
+           name);
+  o.name = what;
+  o.op = "gm_conv2d_window";
+  o.data = &r;
+  o.call = call_conv2d_window;
+  o.ref = ref_conv2d_window;
+  o.check = check_window_of_conv2d;
+  o.out_ndim = 4;
+  o.out_shape[0] = c->b;
+  o.out_shape[1] = c->cout;
+  o.out_shape[2] = c->rows;
+  o.out_shape[3] = c->cols;
+  o.forward_only = 1;
+  o.rtol = o.atol = 1e-5;
+  gmt_run_op_case(&o, 900 + (uint64_t)_i);
 }
 END_TEST
 
@@ -322,6 +350,43 @@ static const point_case point_cases[] = {
     {2, 4, 6, 6, 3, 5, 2, GM_MASK_NONE, 7, 0, 0},     /* a prefix cutting a kernel row */
 };
 
+/* A point case as the double reference sees it (conv first: fill reads it as the data). */
+typedef struct point_run {
+  gmt_conv_case conv;
+  const point_case *pt;
+} point_run;
+
+/* The positions a run visits: every one, or in a small-shapes run the first two, the
+ * middle and the last row and column of the output (every edge of the padding). */
+static int visits(int pos, int n) {
+  return !gmt_small_shapes() || pos < 2 || pos == n / 2 || pos == n - 1;
+}
+
+/* Outputs: the map (-7 where no position was visited) in its layout, then each position's
+ * y gathered as (B, Cout, Ho, Wo) (-7 likewise). */
+static void ref_conv2d_point(void *ctx, double *const *in, double *out) {
+  const point_run *r = ((const op_case *)ctx)->data;
+  const point_case *c = r->pt;
+  int ho = gmt_conv_out_h(&r->conv), wo = gmt_conv_out_w(&r->conv);
+  size_t n = (size_t)c->b * c->cout * ho * wo;
+  double *full = malloc(n * sizeof *full);
+  gmt_conv_ref(&r->conv, in[0], in[1], in[2], in[3], full);
+  int map_nhwc = (c->flags & GM_POINT_MAP_NHWC) != 0;
+  for (int b = 0; b < c->b; b++)
+    for (int co = 0; co < c->cout; co++)
+      for (int row = 0; row < ho; row++)
+        for (int col = 0; col < wo; col++) {
+          size_t nchw = (((size_t)b * c->cout + co) * ho + row) * wo + col;
+          size_t nhwc = (((size_t)b * ho + row) * wo + col) * c->cout + co;
+          double v = full[nchw];
+          if (c->flags & GM_POINT_RELU) v = fmax(v, 0);
+          if (!visits(row, ho) || !visits(col, wo)) v = -7;
+          out[map_nhwc ? nhwc : nchw] = v;
+          out[n + nchw] = v;
+        }
+  free(full);
+}
+
 /* (B, C, H, W) floats to (B, H, W, C). */
 static float *to_nhwc(const float *x, int b, int c, int h, int w) {
   float *y = malloc((size_t)b * c * h * w * 4);
@@ -332,73 +397,109 @@ static float *to_nhwc(const float *x, int b, int c, int h, int w) {
   return y;
 }
 
-START_TEST(conv2d_point_matches_conv2d_at_every_position) {
-  gm_error err = {0};
-  const point_case *c = &point_cases[_i];
-  gmt_rng rng;
-  gmt_rng_seed(&rng, 950 + (uint64_t)_i);
-  size_t nx = (size_t)c->b * c->cin * c->h * c->w, nw = (size_t)c->cout * c->cin * c->k * c->k;
-  float *hx = malloc(nx * 4), *hw = malloc(nw * 4), hb[64];
-  gmt_fill_uniform(&rng, hx, nx, -1, 1);
-  gmt_fill_uniform(&rng, hw, nw, -0.5f, 0.5f);
-  gmt_fill_uniform(&rng, hb, (size_t)c->cout, -0.5f, 0.5f);
-  float *hx_nhwc = to_nhwc(hx, c->b, c->cin, c->h, c->w);
-  gm_tensor *x = gmt_tensor_from(4, GM_SHAPE(c->b, c->cin, c->h, c->w), hx);
-  gm_tensor *xl = gmt_tensor_from(4, GM_SHAPE(c->b, c->h, c->w, c->cin), hx_nhwc);
-  gm_tensor *w = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->k, c->k), hw);
-  gm_tensor *bias = c->bias ? gmt_tensor_from(1, GM_SHAPE(c->cout), hb) : NULL, *mask = NULL;
-  if (c->mask != GM_MASK_NONE) {
-    mask = gmt_tensor_from(4, GM_SHAPE(c->cout, c->cin, c->k, c->k), NULL);
-    gmt_ok(gm_conv_mask_fill(mask, c->mask, 0, &err), &err);
+/* Packs the weights, then runs gm_conv2d_point at every visited position into a map
+ * filled with -7 (y[0]), gathering what each call returned into y[1]. */
+static int call_conv2d_point(gm_tensor **y, gm_tensor *const *x, const op_case *o,
+                             gm_error *err) {
+  const point_run *r = o->data;
+  const point_case *c = r->pt;
+  gm_device *dev = gmt_device();
+  int ho = gmt_conv_out_h(&r->conv), wo = gmt_conv_out_w(&r->conv);
+  if (x[3]) gmt_ok(gm_conv_mask_fill(x[3], c->mask, 0, err), err);
+  gm_tensor *src = x[0], *xl = NULL, *packed;
+  if (c->flags & GM_POINT_X_NHWC) {
+    float *h = gmt_read(x[0]), *hl = to_nhwc(h, c->b, c->cin, c->h, c->w);
+    xl = src = gmt_tensor_from(4, GM_SHAPE(c->b, c->h, c->w, c->cin), hl);
+    free(h);
+    free(hl);
   }
-  int ho = c->h + 2 * c->pad - c->k + 1, wo = c->w + 2 * c->pad - c->k + 1;
   int map_nhwc = (c->flags & GM_POINT_MAP_NHWC) != 0;
-  gm_tensor *map = gmt_tensor_from(4, map_nhwc ? GM_SHAPE(c->b, ho, wo, c->cout)
-                                              : GM_SHAPE(c->b, c->cout, ho, wo), NULL);
-  gmt_ok(gm_tensor_fill(map, -7.0, &err), &err);
-  /* the reference: the full convolution of the same taps, then relu */
-  gm_conv2d_opts o = {.stride = 1, .pad_h = c->pad, .pad_w = c->pad, .taps = c->taps};
-  gm_tensor *full, *packed;
-  gmt_ok(gm_conv2d(&full, x, w, bias, mask, &o, &err), &err);
-  if (c->flags & GM_POINT_RELU) gmt_ok(gm_relu(&full, full, &err), &err);
-  float *want = gmt_read(full);
-  gmt_ok(gm_conv2d_point_weights(&packed, w, mask, c->taps, &err), &err);
-  size_t nodes = gm_tape_node_count(gmt_device());
-  char what[96];
+  gmt_ok(gm__tensor_temp(&y[0], dev, GM_F32, 4,
+                         map_nhwc ? GM_SHAPE(c->b, ho, wo, c->cout)
+                                  : GM_SHAPE(c->b, c->cout, ho, wo), err), err);
+  gmt_ok(gm_tensor_fill(y[0], -7.0, err), err);
+  gmt_ok(gm__tensor_temp(&y[1], dev, GM_F32, 4, GM_SHAPE(c->b, c->cout, ho, wo), err), err);
+  size_t n = (size_t)c->b * c->cout * ho * wo;
+  float *each = malloc(n * 4);
+  for (size_t i = 0; i < n; i++) each[i] = -7;
+  gm_conv2d_opts opts = {.stride = 1, .pad_h = c->pad, .pad_w = c->pad, .taps = c->taps};
+  gmt_ok(gm_conv2d_point_weights(&packed, x[1], x[3], c->taps, err), err);
+  size_t nodes = gm_tape_node_count(dev);
   for (int row = 0; row < ho; row++)
     for (int col = 0; col < wo; col++) {
-      gm_tensor *y;
-      gm_tensor *src = (c->flags & GM_POINT_X_NHWC) ? xl : x;
-      gmt_ok(gm_conv2d_point(&y, src, w, packed, bias, &o, row, col, c->flags, map, &err), &err);
-      ck_assert_int_eq(y->shape[1], c->cout);
-      float *got = gmt_read(y), *ref = malloc((size_t)c->b * c->cout * 4);
-      for (int n = 0; n < c->b; n++)
+      if (!visits(row, ho) || !visits(col, wo)) continue;
+      gm_tensor *p;
+      gmt_ok(gm_conv2d_point(&p, src, x[1], packed, x[2], &opts, row, col, c->flags, y[0], err),
+             err);
+      ck_assert_int_eq(p->shape[1], c->cout);
+      float *got = gmt_read(p);
+      for (int b = 0; b < c->b; b++)
         for (int co = 0; co < c->cout; co++)
-          ref[n * c->cout + co] = want[(((size_t)n * c->cout + co) * ho + row) * wo + col];
-      snprintf(what, sizeof what, "conv2d_point case %d at (%d, %d)", _i, row, col);
-      gmt_assert_close(got, ref, (size_t)c->b * c->cout, 1e-5, 1e-5, what);
+          each[(((size_t)b * c->cout + co) * ho + row) * wo + col] = got[b * c->cout + co];
       free(got);
-      free(ref);
     }
-  ck_assert_uint_eq(gm_tape_node_count(gmt_device()), nodes); /* inference only */
-  /* every position was written into the map, in its layout */
-  float *got = gmt_read(map), *ref = map_nhwc ? to_nhwc(want, c->b, c->cout, ho, wo) : want;
-  snprintf(what, sizeof what, "conv2d_point case %d: the map", _i);
-  gmt_assert_close(got, ref, (size_t)map->numel, 1e-5, 1e-5, what);
-  if (ref != want) free(ref);
-  free(got);
-  free(want);
-  free(hx);
-  free(hx_nhwc);
-  free(hw);
-  gm_tape_reset(gmt_device());
-  gm_tensor_destroy(x);
-  gm_tensor_destroy(xl);
-  gm_tensor_destroy(w);
-  gm_tensor_destroy(bias);
-  gm_tensor_destroy(mask);
-  gm_tensor_destroy(map);
+  ck_assert_uint_eq(gm_tape_node_count(dev), nodes); /* inference only */
+  gmt_ok(gm_tensor_write(y[1], each, n * 4, err), err);
+  free(each);
   gm_tensor_destroy(packed);
+  gm_tensor_destroy(xl);
+  return 0;
+}
+
+/* The map agrees with gm_conv2d (then relu) at every visited position, to float rounding. */
+static void check_point_map_against_conv2d(const op_case *o, gm_tensor *const *x,
+                                           double *const *in, gm_tensor *const *y) {
+  (void)in;
+  gm_error err = {0};
+  const point_run *r = o->data;
+  const point_case *c = r->pt;
+  int ho = gmt_conv_out_h(&r->conv), wo = gmt_conv_out_w(&r->conv);
+  gm_conv2d_opts opts = {.stride = 1, .pad_h = c->pad, .pad_w = c->pad, .taps = c->taps};
+  gm_tensor *full;
+  gmt_ok(gm_conv2d(&full, x[0], x[1], x[2], x[3], &opts, &err), &err);
+  if (c->flags & GM_POINT_RELU) gmt_ok(gm_relu(&full, full, &err), &err);
+  float *want = gmt_read(full), *got = gmt_read(y[1]);
+  for (int b = 0; b < c->b; b++)
+    for (int co = 0; co < c->cout; co++)
+      for (int row = 0; row < ho; row++)
+        for (int col = 0; col < wo; col++)
+          if (!visits(row, ho) || !visits(col, wo))
+            want[(((size_t)b * c->cout + co) * ho + row) * wo + col] = -7;
+  gmt_assert_close(got, want, (size_t)full->numel, 1e-5, 1e-5, o->name);
+  free(want);
+  free(got);
+  gmt_cover("gm_conv2d_point_weights");  /* what the points read was right */
+}
+
+START_TEST(conv2d_point_matches_conv2d_at_every_position) {
+  point_case shrunk = point_cases[_i];
+  shrunk.b = small_batch(shrunk.b, (size_t)shrunk.b * shrunk.cin * shrunk.h * shrunk.w *
+                                       shrunk.cout * shrunk.k * shrunk.k);
+  const point_case *c = &shrunk;
+  point_run r = {.conv = {c->b, c->cin, c->h, c->w, c->cout, c->k, c->k, 1, c->pad, c->pad,
+                          c->bias, c->mask, 0, c->taps},
+                 .pt = c};
+  int ho = gmt_conv_out_h(&r.conv), wo = gmt_conv_out_w(&r.conv);
+  int map_nhwc = (c->flags & GM_POINT_MAP_NHWC) != 0;
+  char name[200], what[240];
+  op_case o = gmt_conv_inputs(&r.conv, name, sizeof name);
+  snprintf(what, sizeof what, "conv2d_point case %d (%s)", _i, name);
+  o.name = what;
+  o.op = "gm_conv2d_point";
+  o.data = &r;
+  o.call = call_conv2d_point;
+  o.ref = ref_conv2d_point;
+  o.check = check_point_map_against_conv2d;
+  o.n_out = 2;
+  o.out_ndim = o.out2_ndim = 4;
+  const int64_t map_shape[4] = {c->b, map_nhwc ? ho : c->cout, map_nhwc ? wo : ho,
+                                map_nhwc ? c->cout : wo};
+  memcpy(o.out_shape, map_shape, sizeof map_shape);
+  const int64_t each_shape[4] = {c->b, c->cout, ho, wo};
+  memcpy(o.out2_shape, each_shape, sizeof each_shape);
+  o.forward_only = 1;
+  o.rtol = o.atol = 1e-5;
+  gmt_run_op_case(&o, 950 + (uint64_t)_i);
 }
 END_TEST
 
@@ -440,26 +541,48 @@ START_TEST(conv2d_point_refuses_what_it_cannot_do) {
 }
 END_TEST
 
+/* in: img (B, C, H, W), classes (B, n) int32; ip = {row, col, c0}, p = {scale, offset} */
+static void ref_pixel_put(void *ctx, double *const *in, double *out) {
+  const op_case *c = ctx;
+  int64_t b = c->shape[0][0], ch = c->shape[0][1], h = c->shape[0][2], w = c->shape[0][3];
+  int64_t n = c->shape[1][1];
+  for (size_t i = 0; i < gmt_numel(4, c->shape[0]); i++) out[i] = in[0][i];
+  for (int64_t bb = 0; bb < b; bb++)
+    for (int64_t k = 0; k < n; k++)
+      out[((bb * ch + c->ip[2] + k) * h + c->ip[0]) * w + c->ip[1]] =
+          (double)(float)((float)in[1][bb * n + k] * c->p[0] + c->p[1]);
+}
+
+/* In place: the output is img. */
+static int call_pixel_put(gm_tensor **y, gm_tensor *const *x, const op_case *c, gm_error *err) {
+  y[0] = x[0];
+  return gm_pixel_put(x[0], x[1], c->ip[0], c->ip[1], c->ip[2], c->p[0], c->p[1], err);
+}
+
+/* Images 100 + i, classes 0..15. */
+static void fill_image_and_classes(gmt_rng *r, float *x, size_t n, int k, const op_case *c) {
+  (void)c;
+  for (size_t i = 0; i < n; i++) x[i] = k == 0 ? 100.0f + (float)i : floorf(gmt_uniform(r, 0, 16));
+}
+
 START_TEST(pixel_put_writes_scaled_classes_into_one_pixel) {
+  /* two channels from channel 1 at (1, 2), then one channel 0 at the corner (0, 0) */
+  const int puts[2][4] = {{1, 2, 1, 2}, {0, 0, 0, 1}};
+  for (int t = 0; t < 2; t++) {
+    op_case c = {.name = "pixel_put", .op = "gm_pixel_put", .n_in = 2, .ndim = {4, 2},
+                 .shape = {{3, 4, 2, 3}, {3, puts[t][3]}}, .fill = fill_image_and_classes,
+                 .dtype = {GM_F32, GM_I32}, .call = call_pixel_put, .ref = ref_pixel_put,
+                 .out_ndim = 4, .out_shape = {3, 4, 2, 3}, .forward_only = 1, .exact = 1,
+                 .p = {0.5f, -1.0f}, .ip = {puts[t][0], puts[t][1], puts[t][2]}};
+    gmt_run_op_case(&c, 40 + (uint64_t)t);
+  }
   gm_error err = {0};
-  int b = 3, ch = 4, h = 2, w = 3, n = b * ch * h * w;
-  float *img0 = malloc((size_t)n * 4);
-  for (int i = 0; i < n; i++) img0[i] = 100.0f + (float)i;
-  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(b, ch, h, w), img0), *cls;
-  int hc[6] = {0, 15, 3, 7, 9, 1};
+  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(3, 4, 2, 3), NULL), *cls;
   gmt_ok(gm_tensor_create(&cls, gmt_device(), GM_I32, 2, GM_SHAPE(3, 2), &err), &err);
-  gmt_ok(gm_tensor_write(cls, hc, sizeof hc, &err), &err);
-  gmt_ok(gm_pixel_put(img, cls, 1, 2, 1, 0.5f, -1.0f, &err), &err);
-  float *got = gmt_read(img);
-  for (int bb = 0; bb < b; bb++)
-    for (int c = 0; c < 2; c++)
-      img0[((bb * ch + 1 + c) * h + 1) * w + 2] = 0.5f * (float)hc[bb * 2 + c] - 1.0f;
-  gmt_assert_close(got, img0, (size_t)n, 0, 0, "pixel_put");
+  gmt_ok(gm_tensor_write(cls, (int[]){0, 15, 3, 7, 9, 1}, 24, &err), &err);
   ck_assert_int_eq(gm_pixel_put(img, cls, 1, 2, 3, 1, 0, &err), GM_ESHAPE);
   ck_assert_int_eq(gm_pixel_put(img, cls, 2, 0, 0, 1, 0, &err), GM_ERANGE);
   ck_assert_int_eq(gm_pixel_put(img, img, 0, 0, 0, 1, 0, &err), GM_ESHAPE);
-  free(got);
-  free(img0);
   gm_tensor_destroy(img);
   gm_tensor_destroy(cls);
 }

@@ -32,17 +32,10 @@ static double ref_normal(const gm_rng *r, size_t i) {
   return lane & 1 ? rad * sin(th) : rad * cos(th);
 }
 
-static gm_tensor *new_f32(int64_t n) {
-  gm_error err = {0};
-  gm_tensor *t;
-  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, 1, GM_SHAPE(n), &err), &err);
-  return t;
-}
-
 /* A fresh draw of n uniforms in [lo, hi) from r, read back (caller frees). */
 static float *draw_uniform(gm_rng *r, int64_t n, float lo, float hi) {
   gm_error err = {0};
-  gm_tensor *t = new_f32(n);
+  gm_tensor *t = gmt_new_f32(n);
   gmt_ok(gm_rng_uniform(t, r, lo, hi, &err), &err);
   float *h = gmt_read(t);
   gm_tensor_destroy(t);
@@ -51,7 +44,7 @@ static float *draw_uniform(gm_rng *r, int64_t n, float lo, float hi) {
 
 static float *draw_normal(gm_rng *r, int64_t n, float mean, float std) {
   gm_error err = {0};
-  gm_tensor *t = new_f32(n);
+  gm_tensor *t = gmt_new_f32(n);
   gmt_ok(gm_rng_normal(t, r, mean, std, &err), &err);
   float *h = gmt_read(t);
   gm_tensor_destroy(t);
@@ -349,7 +342,7 @@ START_TEST(bad_rng_arguments_are_refused) {
   gm_device *dev = gmt_device();
   gm_rng r;
   gm_rng_init(&r, 1, 1);
-  gm_tensor *f = new_f32(8), *i8, *i7, *l;
+  gm_tensor *f = gmt_new_f32(8), *i8, *i7, *l;
   gmt_ok(gm_tensor_create(&i8, dev, GM_I32, 1, GM_SHAPE(8), &err), &err);
   gmt_ok(gm_tensor_create(&i7, dev, GM_I32, 1, GM_SHAPE(7), &err), &err);
   gmt_ok(gm_tensor_create(&l, dev, GM_F32, 2, GM_SHAPE(8, 4), &err), &err);

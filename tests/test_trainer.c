@@ -37,20 +37,12 @@ static const model_case PIXELCNN = {
 static const model_case DDPM = {
     "ddpm", "unet", {"ch=8", "mult=1,2", "blocks=1", "attn=none", "timesteps=20"}, 5};
 
-static gm_registry *g_reg;
 static gm_dataset *g_data;
 static char g_data_dir[1100];
 
-static gm_registry *registry(void) {
-  if (g_reg) return g_reg;
-  gm_error err = {0};
-  const char *dirs[] = {GM_BUILD_PLUGIN_DIR};
-  gmt_ok(gm_registry_create(&g_reg, dirs, 1, &err), &err);
-  return g_reg;
-}
 
 static const gm_model_vtable *model_vt(const char *name) {
-  const gm_plugin_record *r = gm_registry_find(registry(), GM_PLUGIN_KIND_MODEL, name);
+  const gm_plugin_record *r = gm_registry_find(gmt_build_registry(), GM_PLUGIN_KIND_MODEL, name);
   ck_assert_msg(r != NULL, "no model plugin '%s' in %s", name, GM_BUILD_PLUGIN_DIR);
   return r->vtable;
 }
@@ -85,7 +77,7 @@ static gm_dataset *dataset(void) {
   write_images(g_data_dir);
   gm_error err = {0};
   const gm_plugin_record *rec = NULL;
-  gmt_ok(gm_dataset_find_loader(registry(), g_data_dir, &rec, &err), &err);
+  gmt_ok(gm_dataset_find_loader(gmt_build_registry(), g_data_dir, &rec, &err), &err);
   gm_dataset_options o;
   gm_dataset_options_init(&o);
   o.heldout = 0.25;
@@ -624,12 +616,6 @@ END_TEST
 
 /* ---- SIGINT to a child genmoji train ---- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Starts `genmoji train` on the test images into dir (stdout and stderr to files named
  * after tag), saving every `save_every` steps; with delay_ms > 0 every checkpoint save
  * sleeps that long (the GM_TEST_SAVE_DELAY_MS test hook) after its temporary file is
@@ -697,8 +683,8 @@ static int temp_in(const char *dir) {
 /* Polls (every 10 ms, for up to 240 s: the kernels may need compiling first) until
  * ready(dir) holds; the child must not end meanwhile. */
 static void wait_for(pid_t pid, const char *dir, int (*ready)(const char *), const char *what) {
-  double t0 = now_s();
-  while (!ready(dir) && now_s() - t0 < 240) {
+  double t0 = gmt_now_s();
+  while (!ready(dir) && gmt_now_s() - t0 < 240) {
     int status;
     ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "genmoji train ended early");
     nanosleep(&(struct timespec){0, 10000000}, NULL);
@@ -834,6 +820,6 @@ static Suite *make_suite(void) {
 int main(void) {
   int rc = gmt_run(make_suite());
   gm_dataset_destroy(g_data);
-  gm_registry_destroy(g_reg);
+  gmt_build_registry_close();
   return rc;
 }

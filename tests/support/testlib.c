@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static gm_device *g_dev;
@@ -93,6 +94,82 @@ int gmt_require_file(const char *test, const char *path, const char *package) {
   return 0;
 }
 
+/* ---- op coverage ---- */
+
+static const char *g_covered[256];
+static int g_n_covered;
+
+void gmt_cover(const char *op) {
+  ck_assert_msg(op && strncmp(op, "gm_", 3) == 0, "gmt_cover: '%s' names no public op",
+                op ? op : "(null)");
+  for (int i = 0; i < g_n_covered; i++)
+    if (strcmp(g_covered[i], op) == 0) return;
+  ck_assert_int_lt(g_n_covered, (int)(sizeof g_covered / sizeof *g_covered));
+  g_covered[g_n_covered++] = op;
+}
+
+/* GMT_OP_COVERAGE_DIR/<this program>.ops holds what this run covered; a run that covered
+ * nothing removes the file, so that a suite whose cases were all deleted leaves none. */
+static void cover_write(void) {
+  char exe[1024], path[1400];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  const char *base = strrchr(exe, '/');
+  base = base ? base + 1 : exe;
+  mkdir(GMT_OP_COVERAGE_DIR, 0777);
+  snprintf(path, sizeof path, "%s/%s.ops", GMT_OP_COVERAGE_DIR, base);
+  if (g_n_covered == 0) {
+    unlink(path);
+    return;
+  }
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "cannot write %s\n", path);
+    return;
+  }
+  for (int i = 0; i < g_n_covered; i++) fprintf(f, "%s\n", g_covered[i]);
+  fclose(f);
+}
+
+static gm_registry *g_build_reg;
+
+gm_registry *gmt_build_registry(void) {
+  if (g_build_reg) return g_build_reg;
+  gm_error err = {0};
+  const char *dirs[] = {GM_BUILD_PLUGIN_DIR};
+  gmt_ok(gm_registry_create(&g_build_reg, dirs, 1, &err), &err);
+  return g_build_reg;
+}
+
+void gmt_build_registry_close(void) {
+  gm_registry_destroy(g_build_reg);
+  g_build_reg = NULL;
+}
+
+int gmt_small_shapes(void) {
+  const char *v = getenv("GM_TEST_SHAPES");
+  return v && strcmp(v, "small") == 0;
+}
+
+int gmt_have_noto(const char *test) {
+  return gmt_require_file(test, GMT_NOTO_FONT, "fonts-noto-color-emoji") &&
+         gmt_require_file(test, GMT_EMOJI_TEST, "unicode-data");
+}
+
+double gmt_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+gm_tensor *gmt_new_f32(int64_t n) {
+  gm_error err = {0};
+  gm_tensor *t;
+  gmt_ok(gm_tensor_create(&t, gmt_device(), GM_F32, 1, GM_SHAPE(n), &err), &err);
+  return t;
+}
+
 int gmt_run(Suite *s) {
   SRunner *sr = srunner_create(s);
   /* No fork: an OpenCL context does not survive fork(), and one device per process
@@ -101,6 +178,7 @@ int gmt_run(Suite *s) {
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
+  cover_write();
   gmt_device_close();
   if (failed) return 1;
   if (skipped) fprintf(stderr, "%d test(s) skipped\n", skipped);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "genmoji/gm.h"
 
@@ -100,6 +101,51 @@ void gmt_skip(const char *test, const char *why);
 /* 1 when path is readable; else skips test naming the path and the Debian package that
  * provides it, and returns 0:  if (!gmt_require_file(__func__, PATH, "pkg")) return; */
 int gmt_require_file(const char *test, const char *path, const char *package);
+
+/* Op coverage: records that a test of this process exercised op (a public op function's
+ * name, as in op_list.h) and passed its checks so far. gmt_run_op_case records its case's
+ * op; tests that check an op without an op_case (refusals, inference-only paths, in-place
+ * writes) call it themselves. gmt_run writes the set, one name a line, to
+ * GMT_OP_COVERAGE_DIR/<program>.ops, which test_op_coverage reads. */
+#define GMT_OP_COVERAGE_DIR GM_TEST_BINARY_DIR "/op_coverage"
+void gmt_cover(const char *op);
+
+/* The registry of the build's plugin folder (GM_BUILD_PLUGIN_DIR), created on first call;
+ * gmt_build_registry_close destroys it. */
+gm_registry *gmt_build_registry(void);
+void gmt_build_registry_close(void);
+
+/* A small-shapes run: GM_TEST_SHAPES=small, for slow simulators (Oclgrind). Suites then
+ * pick shapes that still reach every kernel and code path, only smaller and fewer;
+ * without it they keep their full shapes. */
+int gmt_small_shapes(void);
+
+/* Refusals: call, which may use the locals y_ (a gm_tensor *) and e_ (its gm_error),
+ * must return code with a message that holds text:
+ *   EXPECT_REFUSAL(gm_gate(&y_, x, &e_), GM_ESHAPE, "channels"); */
+#define EXPECT_REFUSAL(call, code, text)                                              \
+  do {                                                                                \
+    gm_error e_ = {0};                                                                \
+    gm_tensor *y_ = NULL;                                                             \
+    (void)y_;                                                                         \
+    int rc_ = (call);                                                                 \
+    ck_assert_msg(rc_ == (code), "%s: got %s, want %s (%s)", #call, gm_err_name(rc_), \
+                  gm_err_name(code), e_.msg);                                         \
+    ck_assert_msg(strstr(e_.msg, (text)) != NULL, "%s: message '%s' lacks '%s'", #call, \
+                  e_.msg, (text));                                                    \
+  } while (0)
+
+/* The system files the Noto loader reads; gmt_have_noto skips test (as gmt_require_file)
+ * unless both are there. */
+#define GMT_NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+#define GMT_EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
+int gmt_have_noto(const char *test);
+
+/* Seconds on the monotonic clock. */
+double gmt_now_s(void);
+
+/* An uninitialised (n) F32 tensor on the test device (caller destroys). */
+gm_tensor *gmt_new_f32(int64_t n);
 
 /* A fresh temporary folder under the build tree, for files a test writes. */
 const char *gmt_tmpdir(void);
