@@ -116,7 +116,7 @@ END_TEST
 /* Each image's text: CLDR's keywords and name for the system's files; GM_CLDR_DIR at a
  * folder without them is an error naming the file, exit 1. */
 START_TEST(json_gives_each_image_its_cldr_text) {
-  if (!have_noto(__func__) ||
+  if (!gmt_have_noto(__func__) ||
       !gmt_require_file(__func__, "/usr/share/unicode/cldr/common/annotations/en.xml",
                         "unicode-cldr-core"))
     return;

@@ -9,14 +9,6 @@
 #include "clitest.h"
 #include "genmoji/gm.h"
 
-#define NOTO_FONT "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-#define EMOJI_TEST "/usr/share/unicode/emoji/emoji-test.txt"
-
-static int have_noto(const char *test) {
-  return gmt_require_file(test, NOTO_FONT, "fonts-noto-color-emoji") &&
-         gmt_require_file(test, EMOJI_TEST, "unicode-data");
-}
-
 /* A feature network trained for a few steps (once per process). */
 static const char *features(void) {
   static char path[1200];
@@ -66,7 +58,7 @@ static cJSON *score_json(const char *images, const char *extra) {
 }
 
 START_TEST(real_faces_score_near_the_data_and_noise_far) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   char faces[1200];
   snprintf(faces, sizeof faces, "%s", gmt_path_in("faces"));
   gmt_run_result r = gmt_genmoji(NULL, "dataset --subset faces --yellow --export '%s'", faces);
@@ -91,7 +83,7 @@ START_TEST(real_faces_score_near_the_data_and_noise_far) {
 END_TEST
 
 START_TEST(a_grid_is_split_into_its_cells) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   /* 10 noise images in a 4-column grid upscaled 2x: 4 + 4 + 2 cells, 2 empty */
   char grid[1200];
   snprintf(grid, sizeof grid, "%s", gmt_path_in("grid.png"));
@@ -117,7 +109,7 @@ END_TEST
 /* The same seed gives the same file, byte for byte (fixed-order sums on the device, the
  * augmentation from the seed); another seed another one. */
 START_TEST(training_is_reproducible_from_its_seed) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   char *files[3];
   size_t len[3];
   const int seeds[3] = {5, 5, 6};
@@ -142,7 +134,7 @@ START_TEST(training_is_reproducible_from_its_seed) {
 END_TEST
 
 START_TEST(bad_input_is_refused_naming_the_problem) {
-  if (!have_noto(__func__)) return;
+  if (!gmt_have_noto(__func__)) return;
   gmt_run_result r = gmt_genmoji(NULL, "score --subset faces");
   ck_assert_msg(r.code == 2 && strstr(r.err, "--images"), "%d %s", r.code, r.err);
   gmt_run_free(&r);

@@ -64,3 +64,7 @@ GMT_OP(gm_concat_channels)
 GMT_OP(gm_slice_channels)
 GMT_OP(gm_reshape)
 GMT_OP(gm_permute)
+/* ops_text.h */
+GMT_OP(gm_embedding_lookup)
+GMT_OP(gm_masked_mean)
+GMT_OP(gm_attention_pool)
