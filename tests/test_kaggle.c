@@ -14,14 +14,14 @@
 
 /* ---- helpers ---- */
 
-static gm__csv g_csv; /* 64 KiB buffer: not on the stack */
+static kaggle__csv g_csv; /* 64 KiB buffer: not on the stack */
 
-static void csv_mem(const char *text) { gm__csv_init_mem(&g_csv, text, strlen(text), "t.csv"); }
+static void csv_mem(const char *text) { kaggle__csv_init_mem(&g_csv, text, strlen(text), "t.csv"); }
 
 /* Reads the next record and checks it has exactly these fields (NULL-terminated list). */
 static void expect_record(long line, const char *const *want) {
   gm_error err = {0};
-  int rc = gm__csv_next(&g_csv, &err);
+  int rc = kaggle__csv_next(&g_csv, &err);
   ck_assert_msg(rc == 1, "want a record at line %ld, got %d (%s)", line, rc, err.msg);
   ck_assert_int_eq(g_csv.line, line);
   int n = 0;
@@ -35,14 +35,14 @@ static void expect_record(long line, const char *const *want) {
 
 static void expect_end(void) {
   gm_error err = {0};
-  ck_assert_int_eq(gm__csv_next(&g_csv, &err), 0);
-  gm__csv_close(&g_csv);
+  ck_assert_int_eq(kaggle__csv_next(&g_csv, &err), 0);
+  kaggle__csv_close(&g_csv);
 }
 
 /* Expects a malformed record whose message contains both fragments. */
 static void expect_error(const char *frag1, const char *frag2) {
   gm_error err = {0};
-  int rc = gm__csv_next(&g_csv, &err);
+  int rc = kaggle__csv_next(&g_csv, &err);
   ck_assert_int_eq(rc, GM_EFORMAT);
   ck_assert_msg(strstr(err.msg, frag1) && strstr(err.msg, frag2),
                 "message \"%s\" lacks \"%s\" or \"%s\"", err.msg, frag1, frag2);
@@ -264,9 +264,9 @@ START_TEST(csv_reads_records_across_file_buffer_boundaries) {
   fputs("\"\r\nb,c\r\n", f);
   fclose(f);
   f = fopen(path, "rb");
-  gm__csv_init_file(&g_csv, f, path);
+  kaggle__csv_init_file(&g_csv, f, path);
   gm_error err = {0};
-  ck_assert_int_eq(gm__csv_next(&g_csv, &err), 1);
+  ck_assert_int_eq(kaggle__csv_next(&g_csv, &err), 1);
   ck_assert_int_eq(g_csv.n_fields, 2);
   ck_assert_uint_eq(g_csv.lens[1], 400000 - 1);
   ck_assert_int_eq(g_csv.fields[1][65534 * 2 - 1], 'y');
@@ -284,7 +284,7 @@ static void b64_ok(const char *in, const char *want) {
   uint8_t *out = NULL;
   size_t n = 99;
   gm_error err = {0};
-  gmt_ok(gm__base64_decode(in, strlen(in), &out, &n, &err), &err);
+  gmt_ok(kaggle__base64_decode(in, strlen(in), &out, &n, &err), &err);
   ck_assert_uint_eq(n, strlen(want));
   ck_assert_int_eq(memcmp(out, want, n), 0);
   free(out);
@@ -294,7 +294,7 @@ static void b64_bad(const char *in, const char *frag) {
   uint8_t *out = NULL;
   size_t n = 0;
   gm_error err = {0};
-  ck_assert_int_eq(gm__base64_decode(in, strlen(in), &out, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__base64_decode(in, strlen(in), &out, &n, &err), GM_EFORMAT);
   ck_assert_msg(strstr(err.msg, frag), "\"%s\": message \"%s\" lacks \"%s\"", in, err.msg, frag);
   ck_assert_ptr_null(out);
 }
@@ -331,29 +331,29 @@ START_TEST(cells_parse_codepoint_lists_and_data_uris) {
   uint32_t cps[16];
   int n = 0;
   gm_error err = {0};
-  gmt_ok(gm__kaggle_codepoints("U+1F600", cps, 16, &n, &err), &err);
+  gmt_ok(kaggle__codepoints("U+1F600", cps, 16, &n, &err), &err);
   ck_assert_int_eq(n, 1);
   ck_assert_uint_eq(cps[0], 0x1F600);
-  gmt_ok(gm__kaggle_codepoints("U+1F468  U+200D u+1f469 ", cps, 16, &n, &err), &err);
+  gmt_ok(kaggle__codepoints("U+1F468  U+200D u+1f469 ", cps, 16, &n, &err), &err);
   ck_assert_int_eq(n, 3);
   ck_assert_uint_eq(cps[1], 0x200D);
   ck_assert_uint_eq(cps[2], 0x1F469);
-  ck_assert_int_eq(gm__kaggle_codepoints("", cps, 16, &n, &err), GM_EFORMAT);
-  ck_assert_int_eq(gm__kaggle_codepoints("1F600", cps, 16, &n, &err), GM_EFORMAT);
-  ck_assert_int_eq(gm__kaggle_codepoints("U+", cps, 16, &n, &err), GM_EFORMAT);
-  ck_assert_int_eq(gm__kaggle_codepoints("U+110000", cps, 16, &n, &err), GM_EFORMAT);
-  ck_assert_int_eq(gm__kaggle_codepoints("U+1F600x", cps, 16, &n, &err), GM_EFORMAT);
-  ck_assert_int_eq(gm__kaggle_codepoints("U+1 U+2 U+3", cps, 2, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("", cps, 16, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("1F600", cps, 16, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("U+", cps, 16, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("U+110000", cps, 16, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("U+1F600x", cps, 16, &n, &err), GM_EFORMAT);
+  ck_assert_int_eq(kaggle__codepoints("U+1 U+2 U+3", cps, 2, &n, &err), GM_EFORMAT);
 
   const char *b64;
   size_t len;
-  ck_assert_int_eq(gm__kaggle_data_uri("-", 1, &b64, &len, &err), 1);
-  ck_assert_int_eq(gm__kaggle_data_uri("", 0, &b64, &len, &err), 1);
+  ck_assert_int_eq(kaggle__data_uri("-", 1, &b64, &len, &err), 1);
+  ck_assert_int_eq(kaggle__data_uri("", 0, &b64, &len, &err), 1);
   const char uri[] = "data:image/png;base64,Zm9v";
-  ck_assert_int_eq(gm__kaggle_data_uri(uri, strlen(uri), &b64, &len, &err), 0);
+  ck_assert_int_eq(kaggle__data_uri(uri, strlen(uri), &b64, &len, &err), 0);
   ck_assert_uint_eq(len, 4);
   ck_assert_int_eq(strncmp(b64, "Zm9v", 4), 0);
-  ck_assert_int_eq(gm__kaggle_data_uri("data:image/gif;base64,Zm9v", 26, &b64, &len, &err),
+  ck_assert_int_eq(kaggle__data_uri("data:image/gif;base64,Zm9v", 26, &b64, &len, &err),
                    GM_EFORMAT);
   ck_assert_msg(strstr(err.msg, "data:image/gif"), "%s", err.msg);
 }

@@ -10,6 +10,7 @@
 #include "gemm_backend.h"
 #include "convref.h"
 #include "ops_conv_internal.h"
+#include "optest.h"
 #include "testlib.h"
 
 /* ---- gm_conv2d as op cases against the direct loops in double (convref.h) ---- */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optest.h"
 #include "testlib.h"
 
 /* n uniforms drawn from r and dropped: the draw the backward must not be moved by. */

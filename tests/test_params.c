@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "optest.h"
 #include "testlib.h"
 
 /* A small model: two conv-like weights, a bias, batch-norm buffers. */

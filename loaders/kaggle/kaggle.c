@@ -29,7 +29,7 @@ typedef struct kaggle {
 
   /* CSV mode */
   FILE *f;
-  gm__csv *csv;
+  kaggle__csv *csv;
   int n_cols, col_num, col_unicode, col_name, col_vendor;
 
   /* image-folder mode: the numbered PNGs, sorted */
@@ -66,7 +66,7 @@ static int kaggle_probe(const char *source) {
 static void kaggle_close(void *state) {
   kaggle *k = state;
   if (!k) return;
-  if (k->csv) gm__csv_close(k->csv);
+  if (k->csv) kaggle__csv_close(k->csv);
   free(k->csv);
   if (k->f) fclose(k->f);
   free(k->numbers);
@@ -111,7 +111,7 @@ static int parse_options(kaggle *k, const gm_kv *opts, int n_opts, gm_error *err
 /* ---- CSV mode ---- */
 
 /* Header lookup, case-insensitive; the first column may carry a UTF-8 byte order mark. */
-static int find_column(const gm__csv *c, const char *name) {
+static int find_column(const kaggle__csv *c, const char *name) {
   for (int i = 0; i < c->n_fields; i++) {
     const char *f = c->fields[i];
     if (i == 0 && strncmp(f, "\xEF\xBB\xBF", 3) == 0) f += 3;
@@ -125,11 +125,11 @@ static int open_csv(kaggle *k, gm_error *err) {
   if (!k->f) return gm_error_set(err, GM_EIO, "%s: cannot open: %s", k->path, strerror(errno));
   k->csv = malloc(sizeof *k->csv);
   if (!k->csv) return gm_error_set(err, GM_ENOMEM, "%s: out of memory", k->path);
-  gm__csv_init_file(k->csv, k->f, k->path);
-  int rc = gm__csv_next(k->csv, err);
+  kaggle__csv_init_file(k->csv, k->f, k->path);
+  int rc = kaggle__csv_next(k->csv, err);
   if (rc < 0) return rc;
   if (rc == 0) return gm_error_set(err, GM_EFORMAT, "%s: empty file, no header row", k->path);
-  gm__csv *c = k->csv;
+  kaggle__csv *c = k->csv;
   k->n_cols = c->n_fields;
   k->col_num = find_column(c, "#");
   k->col_unicode = find_column(c, "unicode");
@@ -169,23 +169,23 @@ static void trim_copy(char *dst, size_t n, const char *src) {
 /* One data row: 1 with an image, 0 when this vendor has none, or a negative code with a
  * message naming the file and line. */
 static int csv_row(kaggle *k, gm_image *img, gm_error *err) {
-  gm__csv *c = k->csv;
+  kaggle__csv *c = k->csv;
   if (c->n_fields != k->n_cols)
     return gm_error_set(err, GM_EFORMAT, "%s:%ld: %d fields where the header has %d", k->path,
                         c->line, c->n_fields, k->n_cols);
   uint32_t cps[GM_MAX_CODEPOINTS];
   int n_cps = 0;
-  int rc = gm__kaggle_codepoints(c->fields[k->col_unicode], cps, GM_MAX_CODEPOINTS, &n_cps, err);
+  int rc = kaggle__codepoints(c->fields[k->col_unicode], cps, GM_MAX_CODEPOINTS, &n_cps, err);
   if (rc) return gm_error_prefix(err, "%s:%ld", k->path, c->line);
   const char *b64;
   size_t b64_len;
-  rc = gm__kaggle_data_uri(c->fields[k->col_vendor], c->lens[k->col_vendor], &b64, &b64_len,
+  rc = kaggle__data_uri(c->fields[k->col_vendor], c->lens[k->col_vendor], &b64, &b64_len,
                            err);
   if (rc < 0) return gm_error_prefix(err, "%s:%ld: %s column", k->path, c->line, k->vendor);
   if (rc == 1) return 0;
   uint8_t *png;
   size_t png_len;
-  rc = gm__base64_decode(b64, b64_len, &png, &png_len, err);
+  rc = kaggle__base64_decode(b64, b64_len, &png, &png_len, err);
   if (rc) return gm_error_prefix(err, "%s:%ld: %s column", k->path, c->line, k->vendor);
   char what[1200];
   snprintf(what, sizeof what, "%s:%ld: %s column", k->path, c->line, k->vendor);
@@ -211,7 +211,7 @@ static int csv_row(kaggle *k, gm_image *img, gm_error *err) {
 
 static int next_csv(kaggle *k, gm_image *img, gm_error *err) {
   for (;;) {
-    int rc = gm__csv_next(k->csv, err);
+    int rc = kaggle__csv_next(k->csv, err);
     if (rc == 0) {
       if (ferror(k->f)) return gm_error_set(err, GM_EIO, "%s: read error", k->path);
       return 0;

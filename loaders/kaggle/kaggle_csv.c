@@ -10,20 +10,20 @@
 
 #include "genmoji/error.h"
 
-void gm__csv_init_file(gm__csv *c, FILE *f, const char *what) {
+void kaggle__csv_init_file(kaggle__csv *c, FILE *f, const char *what) {
   memset(c, 0, sizeof *c);
   c->f = f;
   snprintf(c->what, sizeof c->what, "%s", what);
   c->line = c->next_line = 1;
 }
 
-void gm__csv_init_mem(gm__csv *c, const void *mem, size_t len, const char *what) {
-  gm__csv_init_file(c, NULL, what);
+void kaggle__csv_init_mem(kaggle__csv *c, const void *mem, size_t len, const char *what) {
+  kaggle__csv_init_file(c, NULL, what);
   c->mem = mem;
   c->mem_len = len;
 }
 
-void gm__csv_close(gm__csv *c) {
+void kaggle__csv_close(kaggle__csv *c) {
   free(c->fields);
   free(c->lens);
   free(c->offs);
@@ -36,7 +36,7 @@ void gm__csv_close(gm__csv *c) {
 
 /* The next input byte, or -1 at the end (a read error also ends the input; the loader
  * checks ferror). */
-static int getb(gm__csv *c) {
+static int getb(kaggle__csv *c) {
   if (!c->f) return c->pos < c->mem_len ? c->mem[c->pos++] : -1;
   if (c->pos == c->len) {
     if (c->eof) return -1;
@@ -50,20 +50,20 @@ static int getb(gm__csv *c) {
   return c->buf[c->pos++];
 }
 
-static int peekb(gm__csv *c) {
+static int peekb(kaggle__csv *c) {
   int ch = getb(c);
   if (ch >= 0) c->pos--; /* getb just advanced pos within the same buffer */
   return ch;
 }
 
 /* Consumes the line ending whose first byte ch has just been read (LF, CRLF or a lone CR). */
-static void end_line(gm__csv *c, int ch) {
+static void end_line(kaggle__csv *c, int ch) {
   if (ch == '\r' && peekb(c) == '\n') getb(c);
   c->next_line++;
 }
 
 /* After a malformed record: drops the rest of the physical line. */
-static void skip_line(gm__csv *c) {
+static void skip_line(kaggle__csv *c) {
   int ch;
   while ((ch = getb(c)) >= 0) {
     if (ch == '\n' || ch == '\r') {
@@ -73,7 +73,7 @@ static void skip_line(gm__csv *c) {
   }
 }
 
-static int push(gm__csv *c, int ch, gm_error *err) {
+static int push(kaggle__csv *c, int ch, gm_error *err) {
   if (c->data_len == c->data_cap) {
     if (c->data_cap >= GM__CSV_MAX_RECORD)
       return gm_error_set(err, GM_EFORMAT, "%s:%ld: record longer than %u MiB", c->what,
@@ -88,7 +88,7 @@ static int push(gm__csv *c, int ch, gm_error *err) {
   return 0;
 }
 
-static int start_field(gm__csv *c, gm_error *err) {
+static int start_field(kaggle__csv *c, gm_error *err) {
   if (c->n_fields == c->cap_fields) {
     if (c->cap_fields >= GM__CSV_MAX_FIELDS)
       return gm_error_set(err, GM_EFORMAT, "%s:%ld: more than %d fields", c->what, c->line,
@@ -108,7 +108,7 @@ static int start_field(gm__csv *c, gm_error *err) {
   return 0;
 }
 
-static int end_field(gm__csv *c, gm_error *err) {
+static int end_field(kaggle__csv *c, gm_error *err) {
   int rc = push(c, '\0', err);
   if (rc) return rc;
   int i = c->n_fields - 1;
@@ -118,7 +118,7 @@ static int end_field(gm__csv *c, gm_error *err) {
 
 /* Reads the rest of a quoted field (the opening quote is consumed); returns the byte
  * after the closing quote in *after. */
-static int quoted_field(gm__csv *c, int *after, gm_error *err) {
+static int quoted_field(kaggle__csv *c, int *after, gm_error *err) {
   for (;;) {
     int ch = getb(c);
     if (ch < 0)
@@ -139,7 +139,7 @@ static int quoted_field(gm__csv *c, int *after, gm_error *err) {
   return 0;
 }
 
-static int unquoted_field(gm__csv *c, int ch, int *after, gm_error *err) {
+static int unquoted_field(kaggle__csv *c, int ch, int *after, gm_error *err) {
   while (ch >= 0 && ch != ',' && ch != '\n' && ch != '\r') {
     if (ch == '"')
       return gm_error_set(err, GM_EFORMAT, "%s:%ld: stray quote inside unquoted field %d",
@@ -154,7 +154,7 @@ static int unquoted_field(gm__csv *c, int ch, int *after, gm_error *err) {
 
 /* Reads one record whose first byte is ch; 0 or a negative code (the offending line is
  * not yet consumed). */
-static int read_record(gm__csv *c, int ch, gm_error *err) {
+static int read_record(kaggle__csv *c, int ch, gm_error *err) {
   for (;;) {
     int rc = start_field(c, err), after = -1;
     if (rc) return rc;
@@ -180,7 +180,7 @@ static int read_record(gm__csv *c, int ch, gm_error *err) {
   }
 }
 
-int gm__csv_next(gm__csv *c, gm_error *err) {
+int kaggle__csv_next(kaggle__csv *c, gm_error *err) {
   for (;;) {
     c->line = c->next_line;
     c->n_fields = 0;
@@ -222,7 +222,7 @@ static const char *byte_str(unsigned char ch, char *buf, size_t n) {
   return buf;
 }
 
-int gm__base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_len, gm_error *err) {
+int kaggle__base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_len, gm_error *err) {
   const unsigned char *s = (const unsigned char *)in;
   size_t pad = 0;
   while (pad < n && s[n - 1 - pad] == '=') pad++;
@@ -263,7 +263,7 @@ int gm__base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_len, 
 
 static const char k_uri_prefix[] = "data:image/png;base64,";
 
-int gm__kaggle_data_uri(const char *cell, size_t len, const char **b64, size_t *b64_len,
+int kaggle__data_uri(const char *cell, size_t len, const char **b64, size_t *b64_len,
                         gm_error *err) {
   if (len == 0 || (len == 1 && cell[0] == '-')) return 1;
   size_t plen = sizeof k_uri_prefix - 1;
@@ -282,7 +282,7 @@ int gm__kaggle_data_uri(const char *cell, size_t len, const char **b64, size_t *
   return 0;
 }
 
-int gm__kaggle_codepoints(const char *cell, uint32_t *cps, int max, int *n, gm_error *err) {
+int kaggle__codepoints(const char *cell, uint32_t *cps, int max, int *n, gm_error *err) {
   const char *p = cell;
   int k = 0;
   for (;;) {

@@ -15,7 +15,7 @@
 #define GM__CSV_MAX_RECORD (64u << 20)
 #define GM__CSV_MAX_FIELDS 4096
 
-typedef struct gm__csv {
+typedef struct kaggle__csv {
   /* input: a FILE (read through buf) or a memory block */
   FILE *f;
   const unsigned char *mem;
@@ -36,31 +36,31 @@ typedef struct gm__csv {
   size_t *offs;          /* field starts in data while the record is being read */
   char *data;
   size_t data_len, data_cap;
-} gm__csv;
+} kaggle__csv;
 
 /* A reader over a FILE (not closed by the reader) or over len bytes at mem. */
-void gm__csv_init_file(gm__csv *c, FILE *f, const char *what);
-void gm__csv_init_mem(gm__csv *c, const void *mem, size_t len, const char *what);
+void kaggle__csv_init_file(kaggle__csv *c, FILE *f, const char *what);
+void kaggle__csv_init_mem(kaggle__csv *c, const void *mem, size_t len, const char *what);
 /* Reads the next record: 1 when there is one, 0 at the end of the input, or a negative
  * code with a message "<what>:<line>: ..." for a malformed record; after such an error
  * the reader has skipped to the next line, so a caller that skips bad records can go on. */
-int gm__csv_next(gm__csv *c, gm_error *err);
-void gm__csv_close(gm__csv *c);
+int kaggle__csv_next(kaggle__csv *c, gm_error *err);
+void kaggle__csv_close(kaggle__csv *c);
 
 /* Strict base64 (RFC 4648 alphabet, '=' padding to a multiple of 4, no whitespace, no
  * stray bits in the last symbol). On success *out is malloc'd (the caller frees it; a
  * zero-length result is still a valid pointer). On failure the message says what is
  * wrong and at which offset; the caller prefixes the file and line. */
-int gm__base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_len, gm_error *err);
+int kaggle__base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_len, gm_error *err);
 
 /* A full_emoji.csv image cell: 0 with *b64 / *b64_len pointing past the
  * "data:image/png;base64," prefix; 1 when the vendor has no image ("-" or empty);
  * a negative code when the cell is neither. */
-int gm__kaggle_data_uri(const char *cell, size_t len, const char **b64, size_t *b64_len,
+int kaggle__data_uri(const char *cell, size_t len, const char **b64, size_t *b64_len,
                         gm_error *err);
 
 /* The unicode column ("U+1F600", "U+1F468 U+200D U+1F469", single spaces or several):
  * fills cps (at most max) and *n; a negative code for anything else. */
-int gm__kaggle_codepoints(const char *cell, uint32_t *cps, int max, int *n, gm_error *err);
+int kaggle__codepoints(const char *cell, uint32_t *cps, int max, int *n, gm_error *err);
 
 #endif

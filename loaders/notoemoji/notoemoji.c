@@ -21,7 +21,7 @@
 typedef struct noto_state {
   uint8_t *font;
   size_t font_len;
-  gm__sfnt sfnt;
+  sfnt__font sfnt;
   gm_emoji_names *names;
   int next_entry;
   char path[1024];
@@ -65,7 +65,7 @@ static int noto_probe(const char *source) {
   uint8_t head[12 + 16 * 256];
   size_t n = fread(head, 1, sizeof head, f);
   fclose(f);
-  return gm__sfnt_has_table(head, n, "CBDT");
+  return sfnt__has_table(head, n, "CBDT");
 }
 
 static int read_font(noto_state *s, int is_default, gm_error *err) {
@@ -99,7 +99,7 @@ static int read_font(noto_state *s, int is_default, gm_error *err) {
 static void noto_close(void *state) {
   noto_state *s = state;
   if (!s) return;
-  gm__sfnt_close(&s->sfnt);
+  sfnt__close(&s->sfnt);
   gm_emoji_names_destroy(s->names);
   free(s->font);
   free(s);
@@ -119,7 +119,7 @@ static int noto_open(void **state, const char *source, const gm_kv *opts, int n_
   const char *slash = strrchr(s->path, '/');
   copy_field(s->font_name, sizeof s->font_name, slash ? slash + 1 : s->path);
   int rc = read_font(s, is_default, err);
-  if (!rc) rc = gm__sfnt_open(&s->sfnt, s->font, s->font_len, s->path, err);
+  if (!rc) rc = sfnt__open(&s->sfnt, s->font, s->font_len, s->path, err);
   if (!rc) rc = gm_emoji_names_load(&s->names, emoji_test, err);
   if (rc) {
     noto_close(s);
@@ -143,10 +143,10 @@ static int noto_next(void *state, gm_image *img, gm_error *err) {
     const gm_emoji_entry *e = gm_emoji_at(s->names, s->next_entry++);
     uint32_t cp = single_codepoint(e);
     if (!e->fully_qualified || !cp) continue;
-    uint32_t glyph = gm__sfnt_glyph(&s->sfnt, cp);
+    uint32_t glyph = sfnt__glyph(&s->sfnt, cp);
     const uint8_t *png;
     size_t png_len;
-    int rc = glyph ? gm__sfnt_png(&s->sfnt, glyph, &png, &png_len, err) : 0;
+    int rc = glyph ? sfnt__png(&s->sfnt, glyph, &png, &png_len, err) : 0;
     if (rc < 0) return rc;
     if (rc == 0) continue;
     memset(img, 0, sizeof *img);

@@ -36,7 +36,7 @@ static int directory_ok(const uint8_t *data, size_t len, uint16_t *num_tables) {
   return fits(12, (uint64_t)*num_tables * 16, len);
 }
 
-int gm__sfnt_has_table(const uint8_t *data, size_t len, const char *tag) {
+int sfnt__has_table(const uint8_t *data, size_t len, const char *tag) {
   uint16_t nt;
   if (!data || !directory_ok(data, len, &nt)) return 0;
   for (uint16_t i = 0; i < nt; i++)
@@ -44,8 +44,8 @@ int gm__sfnt_has_table(const uint8_t *data, size_t len, const char *tag) {
   return 0;
 }
 
-static int bad(const gm__sfnt *f, gm_error *err, const char *table, const char *fmt, ...) GM_PRINTF(4, 5);
-static int bad(const gm__sfnt *f, gm_error *err, const char *table, const char *fmt, ...) {
+static int bad(const sfnt__font *f, gm_error *err, const char *table, const char *fmt, ...) GM_PRINTF(4, 5);
+static int bad(const sfnt__font *f, gm_error *err, const char *table, const char *fmt, ...) {
   char detail[512];
   va_list ap;
   va_start(ap, fmt);
@@ -56,7 +56,7 @@ static int bad(const gm__sfnt *f, gm_error *err, const char *table, const char *
 
 /* Checks every directory record against the file and returns the one for tag (0) or
  * GM_ENOTFOUND. A record that runs past the end is an error whichever table it is. */
-static int find_table(const gm__sfnt *f, const char *tag, span *out, gm_error *err) {
+static int find_table(const sfnt__font *f, const char *tag, span *out, gm_error *err) {
   uint16_t nt = be16(f->data + 4);
   int found = GM_ENOTFOUND;
   for (uint16_t i = 0; i < nt; i++) {
@@ -79,7 +79,7 @@ static int find_table(const gm__sfnt *f, const char *tag, span *out, gm_error *e
   return found;
 }
 
-static int need_table(const gm__sfnt *f, const char *tag, span *out, size_t min_len, gm_error *err) {
+static int need_table(const sfnt__font *f, const char *tag, span *out, size_t min_len, gm_error *err) {
   int rc = find_table(f, tag, out, err);
   if (rc == GM_ENOTFOUND) return bad(f, err, tag, "table missing");
   if (rc) return rc;
@@ -89,7 +89,7 @@ static int need_table(const gm__sfnt *f, const char *tag, span *out, size_t min_
 
 /* ---- cmap ---- */
 
-static int check_cmap12(gm__sfnt *f, span cmap, uint32_t sub, gm_error *err) {
+static int check_cmap12(sfnt__font *f, span cmap, uint32_t sub, gm_error *err) {
   const uint8_t *p = f->data + cmap.off + sub;
   if (!fits(sub, 16, cmap.len)) return bad(f, err, "cmap", "format 12 subtable header at %lu runs past the table", (unsigned long)sub);
   uint32_t declared = be32(p + 4), ngroups = be32(p + 12);
@@ -109,7 +109,7 @@ static int check_cmap12(gm__sfnt *f, span cmap, uint32_t sub, gm_error *err) {
   return 0;
 }
 
-static int check_cmap4(gm__sfnt *f, span cmap, uint32_t sub, gm_error *err) {
+static int check_cmap4(sfnt__font *f, span cmap, uint32_t sub, gm_error *err) {
   const uint8_t *p = f->data + cmap.off + sub;
   if (!fits(sub, 14, cmap.len)) return bad(f, err, "cmap", "format 4 subtable header at %lu runs past the table", (unsigned long)sub);
   uint16_t seg2 = be16(p + 6);
@@ -136,7 +136,7 @@ static int check_cmap4(gm__sfnt *f, span cmap, uint32_t sub, gm_error *err) {
 }
 
 /* Chooses the Unicode subtable: format 12 if there is one, else format 4. */
-static int parse_cmap(gm__sfnt *f, gm_error *err) {
+static int parse_cmap(sfnt__font *f, gm_error *err) {
   span cmap;
   int rc = need_table(f, "cmap", &cmap, 4, err);
   if (rc) return rc;
@@ -167,7 +167,7 @@ static int parse_cmap(gm__sfnt *f, gm_error *err) {
   return bad(f, err, "cmap", "no Unicode subtable in format 12 or 4");
 }
 
-static uint32_t lookup12(const gm__sfnt *f, uint32_t cp) {
+static uint32_t lookup12(const sfnt__font *f, uint32_t cp) {
   const uint8_t *groups = f->data + f->cmap_sub + 16;
   uint32_t lo = 0, hi = f->cmap_count;
   while (lo < hi) {
@@ -180,7 +180,7 @@ static uint32_t lookup12(const gm__sfnt *f, uint32_t cp) {
   return 0;
 }
 
-static uint32_t lookup4(const gm__sfnt *f, uint32_t cp) {
+static uint32_t lookup4(const sfnt__font *f, uint32_t cp) {
   if (cp > 0xFFFF) return 0;
   const uint8_t *p = f->data + f->cmap_sub;
   size_t seg2 = be16(p + 6);
@@ -201,7 +201,7 @@ static uint32_t lookup4(const gm__sfnt *f, uint32_t cp) {
   return g ? (uint32_t)((g + delta) & 0xFFFF) : 0;
 }
 
-uint32_t gm__sfnt_glyph(const gm__sfnt *f, uint32_t cp) {
+uint32_t sfnt__glyph(const sfnt__font *f, uint32_t cp) {
   if (!f || !f->data || cp > MAX_CODEPOINT) return 0;
   uint32_t g = f->cmap_format == 12 ? lookup12(f, cp) : lookup4(f, cp);
   return g < f->num_glyphs ? g : 0;
@@ -210,13 +210,13 @@ uint32_t gm__sfnt_glyph(const gm__sfnt *f, uint32_t cp) {
 /* ---- CBLC / CBDT ---- */
 
 /* Records one glyph's CBDT range: rel_off and length are relative to the CBDT table. */
-static int set_bitmap(gm__sfnt *f, span cbdt, uint32_t glyph, uint64_t rel_off, uint64_t length,
+static int set_bitmap(sfnt__font *f, span cbdt, uint32_t glyph, uint64_t rel_off, uint64_t length,
                       uint16_t image_format, gm_error *err) {
   if (length == 0) return 0;
   if (!fits(rel_off, length, cbdt.len))
     return bad(f, err, "CBDT", "glyph %lu data (offset %llu, length %llu) runs past the %zu-byte table",
                (unsigned long)glyph, (unsigned long long)rel_off, (unsigned long long)length, cbdt.len);
-  gm__sfnt_bitmap *b = &f->bitmaps[glyph];
+  sfnt__bitmap *b = &f->bitmaps[glyph];
   if (!b->length) f->n_bitmaps++;
   b->offset = cbdt.off + (size_t)rel_off;
   b->length = (uint32_t)length;
@@ -225,7 +225,7 @@ static int set_bitmap(gm__sfnt *f, span cbdt, uint32_t glyph, uint64_t rel_off, 
 }
 
 /* One index subtable of the chosen strike; sub is its offset inside CBLC. */
-static int parse_index_subtable(gm__sfnt *f, span cblc, span cbdt, uint64_t sub, uint16_t first,
+static int parse_index_subtable(sfnt__font *f, span cblc, span cbdt, uint64_t sub, uint16_t first,
                                 uint16_t last, int which, gm_error *err) {
   if (!fits(sub, 8, cblc.len)) return bad(f, err, "CBLC", "index subtable %d at %llu runs past the table", which, (unsigned long long)sub);
   const uint8_t *p = f->data + cblc.off + sub;
@@ -293,7 +293,7 @@ static int parse_index_subtable(gm__sfnt *f, span cblc, span cbdt, uint64_t sub,
 }
 
 /* Picks the strike with the largest ppem and records every glyph bitmap in it. */
-static int parse_cblc(gm__sfnt *f, gm_error *err) {
+static int parse_cblc(sfnt__font *f, gm_error *err) {
   span cblc = {0, 0}, cbdt = {0, 0};
   int rc = find_table(f, "CBLC", &cblc, err);
   if (!rc) rc = find_table(f, "CBDT", &cbdt, err);
@@ -334,7 +334,7 @@ static int parse_cblc(gm__sfnt *f, gm_error *err) {
   return 0;
 }
 
-int gm__sfnt_open(gm__sfnt *f, const uint8_t *data, size_t len, const char *what, gm_error *err) {
+int sfnt__open(sfnt__font *f, const uint8_t *data, size_t len, const char *what, gm_error *err) {
   memset(f, 0, sizeof *f);
   f->data = data;
   f->len = len;
@@ -342,7 +342,7 @@ int gm__sfnt_open(gm__sfnt *f, const uint8_t *data, size_t len, const char *what
   uint16_t nt;
   if (!data || !directory_ok(data, len, &nt)) {
     int rc = gm_error_set(err, GM_EFORMAT, "%s: too short for an sfnt font (%zu bytes)", f->what, len);
-    gm__sfnt_close(f);
+    sfnt__close(f);
     return rc;
   }
   uint32_t version = be32(data);
@@ -361,19 +361,19 @@ int gm__sfnt_open(gm__sfnt *f, const uint8_t *data, size_t len, const char *what
   }
   if (!rc) rc = parse_cmap(f, err);
   if (!rc) rc = parse_cblc(f, err);
-  if (rc) gm__sfnt_close(f);
+  if (rc) sfnt__close(f);
   return rc;
 }
 
-void gm__sfnt_close(gm__sfnt *f) {
+void sfnt__close(sfnt__font *f) {
   if (!f) return;
   free(f->bitmaps);
   memset(f, 0, sizeof *f);
 }
 
-int gm__sfnt_png(const gm__sfnt *f, uint32_t glyph, const uint8_t **png, size_t *png_len, gm_error *err) {
+int sfnt__png(const sfnt__font *f, uint32_t glyph, const uint8_t **png, size_t *png_len, gm_error *err) {
   if (!f || !f->bitmaps || glyph >= f->num_glyphs || !f->bitmaps[glyph].length) return 0;
-  const gm__sfnt_bitmap *b = &f->bitmaps[glyph];
+  const sfnt__bitmap *b = &f->bitmaps[glyph];
   const uint8_t *rec = f->data + b->offset;
   /* 17: small metrics (5 bytes), 18: big metrics (8), 19: metrics in CBLC; then dataLen. */
   size_t head = b->image_format == 17 ? 5 : b->image_format == 18 ? 8 : 0;

@@ -11,13 +11,13 @@
 #include "genmoji/error.h"
 
 /* Where one glyph's CBDT record lies (absolute file offset; length 0 = no bitmap). */
-typedef struct gm__sfnt_bitmap {
+typedef struct sfnt__bitmap {
   size_t offset;
   uint32_t length;
   uint16_t image_format;   /* 17, 18 or 19 */
-} gm__sfnt_bitmap;
+} sfnt__bitmap;
 
-typedef struct gm__sfnt {
+typedef struct sfnt__font {
   const uint8_t *data;     /* the whole font file, owned by the caller */
   size_t len;
   const char *what;        /* names the font in error messages */
@@ -27,23 +27,23 @@ typedef struct gm__sfnt {
   uint32_t cmap_count;     /* format 12: groups; format 4: segments */
   int ppem_x, ppem_y;      /* the chosen strike */
   int n_bitmaps;           /* glyphs that have a bitmap in it */
-  gm__sfnt_bitmap *bitmaps;  /* num_glyphs entries */
-} gm__sfnt;
+  sfnt__bitmap *bitmaps;  /* num_glyphs entries */
+} sfnt__font;
 
 /* Parses data (len bytes, kept by the caller while f is open). Errors are GM_EFORMAT
  * naming `what` and the table, e.g. "x.ttf: CBLC: numSizes 70000 does not fit ...". */
-int gm__sfnt_open(gm__sfnt *f, const uint8_t *data, size_t len, const char *what, gm_error *err);
-void gm__sfnt_close(gm__sfnt *f);
+int sfnt__open(sfnt__font *f, const uint8_t *data, size_t len, const char *what, gm_error *err);
+void sfnt__close(sfnt__font *f);
 
 /* The glyph the cmap gives a codepoint; 0 (.notdef) when none. */
-uint32_t gm__sfnt_glyph(const gm__sfnt *f, uint32_t cp);
+uint32_t sfnt__glyph(const sfnt__font *f, uint32_t cp);
 
 /* The PNG bytes of a glyph's bitmap in the chosen strike: 1 with *png and *png_len set, 0 when
  * the glyph has no bitmap, or GM_EFORMAT when its CBDT record is damaged. */
-int gm__sfnt_png(const gm__sfnt *f, uint32_t glyph, const uint8_t **png, size_t *png_len, gm_error *err);
+int sfnt__png(const sfnt__font *f, uint32_t glyph, const uint8_t **png, size_t *png_len, gm_error *err);
 
 /* 1 if data (at least the start of an sfnt file) has a table directory naming `tag`
  * ("CBDT"). Checks only the directory; used to probe files cheaply. */
-int gm__sfnt_has_table(const uint8_t *data, size_t len, const char *tag);
+int sfnt__has_table(const uint8_t *data, size_t len, const char *tag);
 
 #endif

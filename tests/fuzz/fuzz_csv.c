@@ -7,7 +7,7 @@
 
 #include "../../loaders/kaggle/kaggle_csv.h"
 
-static void fields(const gm__csv *c) {
+static void fields(const kaggle__csv *c) {
   for (int i = 0; i < c->n_fields; i++) {
     const char *f = c->fields[i];
     size_t len = c->lens[i];
@@ -15,35 +15,35 @@ static void fields(const gm__csv *c) {
     gm_error err = {0};
     const char *b64 = f;
     size_t b64_len = len;
-    if (gm__kaggle_data_uri(f, len, &b64, &b64_len, &err) < 0) {
+    if (kaggle__data_uri(f, len, &b64, &b64_len, &err) < 0) {
       b64 = f;
       b64_len = len;
     }
     uint8_t *bytes = NULL;
     size_t n = 0;
-    if (gm__base64_decode(b64, b64_len, &bytes, &n, &err) == 0) {
+    if (kaggle__base64_decode(b64, b64_len, &bytes, &n, &err) == 0) {
       if (n > b64_len) abort();
       free(bytes);
     }
     uint32_t cps[16];
     int n_cps = 0;
-    if (gm__kaggle_codepoints(f, cps, 16, &n_cps, &err) == 0 && (n_cps < 1 || n_cps > 16))
+    if (kaggle__codepoints(f, cps, 16, &n_cps, &err) == 0 && (n_cps < 1 || n_cps > 16))
       abort();
   }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static gm__csv c; /* 64 KiB of buffer: keep it off the stack */
-  gm__csv_init_mem(&c, data, size, "fuzz.csv");
+  static kaggle__csv c; /* 64 KiB of buffer: keep it off the stack */
+  kaggle__csv_init_mem(&c, data, size, "fuzz.csv");
   gm_error err = {0};
   long last_line = 0;
   for (;;) {
-    int rc = gm__csv_next(&c, &err);
+    int rc = kaggle__csv_next(&c, &err);
     if (rc == 0) break;
     if (c.line < last_line) abort(); /* lines only go forward */
     last_line = c.line;
     if (rc == 1) fields(&c);
   }
-  gm__csv_close(&c);
+  kaggle__csv_close(&c);
   return 0;
 }

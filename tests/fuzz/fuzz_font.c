@@ -14,17 +14,17 @@ static const uint32_t probes[] = {0x0, 0x20, 0x41, 0xA9, 0x263A, 0x2764, 0xFFFE,
 static volatile uint32_t sink;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  sink += (uint32_t)gm__sfnt_has_table(data, size, "CBDT");
-  gm__sfnt f;
+  sink += (uint32_t)sfnt__has_table(data, size, "CBDT");
+  sfnt__font f;
   gm_error err;
-  if (gm__sfnt_open(&f, data, size, "fuzz.ttf", &err)) return 0;
-  for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) sink += gm__sfnt_glyph(&f, probes[i]);
-  for (uint32_t cp = 0x1F600; cp < 0x1F650; cp++) sink += gm__sfnt_glyph(&f, cp);
+  if (sfnt__open(&f, data, size, "fuzz.ttf", &err)) return 0;
+  for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) sink += sfnt__glyph(&f, probes[i]);
+  for (uint32_t cp = 0x1F600; cp < 0x1F650; cp++) sink += sfnt__glyph(&f, cp);
   for (uint32_t g = 0; g <= f.num_glyphs; g++) {
     const uint8_t *png;
     size_t n;
-    if (gm__sfnt_png(&f, g, &png, &n, &err) == 1 && n) sink += png[0] + png[n - 1];
+    if (sfnt__png(&f, g, &png, &n, &err) == 1 && n) sink += png[0] + png[n - 1];
   }
-  gm__sfnt_close(&f);
+  sfnt__close(&f);
   return 0;
 }

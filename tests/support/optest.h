@@ -50,6 +50,9 @@ struct op_case {
 };
 
 size_t gmt_numel(int ndim, const int64_t *shape);
+/* Seeds y->grad with r (n = y->numel floats) and runs the tape backwards from y (through
+ * the engine's internal gm__backward_seeded: suites that link the static engine only). */
+void gmt_backward_from(gm_tensor *y, const float *r);
 /* Draws the inputs from seed, runs c->call, compares with c->ref, seeds a random upstream
  * gradient and checks every input's gradient (unless skip_grad or forward_only), then
  * runs c->check and records c->op as covered. */

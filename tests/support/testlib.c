@@ -1,6 +1,5 @@
 /* See testlib.h. */
 #include "testlib.h"
-#include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -215,14 +214,6 @@ void gmt_fd_grad(gmt_ref_fn f, void *ctx, double *const *inputs, int which, size
     grad[i] = (lp - lm) / (2 * eps);
   }
   free(out);
-}
-
-void gmt_backward_from(gm_tensor *y, const float *r) {
-  gm_error err = {0};
-  gm_tensor *g;
-  gmt_ok(gm__grad(y, &g, &err), &err);
-  gmt_ok(gm_tensor_write(g, r, gm_tensor_bytes(g), &err), &err);
-  gmt_ok(gm__backward_seeded(y, &err), &err);
 }
 
 void gmt_assert_grad_(const float *got, const double *want, size_t n, double rtol, double atol,

@@ -49,8 +49,6 @@ typedef void (*gmt_ref_fn)(void *ctx, double *const *inputs, double *out);
 /* Fills grad[0..n_in) with dL/d(inputs[which]) by central differences (step eps). */
 void gmt_fd_grad(gmt_ref_fn f, void *ctx, double *const *inputs, int which, size_t n_in,
                  size_t n_out, const double *r, double eps, double *grad);
-/* Seeds y->grad with r (n = y->numel floats) and runs the tape backwards from y. */
-void gmt_backward_from(gm_tensor *y, const float *r);
 /* Asserts that got (float) matches want (double) within rtol relative to the largest
  * |want| (plus atol), naming the first bad index. */
 void gmt_assert_grad_(const float *got, const double *want, size_t n, double rtol, double atol,
