@@ -5,6 +5,7 @@
  * op returns (the queue is in order), so only outputs and grads stay in the step arena. */
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,14 +91,7 @@ static int check_positive(const char *op, const char *what, const gm_tensor *t,
 
 /* ---- conv2d ---- */
 
-typedef struct conv_geom {
-  int64_t b, cin, h, w;   /* x */
-  int64_t cout, kh, kw;   /* weights */
-  int64_t stride, ph, pw;
-  int64_t ho, wo;
-  int64_t nt;             /* kernel taps that take part: the first nt in raster order */
-  int64_t k, p;           /* GEMM depth cin*nt and output positions ho*wo */
-} conv_geom;
+typedef gm__conv_geom conv_geom;
 
 static void geom_init(conv_geom *g, const gm_tensor *x, const gm_tensor *w, int64_t stride,
                       int64_t ph, int64_t pw, int64_t taps) {
@@ -118,10 +112,9 @@ static void geom_init(conv_geom *g, const gm_tensor *x, const gm_tensor *w, int6
   g->p = g->ho * g->wo;
 }
 
-static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
-                      const gm_tensor *bias, const gm_tensor *mask, const gm_conv2d_opts *o,
-                      gm_error *err) {
-  const char *op = "conv2d";
+int gm__conv_check(const char *op, conv_geom *g, const gm_tensor *x, const gm_tensor *w,
+                   const gm_tensor *bias, const gm_tensor *mask, const gm_conv2d_opts *o,
+                   gm_error *err) {
   *g = (conv_geom){0}; /* defined on every path: gcc cannot see that errors return non-zero */
   int rc = gm__want_ndim(op, "x (B, Cin, H, W)", x, 4, err);
   if (rc == 0) rc = gm__want_ndim(op, "w (Cout, Cin, kh, kw)", w, 4, err);
@@ -134,28 +127,31 @@ static int conv_check(conv_geom *g, const gm_tensor *x, const gm_tensor *w,
   gm_shape_str(x, sx, sizeof sx);
   gm_shape_str(w, sw, sizeof sw);
   if (w->shape[1] != x->shape[1])
-    return gm_error_set(err, GM_ESHAPE,
-                        "conv2d: x %s has %" PRId64 " channels, w %s expects %" PRId64, sx,
-                        x->shape[1], sw, w->shape[1]);
+    return gm_error_set(err, GM_ESHAPE, "%s: x %s has %" PRId64 " channels, w %s expects %" PRId64,
+                        op, sx, x->shape[1], sw, w->shape[1]);
   if (w->shape[2] > 9 || w->shape[3] > 9)
-    return gm_error_set(err, GM_EUNSUPPORTED, "conv2d: kernel %" PRId64 "x%" PRId64
-                        " of w %s is larger than 9x9", w->shape[2], w->shape[3], sw);
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: kernel %" PRId64 "x%" PRId64
+                        " of w %s is larger than 9x9", op, w->shape[2], w->shape[3], sw);
   int stride = o && o->stride ? o->stride : 1, ph = o ? o->pad_h : 0, pw = o ? o->pad_w : 0;
   if (stride != 1 && stride != 2)
-    return gm_error_set(err, GM_EUNSUPPORTED, "conv2d: stride %d (1 or 2 supported)", stride);
+    return gm_error_set(err, GM_EUNSUPPORTED, "%s: stride %d (1 or 2 supported)", op, stride);
   if (ph < 0 || pw < 0)
-    return gm_error_set(err, GM_EINVAL, "conv2d: negative padding (%d, %d)", ph, pw);
+    return gm_error_set(err, GM_EINVAL, "%s: negative padding (%d, %d)", op, ph, pw);
   int taps = o ? o->taps : 0;
   if (taps < 0 || taps > w->shape[2] * w->shape[3])
-    return gm_error_set(err, GM_EINVAL, "conv2d: taps %d is not within 0..%" PRId64
-                        " (the kernel positions of w %s)", taps, w->shape[2] * w->shape[3], sw);
+    return gm_error_set(err, GM_EINVAL, "%s: taps %d is not within 0..%" PRId64
+                        " (the kernel positions of w %s)", op, taps, w->shape[2] * w->shape[3], sw);
   if (x->shape[2] + 2 * ph < w->shape[2] || x->shape[3] + 2 * pw < w->shape[3])
-    return gm_error_set(err, GM_ESHAPE, "conv2d: x %s padded by (%d, %d) is smaller than the "
-                        "kernel of w %s", sx, ph, pw, sw);
+    return gm_error_set(err, GM_ESHAPE, "%s: x %s padded by (%d, %d) is smaller than the "
+                        "kernel of w %s", op, sx, ph, pw, sw);
   rc = check_bias(op, bias, w->shape[0], err);
   if (rc == 0 && mask) {
     rc = gm__want_f32(op, mask, err);
-    if (rc == 0) rc = gm__same_shape("conv2d: mask vs w", mask, w, err);
+    if (rc == 0) {
+      char what[64];
+      snprintf(what, sizeof what, "%s: mask vs w", op);
+      rc = gm__same_shape(what, mask, w, err);
+    }
   }
   if (rc) return rc;
   geom_init(g, x, w, stride, ph, pw, taps);
@@ -513,7 +509,7 @@ static int conv2d_backward(gm__node *nd, gm_error *err) {
 int gm_conv2d(gm_tensor **y, gm_tensor *x, gm_tensor *w, gm_tensor *bias, gm_tensor *mask,
               const gm_conv2d_opts *o, gm_error *err) {
   conv_geom g;
-  int rc = conv_check(&g, x, w, bias, mask, o, err);
+  int rc = gm__conv_check("conv2d", &g, x, w, bias, mask, o, err);
   if (rc) return rc;
   gm_device *dev = x->dev;
   gm_tensor *weff = w, *col = NULL, *out = NULL;

@@ -3,6 +3,7 @@
  * activation and its backward, convolution on a window of its output, and pixel puts. */
 #include <inttypes.h>
 
+#include "ops_conv_internal.h"
 #include "ops_pixel_internal.h"
 
 static int want_map(const char *op, const char *what, const gm_tensor *t, gm_error *err) {
@@ -149,68 +150,20 @@ int64_t gm__conv_window_set_direct_limit(int64_t taps) {
   return prev;
 }
 
-typedef struct window_geom {
-  int64_t b, cin, h, w, cout, kh, kw;
-  int stride, ph, pw, taps;  /* taps: gm_conv2d_opts.taps */
-  int64_t ho, wo;
-} window_geom;
+typedef gm__conv_geom window_geom;
 
+/* The convolution's shape check shared with gm_conv2d, then the window's own. */
 static int window_conv_check(window_geom *g, const gm_tensor *x, const gm_tensor *w,
                              const gm_tensor *bias, const gm_tensor *mask,
                              const gm_conv2d_opts *o, int row0, int col0, int rows, int cols,
                              gm_error *err) {
   const char *op = "conv2d_window";
-  int rc = want_map(op, "x (B, Cin, H, W)", x, err);
-  if (rc == 0) rc = want_map(op, "w (Cout, Cin, kh, kw)", w, err);
-  if (rc == 0) rc = gm__want_f32(op, x, err);
-  if (rc == 0) rc = gm__want_f32(op, w, err);
+  int rc = gm__conv_check(op, g, x, w, bias, mask, o, err);
   if (rc == 0) rc = want_int_sized(op, x, err);
   if (rc) return rc;
   char sx[96], sw[96];
   gm_shape_str(x, sx, sizeof sx);
   gm_shape_str(w, sw, sizeof sw);
-  if (w->shape[1] != x->shape[1])
-    return gm_error_set(err, GM_ESHAPE, "%s: x %s has %" PRId64 " channels, w %s expects %" PRId64,
-                        op, sx, x->shape[1], sw, w->shape[1]);
-  if (w->shape[2] < 1 || w->shape[3] < 1 || w->shape[2] > 9 || w->shape[3] > 9)
-    return gm_error_set(err, GM_EUNSUPPORTED, "%s: kernel of w %s is not within 1x1 .. 9x9", op,
-                        sw);
-  g->stride = o && o->stride ? o->stride : 1;
-  g->ph = o ? o->pad_h : 0;
-  g->pw = o ? o->pad_w : 0;
-  if (g->stride != 1 && g->stride != 2)
-    return gm_error_set(err, GM_EUNSUPPORTED, "%s: stride %d (1 or 2 supported)", op, g->stride);
-  if (g->ph < 0 || g->pw < 0)
-    return gm_error_set(err, GM_EINVAL, "%s: negative padding (%d, %d)", op, g->ph, g->pw);
-  g->taps = o ? o->taps : 0;
-  if (g->taps < 0 || g->taps > w->shape[2] * w->shape[3])
-    return gm_error_set(err, GM_EINVAL, "%s: taps %d is not within 0..%" PRId64
-                        " (the kernel positions of w %s)", op, g->taps,
-                        w->shape[2] * w->shape[3], sw);
-  if (bias) {
-    rc = gm__want_f32(op, bias, err);
-    if (rc) return rc;
-    if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
-      return gm_error_set(err, GM_ESHAPE, "%s: bias must have shape (%" PRId64 ")", op,
-                          w->shape[0]);
-  }
-  if (mask) {
-    rc = gm__want_f32(op, mask, err);
-    if (rc == 0) rc = gm__same_shape("conv2d_window: mask vs w", mask, w, err);
-    if (rc) return rc;
-  }
-  g->b = x->shape[0];
-  g->cin = x->shape[1];
-  g->h = x->shape[2];
-  g->w = x->shape[3];
-  g->cout = w->shape[0];
-  g->kh = w->shape[2];
-  g->kw = w->shape[3];
-  g->ho = (g->h + 2 * g->ph - g->kh) / g->stride + 1;
-  g->wo = (g->w + 2 * g->pw - g->kw) / g->stride + 1;
-  if (g->h + 2 * g->ph < g->kh || g->w + 2 * g->pw < g->kw)
-    return gm_error_set(err, GM_ESHAPE, "%s: x %s padded by (%d, %d) is smaller than the kernel "
-                        "of w %s", op, sx, g->ph, g->pw, sw);
   if (rows < 1 || cols < 1 || row0 < 0 || col0 < 0 || row0 + (int64_t)rows > g->ho ||
       col0 + (int64_t)cols > g->wo)
     return gm_error_set(err, GM_ERANGE, "%s: window rows %d..%d, columns %d..%d is not within the "
@@ -227,12 +180,12 @@ static int window_conv_direct(gm_tensor *y, const window_geom *g, gm_tensor *x, 
   int64_t khkw = g->kh * g->kw, k = g->cin * khkw, p = g->b * rows * cols;
   gm_tensor *patch, *wt = NULL;
   int rc = 0;
-  if (g->taps && g->taps < khkw) {
+  if (g->nt < khkw) {
     rc = gm_tensor_create(&wt, x->dev, GM_F32, 4, GM_SHAPE(g->cout, g->cin, g->kh, g->kw), err);
     if (rc == 0)
       rc = GM__LAUNCH1D(x->dev, "conv_weights_taps", (size_t)wt->numel, err, GMK_T(wt),
                         GMK_T(w), GMK_T(mask ? mask : w), GMK_I(mask != NULL),
-                        GMK_I(g->cout * g->cin), GMK_I(khkw), GMK_I(g->taps), GMK_I(khkw));
+                        GMK_I(g->cout * g->cin), GMK_I(khkw), GMK_I(g->nt), GMK_I(khkw));
     if (rc) {
       gm_tensor_destroy(wt);
       return rc;
@@ -266,11 +219,11 @@ static int window_conv_direct(gm_tensor *y, const window_geom *g, gm_tensor *x, 
 static int window_conv_gemm(gm_tensor **y, const window_geom *g, gm_tensor *x, gm_tensor *w,
                             gm_tensor *bias, gm_tensor *mask, int row0, int col0, int rows,
                             int cols, gm_error *err) {
-  int top = row0 * g->stride - g->ph, left = col0 * g->stride - g->pw;
-  int h = (rows - 1) * g->stride + (int)g->kh, wd = (cols - 1) * g->stride + (int)g->kw;
+  int top = row0 * (int)g->stride - (int)g->ph, left = col0 * (int)g->stride - (int)g->pw;
+  int h = (rows - 1) * (int)g->stride + (int)g->kh, wd = (cols - 1) * (int)g->stride + (int)g->kw;
   gm_tensor *xw;
   int rc = gm_window(&xw, x, top, left, h, wd, err);
-  gm_conv2d_opts o = {.stride = g->stride, .taps = g->taps};
+  gm_conv2d_opts o = {.stride = (int)g->stride, .taps = (int)g->nt};
   if (rc == 0) rc = gm_conv2d(y, xw, w, bias, mask, &o, err);
   return rc;
 }
