@@ -12,21 +12,23 @@
 # --uninitialized: it reports false errors on buffers written at an offset.
 # Oclgrind's device says it is a GPU, so GEMMs run on CLBlast there; the model steps run
 # a second time with GM_GEMM=own, for genmoji's own GEMM kernels and the implicit-GEMM
-# convolutions.
+# convolutions (test_gemm runs both backends itself).
 # Logs: BUILD_DIR/oclgrind/<run>.log (Oclgrind) and <run>.out (the program's output).
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [SUITE...]" >&2; exit 2; }
 build=$(cd "$1" && pwd); shift
-# The suites whose shapes finish under the simulator in seconds (about 2 minutes in all
-# on a 2-core CPU). test_ops_conv, test_ops_pixel, test_gemm, test_convnet and the model
-# suites take 2 to over 10 minutes each there and are not in the list yet.
+# Every op suite and the suites of what they are built from, with GM_TEST_SHAPES=small
+# (the suites' small-shapes switch: the same kernels and paths on shapes the simulator
+# runs in seconds to a minute), and the models. Slowest first, so the pool ends together.
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(test_ops_attention test_ops_diffusion test_ops_elementwise
-  test_ops_embed test_ops_linear test_ops_loss test_ops_norm test_ops_shape test_tensor
-  test_params test_optim test_rng models)
+[ ${#suites[@]} -gt 0 ] || suites=(models test_ops_conv test_ops_pixel test_gemm
+  test_ops_attention test_convnet test_ops_diffusion test_ops_elementwise test_ops_embed
+  test_ops_linear test_ops_loss test_ops_norm test_ops_shape test_ops_dropout test_ops_text
+  test_tensor test_params test_optim test_rng)
+jobs=${OCLGRIND_JOBS:-$(nproc 2>/dev/null || echo 2)}
 command -v oclgrind >/dev/null || { echo "oclgrind: not installed (Debian package oclgrind)" >&2; exit 2; }
 out="$build/oclgrind"; rm -rf "$out"; mkdir -p "$out"
-export GM_PLUGIN_PATH="$build/plugins" CK_DEFAULT_TIMEOUT=600
+export GM_PLUGIN_PATH="$build/plugins" CK_DEFAULT_TIMEOUT=600 GM_TEST_SHAPES=small
 fail=0
 check() { # check NAME COMMAND...: runs COMMAND under Oclgrind, logs to NAME.{log,out}
   local name=$1 t0 rc dt; shift
@@ -76,7 +78,23 @@ models() {
   done
 }
 
+# Each suite (or the model runs, one after another) is one job; OCLGRIND_JOBS at a time
+# (default: the CPUs), since Oclgrind simulates on one thread. A job that fails leaves
+# its name in $out/failed.
+one() { # one SUITE|models
+  fail=0
+  if [ "$1" = models ]; then models; else check "$1" "$build/tests/$1"; fi
+  [ "$fail" -eq 0 ] || echo "$1" >>"$out/failed"
+}
+running=0
 for s in "${suites[@]}"; do
-  if [ "$s" = models ]; then models; else check "$s" "$build/tests/$s"; fi
+  if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  one "$s" &
+  running=$((running + 1))
 done
-exit "$fail"
+wait
+if [ -s "$out/failed" ]; then
+  echo "oclgrind: failed: $(tr '\n' ' ' <"$out/failed")" >&2
+  exit 1
+fi
+exit 0
