@@ -240,10 +240,10 @@ static const char score_help[] =
     "                     [FILTERS] [--seed S] [--device SEL] [--json]\n"
     "\n"
     "Scores images against a dataset's training images on the emoji feature network's\n"
-    "features: KID (x 1000, with its standard error), Frechet distance, precision and\n"
-    "recall (k = 3), and the same for the dataset's held-out images (the floor: what\n"
-    "real emojis the model never saw score). Give the data options the model was trained\n"
-    "with.\n"
+    "unit-length features: KID (x 1000, with its standard error), Frechet distance,\n"
+    "precision and recall (k = 3), and the same for the dataset's held-out images (the\n"
+    "floor: what real emojis the model never saw score). Give the data options the\n"
+    "model was trained with.\n"
     "\n"
     "      --images FILE.png    a sample grid (cells of --cell pixels with 1-pixel gaps,\n"
     "                           as 'genmoji sample' and compare write; empty cells are\n"
@@ -252,8 +252,9 @@ static const char score_help[] =
     "      --cell N             the grid's cell side, a multiple of 32 (default: 32 x the\n"
     "                           upscale that makes the grid fit, 32 first)\n"
     "      --features FILE      the feature network (default: $GM_FEATURES, else\n"
-    "                           $XDG_CACHE_HOME/genmoji/featnet-v1.safetensors, or\n"
-    "                           ~/.cache/...); make it with 'genmoji features train'\n"
+    "                           $XDG_CACHE_HOME/genmoji/featnet-v1.safetensors (or\n"
+    "                           ~/.cache/...) when you trained one there with 'genmoji\n"
+    "                           features train', else the one shipped with genmoji)\n"
     "\n" GM_CLI_DATAOPTS_HELP
     "\n"
     "      --seed S             KID's subsets (default 0)\n"
@@ -398,15 +399,27 @@ static cJSON *row_json(const score_row *r) {
   return o;
 }
 
-/* The default feature network file: $GM_FEATURES, else the user's cache folder. */
+#define FEATNET_FILE "featnet-v1.safetensors"
+
+/* The default feature network file: $GM_FEATURES; else one the user trained into the
+ * cache folder ($XDG_CACHE_HOME/genmoji or ~/.cache/genmoji); else the one shipped with
+ * genmoji (installed under share/genmoji, or data/ of the source tree); else the cache
+ * path, which the error then names. */
 static int default_features(char *buf, size_t n) {
   const char *env = getenv("GM_FEATURES"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  int k;
-  if (env && *env) k = snprintf(buf, n, "%s", env);
-  else if (xdg && *xdg) k = snprintf(buf, n, "%s/genmoji/featnet-v1.safetensors", xdg);
-  else if (home && *home) k = snprintf(buf, n, "%s/.cache/genmoji/featnet-v1.safetensors", home);
-  else return -1;
-  return k < 0 || (size_t)k >= n ? -1 : 0;
+  struct stat st;
+  char cache[4096] = "";
+  if (env && *env) return snprintf(buf, n, "%s", env) >= (int)n ? -1 : 0;
+  if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/genmoji/" FEATNET_FILE, xdg);
+  else if (home && *home) snprintf(cache, sizeof cache, "%s/.cache/genmoji/" FEATNET_FILE, home);
+  const char *shipped[2] = {GM_CLI_SHARE_DIR "/" FEATNET_FILE,
+                            GM_CLI_SOURCE_DATA_DIR "/" FEATNET_FILE};
+  const char *pick = cache[0] && stat(cache, &st) == 0 ? cache : NULL;
+  for (int i = 0; i < 2 && !pick; i++)
+    if (stat(shipped[i], &st) == 0) pick = shipped[i];
+  if (!pick) pick = cache[0] ? cache : NULL;
+  if (!pick) return -1;
+  return snprintf(buf, n, "%s", pick) >= (int)n ? -1 : 0;
 }
 
 int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
@@ -517,10 +530,10 @@ int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
     } else {
       printf("%d images against %d training images of %s\n", gen.n, n_train, d.data);
       printf("%-10s %14s %14s\n", "", "images", have_floor ? "held-out" : "");
-      printf("%-10s %8.2f ± %-5.2f", "KID x1000", 1000 * row.kid.kid, 1000 * row.kid.stderr_kid);
-      if (have_floor) printf(" %8.2f ± %.2f", 1000 * floor_row.kid.kid, 1000 * floor_row.kid.stderr_kid);
-      printf("\n%-10s %14.2f", "FD", row.fd);
-      if (have_floor) printf(" %14.2f", floor_row.fd);
+      printf("%-10s %8.3f ± %-5.3f", "KID x1000", 1000 * row.kid.kid, 1000 * row.kid.stderr_kid);
+      if (have_floor) printf(" %8.3f ± %.3f", 1000 * floor_row.kid.kid, 1000 * floor_row.kid.stderr_kid);
+      printf("\n%-10s %14.3f", "FD", row.fd);
+      if (have_floor) printf(" %14.3f", floor_row.fd);
       printf("\n%-10s %14.3f", "precision", row.precision);
       if (have_floor) printf(" %14.3f", floor_row.precision);
       printf("\n%-10s %14.3f", "recall", row.recall);

@@ -225,6 +225,16 @@ int featnet_features(featnet *f, const uint8_t *const *rgb, int n, float *featur
     if (!rc)
       rc = gm_tensor_read(feat, features + (size_t)at * FEATNET_DIM,
                           (size_t)b * FEATNET_DIM * sizeof *features, err);
+    /* unit length: the ReLU features' scale grows with training (about 100 after 1,500
+     * steps, 88% zeros), while the KID kernel expects features of about unit size, and
+     * unnormalised noise fell inside the k-NN balls of real faces (docs/results.md) */
+    for (int i = 0; i < b && !rc; i++) {
+      float *row = features + (size_t)(at + i) * FEATNET_DIM;
+      double sum = 0;
+      for (int k = 0; k < FEATNET_DIM; k++) sum += (double)row[k] * row[k];
+      if (sum > 0)
+        for (int k = 0; k < FEATNET_DIM; k++) row[k] = (float)(row[k] / sqrt(sum));
+    }
     if (!rc && predicted) rc = gm_tensor_read(logits, hl, (size_t)b * K * sizeof *hl, err);
     for (int i = 0; i < b && !rc && predicted; i++) {
       int best = 0;

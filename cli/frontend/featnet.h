@@ -46,8 +46,9 @@ typedef struct featnet_train_config {
 int featnet_train(featnet *f, const uint8_t *const *rgb, const int *labels, int n,
                   const featnet_train_config *c, double *final_loss, gm_error *err);
 
-/* features (n x FEATNET_DIM, row-major) and, when predicted is not NULL, the most likely
- * class of each image, in batches of 64; rgb[i] is 32 x 32 x 3 bytes. */
+/* features (n x FEATNET_DIM, row-major), each row scaled to unit length (a row of zeros
+ * stays zero), and, when predicted is not NULL, the most likely class of each image, in
+ * batches of 64; rgb[i] is 32 x 32 x 3 bytes. */
 int featnet_features(featnet *f, const uint8_t *const *rgb, int n, float *features,
                      int *predicted, gm_error *err);
 
