@@ -203,6 +203,18 @@ static void check_model(const cJSON *root, const char *name, int steps, int n) {
   ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(m, K("novelty.pairs"))), n < 8 ? n : 8);
   ck_assert(gmt_json_num(m, K("diversity.mean_pairwise")) >= 0);
   ck_assert(gmt_json_num(m, K("diversity.training_set")) > 0);
+  if (n >= 4) { /* precision and recall need more than k = 3 images */
+    ck_assert_int_eq((int)gmt_json_num(m, K("quality.images")), n);
+    ck_assert(isfinite(gmt_json_num(m, K("quality.kid"))));
+    ck_assert(gmt_json_num(m, K("quality.kid_stderr")) >= 0);
+    ck_assert(gmt_json_num(m, K("quality.fd")) >= 0);
+    double p = gmt_json_num(m, K("quality.precision")), r = gmt_json_num(m, K("quality.recall"));
+    ck_assert_msg(p >= 0 && p <= 1 && r >= 0 && r <= 1, "%s: precision %g, recall %g", name, p, r);
+  } else {
+    ck_assert(cJSON_IsNull(gmt_json_at(m, K("quality"))));
+    ck_assert_msg(strstr(gmt_json_str(m, K("quality_note")), "samples; the sample-quality"),
+                  "%s", gmt_json_str(m, K("quality_note")));
+  }
 #undef K
 }
 
@@ -262,6 +274,12 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   ck_assert_int_eq(cJSON_GetArraySize(gmt_json_at(root, "training_set.colour.mean")), 3);
   check_model(root, "pixelcnn", 3, 4);
   check_model(root, "ddpm", 3, 4);
+  /* the shipped feature network, found from the source tree; 2 held-out images are too
+   * few for a floor */
+  ck_assert(strstr(gmt_json_str(root, "quality.features"), "featnet-v1.safetensors"));
+  ck_assert_int_eq((int)gmt_json_num(root, "quality.train_images"), 10);
+  ck_assert(cJSON_IsNull(gmt_json_at(root, "quality.floor")));
+  ck_assert(strstr(gmt_json_str(root, "full_command"), "--features "));
   ck_assert_str_eq(gmt_json_str(root, "models.pixelcnn.likelihood.kind"), "exact");
   ck_assert_str_eq(gmt_json_str(root, "models.ddpm.likelihood.kind"), "bound");
   ck_assert_int_eq((int)gmt_json_num(root, "models.ddpm.likelihood.t_samples"), 2);
@@ -277,6 +295,13 @@ START_TEST(compare_writes_every_file_and_every_metric_for_both_models) {
   ck_assert_int_eq((int)gmt_json_num(ancestral, "evaluations_per_image"), 20);
   cJSON_Delete(root);
   check_html_and_md(out);
+  char *md = gmt_slurp(gmt_path_in("full/report.md"), NULL);
+  const char *summary = md ? strstr(md, "## Summary") : NULL;
+  ck_assert_msg(summary && strstr(summary, "KID x1000") &&
+                    strstr(summary, "KID x1000") < strstr(summary, "bits/dim") &&
+                    summary < strstr(md, "## The question"),
+                "the report does not lead with the sample quality: %s", md);
+  free(md);
   char *svg = gmt_slurp(gmt_path_in("full/loss.svg"), NULL);
   ck_assert(svg && strstr(svg, "<polyline") && strstr(svg, "training time") &&
             strstr(svg, "cross-entropy") && strstr(svg, "mean squared error"));
@@ -327,8 +352,9 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
   snprintf(out, sizeof out, "%s", gmt_path_in("extrapolated"));
   const char *args[] = {"compare", "--data", gmt_fruit_pictures(),       "--out", out,      "--steps", "2",
                         "--n",     "2",      "--timing-limit", "0",     "--json", "--quiet", NULL};
+  const char *more[] = {"--heldout", "0.5", NULL}; /* after TINY's: enough for a floor */
   char *so, *se;
-  int code = run("extrapolated", args, NULL, &so, &se);
+  int code = run("extrapolated", args, more, &so, &se);
   ck_assert_msg(code == 0, "exit %d: %s", code, se);
   ck_assert_msg(se[0] == '\0', "--quiet printed: %s", se);
   cJSON *printed = cJSON_Parse(so);
@@ -346,6 +372,15 @@ START_TEST(compare_extrapolates_reference_samplers_over_the_limit_and_prints_jso
     ck_assert(gmt_json_num(slow, "seconds_per_image") > 0);
     ck_assert(!cJSON_GetObjectItemCaseSensitive(slow, "identical_to_first"));
   }
+  int held = (int)gmt_json_num(root, "data.heldout_images");
+  ck_assert_msg(held >= 4, "%d held-out images", held);
+  ck_assert_int_eq((int)gmt_json_num(root, "quality.floor.images"), held);
+  ck_assert(isfinite(gmt_json_num(root, "quality.floor.kid")));
+  ck_assert(gmt_json_num(root, "quality.floor.precision") >= 0);
+  /* 2 samples are too few for quality rows, and the models say so */
+  ck_assert(cJSON_IsNull(gmt_json_at(root, "models.pixelcnn.quality")));
+  ck_assert_msg(strstr(gmt_json_str(root, "models.ddpm.quality_note"), "2 samples"), "%s",
+                gmt_json_str(root, "models.ddpm.quality_note"));
   cJSON_Delete(root);
   check_html_and_md(out);
   char path[1300];
@@ -362,7 +397,10 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   snprintf(jsonl, sizeof jsonl, "%s/pixelcnn/metrics.jsonl", out);
   const char *args[] = {"compare", "--data", gmt_fruit_pictures(), "--out", out,
                         "--time",  "10m",    "--n",      "2",     NULL};
+  /* a default feature network that is not there: a note in the report, no failure */
+  setenv("GM_FEATURES", "/nonexistent/featnet.safetensors", 1);
   child c = start("stopped", args, TINY, NULL);
+  unsetenv("GM_FEATURES");
   /* wait for a logged step (the kernels may need compiling first) */
   double t0 = gmt_now_s();
   struct stat st;
@@ -389,6 +427,9 @@ START_TEST(sigint_during_training_leaves_a_partial_report_and_exits_0) {
   ck_assert_str_eq(gmt_json_str(root, "models.pixelcnn.sampling.status"), "not run");
   ck_assert_str_eq(gmt_json_str(root, "models.ddpm.likelihood.status"), "not run");
   ck_assert(!cJSON_GetObjectItemCaseSensitive(gmt_json_at(root, "models.pixelcnn"), "colour"));
+  ck_assert_msg(strstr(gmt_json_str(root, "quality.note"),
+                       "no feature network at /nonexistent/featnet.safetensors"),
+                "%s", gmt_json_str(root, "quality.note"));
   cJSON_Delete(root);
   check_html_and_md(out);
   char path[1300];
@@ -430,6 +471,8 @@ START_TEST(compare_refuses_bad_options_and_a_used_folder) {
        "model 'pixelcnn' is not compared (--models ddpm)"},
       {{"compare", "--set-ddpm", "ch=8", "--models", "pixelcnn", NULL}, 2,
        "model 'ddpm' is not compared"},
+      {{"compare", "--features", "/nonexistent/f.safetensors", NULL}, 1,
+       "--features /nonexistent/f.safetensors: No such file"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char *so, *se;

@@ -13,7 +13,7 @@
 #include "commands.h"
 #include "dataopts.h"
 #include "featnet.h"
-#include "genmoji/quality.h"
+#include "sample_quality.h"
 
 /* The feature network's own split of the data: names whose "features:" + name hash falls
  * in this share are its test set (for the accuracy it reports). */
@@ -374,54 +374,6 @@ static int load_dir(image_list *l, const char *dir, gm_error *err) {
   return rc;
 }
 
-typedef struct score_row {
-  gm_kid_result kid;
-  double fd, precision, recall;
-} score_row;
-
-static int score_set(const float *real, int n_real, const float *gen, int n_gen, uint64_t seed,
-                     score_row *r, gm_error *err) {
-  int rc = gm_kid(real, n_real, gen, n_gen, FEATNET_DIM, 50, 100, seed, &r->kid, err);
-  if (!rc) rc = gm_frechet_distance(real, n_real, gen, n_gen, FEATNET_DIM, &r->fd, err);
-  if (!rc)
-    rc = gm_precision_recall(real, n_real, gen, n_gen, FEATNET_DIM, 3, &r->precision,
-                             &r->recall, err);
-  return rc;
-}
-
-static cJSON *row_json(const score_row *r) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "kid", 1000 * r->kid.kid);
-  cJSON_AddNumberToObject(o, "kid_stderr", 1000 * r->kid.stderr_kid);
-  cJSON_AddNumberToObject(o, "fd", r->fd);
-  cJSON_AddNumberToObject(o, "precision", r->precision);
-  cJSON_AddNumberToObject(o, "recall", r->recall);
-  return o;
-}
-
-#define FEATNET_FILE "featnet-v1.safetensors"
-
-/* The default feature network file: $GM_FEATURES; else one the user trained into the
- * cache folder ($XDG_CACHE_HOME/genmoji or ~/.cache/genmoji); else the one shipped with
- * genmoji (installed under share/genmoji, or data/ of the source tree); else the cache
- * path, which the error then names. */
-static int default_features(char *buf, size_t n) {
-  const char *env = getenv("GM_FEATURES"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  struct stat st;
-  char cache[4096] = "";
-  if (env && *env) return snprintf(buf, n, "%s", env) >= (int)n ? -1 : 0;
-  if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/genmoji/" FEATNET_FILE, xdg);
-  else if (home && *home) snprintf(cache, sizeof cache, "%s/.cache/genmoji/" FEATNET_FILE, home);
-  const char *shipped[2] = {GM_CLI_SHARE_DIR "/" FEATNET_FILE,
-                            GM_CLI_SOURCE_DATA_DIR "/" FEATNET_FILE};
-  const char *pick = cache[0] && stat(cache, &st) == 0 ? cache : NULL;
-  for (int i = 0; i < 2 && !pick; i++)
-    if (stat(shipped[i], &st) == 0) pick = shipped[i];
-  if (!pick) pick = cache[0] ? cache : NULL;
-  if (!pick) return -1;
-  return snprintf(buf, n, "%s", pick) >= (int)n ? -1 : 0;
-}
-
 int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
   enum { OPT_IMAGES = 0x2000, OPT_CELL, OPT_FEATURES, OPT_SEED, OPT_DEVICE, OPT_JSON };
   static const struct option longopts[] = {
@@ -463,7 +415,7 @@ int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
   if (gm_cli_dataopts_check(&d, host, &err)) return gm_cli_usage("score", "%s", err.msg);
   char fpath[4096];
   if (!features) {
-    if (default_features(fpath, sizeof fpath))
+    if (gm_sq_default_features(fpath, sizeof fpath))
       return gm_cli_fail("score: no --features, and neither GM_FEATURES, XDG_CACHE_HOME nor "
                          "HOME is set");
     features = fpath;
@@ -487,7 +439,7 @@ int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
     if (it->heldout) held[n_held++] = it->rgb;
     else train[n_train++] = it->rgb;
   }
-  if (!code && (n_train < 4 || gen.n < 4))
+  if (!code && (n_train < GM_SQ_MIN_IMAGES || gen.n < GM_SQ_MIN_IMAGES))
     code = gm_cli_fail("score: needs at least 4 images on each side (%d training images, %d "
                        "to score)", n_train, gen.n);
   gm_device *dev = NULL;
@@ -509,22 +461,21 @@ int gm_cli_cmd_score(int argc, char **argv, gm_host *host) {
                 featnet_features(f, held, n_held, fh, NULL, &err) ||
                 featnet_features(f, (const uint8_t *const *)gen.rgb, gen.n, fg, NULL, &err)))
     code = gm_cli_fail_err(&err);
-  score_row row = {0}, floor_row = {0};
-  int have_floor = n_held > 3;
-  if (!code && score_set(ft, n_train, fg, gen.n, (uint64_t)seed, &row, &err))
+  gm_sq_row row = {0}, floor_row = {0};
+  int have_floor = n_held >= GM_SQ_MIN_IMAGES;
+  if (!code && gm_sq_score(ft, n_train, fg, gen.n, (uint64_t)seed, &row, &err))
     code = gm_cli_fail_err(&err);
-  if (!code && have_floor && score_set(ft, n_train, fh, n_held, (uint64_t)seed, &floor_row, &err))
+  if (!code && have_floor && gm_sq_score(ft, n_train, fh, n_held, (uint64_t)seed, &floor_row, &err))
     code = gm_cli_fail_err(&err);
   if (!code) {
     if (json) {
-      cJSON *o = row_json(&row);
-      cJSON_AddNumberToObject(o, "images", gen.n);
+      cJSON *o = gm_sq_row_json(&row);
       cJSON_AddStringToObject(o, "features", features);
       cJSON *ref = cJSON_AddObjectToObject(o, "reference");
       cJSON_AddStringToObject(ref, "source", d.data);
       cJSON_AddNumberToObject(ref, "train_images", n_train);
       cJSON_AddNumberToObject(ref, "heldout_images", n_held);
-      if (have_floor) cJSON_AddItemToObject(o, "floor", row_json(&floor_row));
+      if (have_floor) cJSON_AddItemToObject(o, "floor", gm_sq_row_json(&floor_row));
       else cJSON_AddNullToObject(o, "floor");
       code = gm_cli_print_json(o);
     } else {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../commands.h"
 #include "../modelopts.h"
@@ -151,7 +152,11 @@ static void describe_device(gm_cmp_data *d) {
 static void summary_row(const gm_cmp_job *j, const char *label, char cells[][64],
                         const char *note) {
   printf("%-34s", label);
-  for (int i = 0; i < j->n_models; i++) printf(" %-22s", cells[i]);
+  for (int i = 0; i < j->n_models; i++) {
+    int width = 0; /* characters, not bytes: cells may hold a UTF-8 "±" */
+    for (const char *c = cells[i]; *c; c++) width += (*c & 0xC0) != 0x80;
+    printf(" %s%*s", cells[i], width < 22 ? 22 - width : 0, "");
+  }
   printf("%s%s\n", note && *note ? " " : "", note ? note : "");
 }
 
@@ -160,6 +165,23 @@ static void print_summary(const gm_cmp_job *j) {
   printf("report: %s/index.html (report.md and metrics.json beside it)\n", j->o->out);
   for (int i = 0; i < j->n_models; i++) snprintf(a[i], sizeof a[i], "%s", j->model[i].title);
   summary_row(j, "", a, NULL);
+  const gm_cmp_data *d = j->d;
+  for (int k = 0; k < 4; k++) {
+    static const char *const label[4] = {"KID x1000 (lower is better)", "Frechet distance",
+                                         "precision", "recall"};
+    for (int i = 0; i < j->n_models; i++) {
+      const gm_cmp_sample_metrics *s = &j->model[i].metrics;
+      if (!s->valid || !s->have_quality) snprintf(a[i], sizeof a[i], "n/a");
+      else gm_cmp_quality_cell(a[i], sizeof a[i], &s->quality, k);
+    }
+    if (d->have_floor) {
+      char f[64];
+      gm_cmp_quality_cell(f, sizeof f, &d->floor, k);
+      snprintf(note, sizeof note, "held-out %s", f);
+    } else snprintf(note, sizeof note, "%s", d->featnet ? "(no floor: too few held-out images)" : "");
+    summary_row(j, label[k], a, note);
+  }
+  if (!d->featnet) printf("(no sample-quality metrics: %s)\n", d->quality_note);
   for (int i = 0; i < j->n_models; i++) {
     const gm_cmp_model *m = &j->model[i];
     if (m->eval.status == GM_CMP_DONE)
@@ -217,6 +239,8 @@ static void free_all(gm_cmp_options *o, gm_cmp_data *d, gm_cmp_model *models, in
   free(d->train_qp);
   free(d->train_q);
   cJSON_free(d->data_desc);
+  free(d->feat_train);
+  featnet_destroy(d->featnet);
   gm_dataset_destroy(d->ds);
   if (d->dev) {
     gm_tape_reset(d->dev);
@@ -234,12 +258,15 @@ static int run(gm_cmp_options *o, gm_cmp_data *d, gm_cmp_model *models, gm_host 
   if (gm_cli_dataopts_check(&o->data, host, &derr)) return gm_cli_usage(o->argv[0], "%s", derr.msg);
   if (gm_cli_check_images(o->argv[0], "--n", o->n, o->data.ds.size)) return GM_CLI_USAGE;
   int code = resolve_models(o, models, host, o->argv[0]);
+  if (!code && o->features && access(o->features, R_OK) != 0)
+    code = gm_cli_fail("compare: --features %s: %s", o->features, strerror(errno));
   if (!code) code = make_out(&j, o, out, sizeof out);
   if (code) return code;
   if (gm_device_create(&d->dev, o->device, &err)) return gm_cli_fail_err(&err);
   describe_device(d);
   if ((code = load_data(d, o, host))) return code;
   gm_cmp_metrics_data(d, o);
+  if ((code = gm_cmp_quality_data(d, o))) return code;
   if ((code = gm_cmp_job_run(&j))) return code;
   if (j.stopped_in[0])
     gm_cli_fail("compare: stopped by %s during %s; the report in %s shows what finished",

@@ -98,6 +98,7 @@ const char *gm_cmp_full_command(const gm_cmp_job *j, char *buf, size_t n) {
   append_pair(buf, n, "--timing-n", v);
   snprintf(v, sizeof v, "%gs", jo->timing_limit_s);
   append_pair(buf, n, "--timing-limit", v);
+  if (j->d->features_path[0]) append_pair(buf, n, "--features", j->d->features_path);
   if (jo->device) append_pair(buf, n, "--device", jo->device);
   return buf;
 }

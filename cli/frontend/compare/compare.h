@@ -7,7 +7,8 @@
  *                  that knows about progress; it runs the phases and rewrites the report
  *   phases.c       train, sample, evaluate and time one model, given callbacks
  *                  (gm_cmp_hooks); they never call back into the job or the command
- *   metrics.c      the numbers: baselines, the training set's and each model's samples'
+ *   metrics.c      the numbers: baselines, the training set's and each model's samples',
+ *                  the sample quality on the emoji feature network (sample_quality.h)
  *   image_metrics  the image statistics those are made of (colour, distances)
  *   metrics_json.c metrics.json's object
  *   report.c       index.html and report.md from one description (report_doc.h)
@@ -25,6 +26,7 @@
 #include "../cli.h"
 #include "../dataopts.h"
 #include "../progress.h"
+#include "../sample_quality.h"
 
 /* At most this many models in one comparison (--models A,B,...). */
 #define GM_CMP_MAX_MODELS 8
@@ -38,6 +40,10 @@
 #define GM_CMP_NEAR_COPY_RMS 12.0
 /* The final smoothed loss is the mean of the last tenth of the steps, at most this many. */
 #define GM_CMP_RECENT 10
+/* train.png and heldout.png show the data at 2x, each model's samples.png at 4x (square
+ * grids of ceil(sqrt(n)) columns, 1-pixel gaps); metrics.json's "figures" says so too. */
+#define GM_CMP_DATA_UPSCALE 2
+#define GM_CMP_SAMPLE_UPSCALE 4
 /* How many closest sample/training pairs the report shows per model. */
 #define GM_CMP_PAIRS 8
 
@@ -59,6 +65,7 @@ typedef struct gm_cmp_options {
   unsigned long long seed;
   const char *out;
   const char *device;
+  const char *features; /* --features FILE; NULL = gm_sq_default_features */
   int t_samples;         /* likelihood bounds: levels drawn per image, 0 = every one */
   int timing_n;          /* images in the sampler-cost batches */
   double timing_limit_s; /* a reference sampler runs when its estimate fits */
@@ -95,6 +102,14 @@ typedef struct gm_cmp_data {
   double train_mean[3], train_std[3], train_foreground, train_diversity;
   double train_loo_min, train_loo_median; /* nearest other training image */
   double colour_hist_train[4096];
+  /* sample quality: the feature network, the training split's features, the floor (the
+   * held-out images scored like samples); quality_note says why there is none */
+  featnet *featnet;
+  char features_path[4096];
+  float *feat_train; /* (n_train x FEATNET_DIM) */
+  int have_floor;
+  gm_sq_row floor;
+  char quality_note[600];
 } gm_cmp_data;
 
 /* ---- one model ---- */
@@ -140,6 +155,9 @@ typedef struct gm_cmp_sample_metrics {
   double diversity;          /* mean pairwise RMS among the samples */
   int pairs[GM_CMP_PAIRS];   /* samples with the closest training images, closest first */
   int n_pairs;
+  int have_quality; /* quality holds KID, FD, precision and recall */
+  gm_sq_row quality;
+  char quality_note[600]; /* why not, when not */
 } gm_cmp_sample_metrics;
 
 typedef struct gm_cmp_model {
@@ -257,10 +275,19 @@ int gm_cmp_job_failed(const gm_cmp_job *j);
 double gm_cmp_final_loss(const gm_cmp_model *m, int *k);
 /* Baselines and the training set's own numbers (needs the dataset). */
 void gm_cmp_metrics_data(gm_cmp_data *d, const gm_cmp_options *o);
-/* The sample metrics of m (needs m->samples). Returns 0 or GM_ENOMEM. */
+/* Loads the feature network (--features, else the default one) and scores the training
+ * split and the floor. A missing default network or images it cannot take leave a
+ * quality_note and return 0; an unreadable network, or a missing one that --features
+ * named, returns an exit code after the message (before any training). */
+int gm_cmp_quality_data(gm_cmp_data *d, const gm_cmp_options *o);
+/* The sample metrics of m (needs m->samples), with its sample quality when the data has
+ * a feature network (a failure there is a quality_note). Returns 0 or GM_ENOMEM. */
 int gm_cmp_metrics_samples(const gm_cmp_data *d, const gm_cmp_options *o, gm_cmp_model *m);
 void gm_cmp_metrics_free(gm_cmp_sample_metrics *s);
 const char *gm_cmp_status_name(gm_cmp_status s);
+/* Metric k of a quality row as the report and the summary show it: 0 KID x 1000 with its
+ * standard error, 1 FD, 2 precision, 3 recall. */
+const char *gm_cmp_quality_cell(char *buf, size_t n, const gm_sq_row *r, int k);
 
 /* ---- metrics.json (metrics_json.c) ---- */
 

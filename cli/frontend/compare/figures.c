@@ -25,7 +25,18 @@ int gm_cmp_write_train_grid(const gm_cmp_options *o, const gm_cmp_data *d, gm_er
   snprintf(path, sizeof path, "%s/train.png", o->out);
   if (d->n_train == 0) return 0;
   int cols = (int)ceil(sqrt((double)d->n_train));
-  return gm_png_write_grid(path, d->train_rgb, d->n_train, d->size, d->size, 3, cols, 2, err);
+  int rc = gm_png_write_grid(path, d->train_rgb, d->n_train, d->size, d->size, 3, cols,
+                             GM_CMP_DATA_UPSCALE, err);
+  if (rc || d->n_held == 0) return rc;
+  /* the held-out images too (the survey shows them as real emojis no model saw) */
+  const uint8_t **held = malloc(sizeof *held * (size_t)d->n_held);
+  if (!held) return gm_error_set(err, GM_ENOMEM, "grids: out of memory");
+  for (int i = 0; i < d->n_held; i++) held[i] = gm_dataset_get(d->ds, d->held_idx[i])->rgb;
+  snprintf(path, sizeof path, "%s/heldout.png", o->out);
+  rc = gm_png_write_grid(path, held, d->n_held, d->size, d->size, 3,
+                         (int)ceil(sqrt((double)d->n_held)), GM_CMP_DATA_UPSCALE, err);
+  free(held);
+  return rc;
 }
 
 int gm_cmp_write_model_grids(const gm_cmp_data *d, const gm_cmp_model *m, gm_error *err) {
@@ -42,7 +53,7 @@ int gm_cmp_write_model_grids(const gm_cmp_data *d, const gm_cmp_model *m, gm_err
   for (int i = 0; i < m->n; i++) imgs[i] = m->samples + d->len * (size_t)i;
   snprintf(path, sizeof path, "%s/samples.png", m->dir);
   int rc = gm_png_write_grid(path, imgs, m->n, d->size, d->size, 3, (int)ceil(sqrt((double)m->n)),
-                             4, err);
+                             GM_CMP_SAMPLE_UPSCALE, err);
   /* nearest pairs: samples on the top row, their nearest training images below, both at
    * the 16 levels the distance is measured on */
   const gm_cmp_sample_metrics *s = &m->metrics;

@@ -1,12 +1,16 @@
 /* The numbers of `genmoji compare`: baselines and the training set's own statistics,
- * each model's sample metrics (colour, novelty, diversity) through image_metrics.h, and
- * the smoothed final loss. All image metrics compare images at the models' 16 levels
+ * each model's sample metrics (colour, novelty, diversity) through image_metrics.h, their
+ * sample quality on the emoji feature network (sample_quality.h: KID, FD, precision,
+ * recall against the training split, beside the held-out images' as the floor), and the
+ * smoothed final loss. All image metrics compare images at the models' 16 levels
  * (v >> 4, shown as q * 17); metrics_json.c writes them out. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "compare.h"
 #include "image_metrics.h"
@@ -51,6 +55,84 @@ done:
   free(held);
   free(loo);
   free(loo_idx);
+}
+
+int gm_cmp_quality_data(gm_cmp_data *d, const gm_cmp_options *o) {
+  gm_error err = {0};
+  struct stat st;
+  d->have_floor = 0;
+  if (o->features) snprintf(d->features_path, sizeof d->features_path, "%s", o->features);
+  else if (gm_sq_default_features(d->features_path, sizeof d->features_path)) {
+    snprintf(d->quality_note, sizeof d->quality_note,
+             "no feature network: neither GM_FEATURES, XDG_CACHE_HOME nor HOME is set and "
+             "none is installed");
+    return 0;
+  }
+  if (stat(d->features_path, &st) != 0) {
+    if (o->features) return gm_cli_fail("compare: --features %s: %s", o->features, strerror(errno));
+    snprintf(d->quality_note, sizeof d->quality_note,
+             "no feature network at %s ('genmoji features train --out %s' makes one)",
+             d->features_path, d->features_path);
+    return 0;
+  }
+  if (!gm_sq_side_ok(d->size)) {
+    snprintf(d->quality_note, sizeof d->quality_note,
+             "the feature network takes 32x32 images; %dx%d is neither a divisor nor a "
+             "multiple of 32",
+             d->size, d->size);
+    return 0;
+  }
+  if (d->n_train < GM_SQ_MIN_IMAGES) {
+    snprintf(d->quality_note, sizeof d->quality_note,
+             "%d training images; the sample-quality metrics need at least %d", d->n_train,
+             GM_SQ_MIN_IMAGES);
+    return 0;
+  }
+  if (featnet_load(&d->featnet, d->dev, d->features_path, &err)) return gm_cli_fail_err(&err);
+  const uint8_t **held = malloc(sizeof *held * (size_t)(d->n_held + 1));
+  float *fh = malloc(sizeof *fh * FEATNET_DIM * (size_t)(d->n_held + 1));
+  d->feat_train = malloc(sizeof *d->feat_train * FEATNET_DIM * (size_t)d->n_train);
+  int code = 0;
+  if (!held || !fh || !d->feat_train) code = gm_cli_fail("out of memory");
+  for (int i = 0; !code && i < d->n_held; i++)
+    held[i] = gm_dataset_get(d->ds, d->held_idx[i])->rgb;
+  if (!code && (gm_sq_features(d->featnet, d->train_rgb, d->n_train, d->size, 1, d->feat_train,
+                               &err) ||
+                gm_sq_features(d->featnet, held, d->n_held, d->size, 1, fh, &err)))
+    code = gm_cli_fail_err(&err);
+  if (!code && d->n_held >= GM_SQ_MIN_IMAGES) {
+    if (gm_sq_score(d->feat_train, d->n_train, fh, d->n_held, o->seed, &d->floor, &err))
+      code = gm_cli_fail_err(&err);
+    else d->have_floor = 1;
+  }
+  free(held);
+  free(fh);
+  return code;
+}
+
+static void quality_samples(const gm_cmp_data *d, const gm_cmp_options *o, gm_cmp_model *m) {
+  gm_cmp_sample_metrics *s = &m->metrics;
+  gm_error err = {0};
+  s->have_quality = 0;
+  if (!d->featnet) {
+    snprintf(s->quality_note, sizeof s->quality_note, "%s", d->quality_note);
+    return;
+  }
+  if (m->n < GM_SQ_MIN_IMAGES) {
+    snprintf(s->quality_note, sizeof s->quality_note,
+             "%d samples; the sample-quality metrics need at least %d", m->n, GM_SQ_MIN_IMAGES);
+    return;
+  }
+  const uint8_t **rows = malloc(sizeof *rows * (size_t)m->n);
+  float *f = malloc(sizeof *f * FEATNET_DIM * (size_t)m->n);
+  int rc = rows && f ? 0 : gm_error_set(&err, GM_ENOMEM, "out of memory");
+  for (int i = 0; !rc && i < m->n; i++) rows[i] = m->samples + d->len * (size_t)i;
+  if (!rc) rc = gm_sq_features(d->featnet, rows, m->n, d->size, 1, f, &err);
+  if (!rc) rc = gm_sq_score(d->feat_train, d->n_train, f, m->n, o->seed, &s->quality, &err);
+  if (rc) snprintf(s->quality_note, sizeof s->quality_note, "%s", err.msg);
+  else s->have_quality = 1;
+  free(rows);
+  free(f);
 }
 
 void gm_cmp_metrics_free(gm_cmp_sample_metrics *s) {
@@ -101,6 +183,7 @@ int gm_cmp_metrics_samples(const gm_cmp_data *d, const gm_cmp_options *o, gm_cmp
   s->n_pairs = n < GM_CMP_PAIRS ? n : GM_CMP_PAIRS;
   if (d->n_train == 0) s->n_pairs = 0;
   for (int i = 0; i < s->n_pairs; i++) s->pairs[i] = order[i];
+  quality_samples(d, o, m);
   s->valid = 1;
 done:
   free(q);
@@ -119,6 +202,16 @@ double gm_cmp_final_loss(const gm_cmp_model *m, int *k) {
   double s = 0;
   for (int64_t i = m->losses - n; i < m->losses; i++) s += m->recent[i % GM_CMP_RECENT];
   return s / (double)n;
+}
+
+const char *gm_cmp_quality_cell(char *buf, size_t n, const gm_sq_row *r, int k) {
+  switch (k) {
+  case 0: snprintf(buf, n, "%.3f ± %.3f", 1000 * r->kid.kid, 1000 * r->kid.stderr_kid); break;
+  case 1: snprintf(buf, n, "%.3f", r->fd); break;
+  case 2: snprintf(buf, n, "%.3f", r->precision); break;
+  default: snprintf(buf, n, "%.3f", r->recall); break;
+  }
+  return buf;
 }
 
 const char *gm_cmp_status_name(gm_cmp_status s) {

@@ -66,6 +66,7 @@ static void sampling_json(cJSON *mo, const gm_cmp_options *o, const gm_cmp_model
   char path[4400];
   snprintf(path, sizeof path, "%s/samples.png", m->name);
   cJSON_AddStringToObject(s, "grid", path);
+  cJSON_AddNumberToObject(s, "grid_upscale", GM_CMP_SAMPLE_UPSCALE);
 }
 
 static void likelihood_json(cJSON *mo, const gm_cmp_model *m) {
@@ -141,6 +142,29 @@ static void sample_metrics_json(cJSON *mo, const gm_cmp_data *d, const gm_cmp_mo
   cJSON *dv = cJSON_AddObjectToObject(mo, "diversity");
   num(dv, "mean_pairwise", s->diversity);
   num(dv, "training_set", d->train_diversity);
+  if (s->have_quality) {
+    cJSON_AddItemToObject(mo, "quality", gm_sq_row_json(&s->quality));
+  } else {
+    cJSON_AddNullToObject(mo, "quality");
+    cJSON_AddStringToObject(mo, "quality_note", s->quality_note);
+  }
+}
+
+/* What the models' quality rows are measured with and against, and the floor. */
+static void quality_json(cJSON *root, const gm_cmp_data *d) {
+  cJSON *q = cJSON_AddObjectToObject(root, "quality");
+  if (d->features_path[0]) cJSON_AddStringToObject(q, "features", d->features_path);
+  else cJSON_AddNullToObject(q, "features");
+  if (!d->featnet) cJSON_AddStringToObject(q, "note", d->quality_note);
+  cJSON_AddStringToObject(q, "reference", "the training split, at 16 levels");
+  cJSON_AddNumberToObject(q, "train_images", d->n_train);
+  cJSON_AddNumberToObject(q, "heldout_images", d->n_held);
+  cJSON_AddNumberToObject(q, "kid_scale", 1000);
+  cJSON_AddNumberToObject(q, "kid_subsets", GM_SQ_KID_SUBSETS);
+  cJSON_AddNumberToObject(q, "kid_subset_size", GM_SQ_KID_SUBSET_SIZE);
+  cJSON_AddNumberToObject(q, "k", GM_SQ_K);
+  if (d->have_floor) cJSON_AddItemToObject(q, "floor", gm_sq_row_json(&d->floor));
+  else cJSON_AddNullToObject(q, "floor");
 }
 
 static cJSON *model_json(const gm_cmp_job *j, const gm_cmp_model *m) {
@@ -237,6 +261,21 @@ cJSON *gm_cmp_metrics_json(const gm_cmp_job *j) {
   num(t, "diversity", d->train_diversity);
   num(t, "nearest_other_min", d->train_loo_min);
   num(t, "nearest_other_median", d->train_loo_median);
+  quality_json(root, d);
+  /* the data grids (square, 1-pixel gaps), for tools that read the images back */
+  cJSON *fig = cJSON_AddObjectToObject(root, "figures");
+  const char *fname[2] = {"train", "heldout"};
+  int fcount[2] = {d->n_train, d->n_held};
+  for (int k = 0; k < 2; k++) {
+    if (fcount[k] == 0) continue;
+    cJSON *g = cJSON_AddObjectToObject(fig, fname[k]);
+    char file[32];
+    snprintf(file, sizeof file, "%s.png", fname[k]);
+    cJSON_AddStringToObject(g, "grid", file);
+    cJSON_AddNumberToObject(g, "images", fcount[k]);
+    cJSON_AddNumberToObject(g, "grid_upscale", GM_CMP_DATA_UPSCALE);
+    cJSON_AddNumberToObject(g, "size", d->size);
+  }
   cJSON *models = cJSON_AddObjectToObject(root, "models");
   for (int i = 0; i < j->n_models; i++)
     cJSON_AddItemToObject(models, j->model[i].name, model_json(j, &j->model[i]));

@@ -23,6 +23,7 @@ enum {
   OPT_T_SAMPLES,
   OPT_TIMING_N,
   OPT_TIMING_LIMIT,
+  OPT_FEATURES,
   OPT_JSON,
   OPT_QUIET
 };
@@ -35,13 +36,14 @@ static const char usage[] =
     "The study in one command: trains every listed model (default " GM_CMP_DEFAULT_MODELS ")\n"
     "one after the other on the same data and device for the same budget each; samples\n"
     "each with its default sampler from a fixed seed; scores each on the held-out split in\n"
-    "bits/dim (where the model has a likelihood); times each model's fast and reference\n"
-    "samplers; and writes a report to DIR: index.html and report.md, metrics.json (every\n"
-    "number), the image grids and loss.svg beside them, and each model's checkpoints and\n"
-    "metrics.jsonl in DIR/<model>. The report is rewritten after every phase. Ctrl-C,\n"
-    "SIGTERM or SIGHUP ends the phase in progress cleanly (training saves its checkpoint; a\n"
-    "sampler call runs to its end) and leaves a report of what finished; a second one\n"
-    "quits at once.\n"
+    "bits/dim (where the model has a likelihood); scores its samples on the emoji feature\n"
+    "network (KID, FD, precision, recall; the held-out images' scores beside them); times\n"
+    "each model's fast and reference samplers; and writes a report to DIR: index.html and\n"
+    "report.md, metrics.json (every number), the image grids and loss.svg beside them, and\n"
+    "each model's checkpoints and metrics.jsonl in DIR/<model>. The report is rewritten\n"
+    "after every phase. Ctrl-C, SIGTERM or SIGHUP ends the phase in progress cleanly\n"
+    "(training saves its checkpoint; a sampler call runs to its end) and leaves a report\n"
+    "of what finished; a second one quits at once.\n"
     "\n" GM_CLI_DATAOPTS_HELP
     "                           without --data: noto --subset faces --yellow, the\n"
     "                           system's yellow emoji faces\n"
@@ -73,6 +75,8 @@ static const char usage[] =
     "                           (default 2)\n"
     "      --timing-limit T     run a model's reference sampler only when its estimated\n"
     "                           time fits T, else extrapolate it and say so (default 60s)\n"
+    "      --features FILE      the emoji feature network for KID, FD, precision and\n"
+    "                           recall (default: as 'genmoji score', the shipped one)\n"
     "\n"
     "Output:\n"
     "      --json               print metrics.json on stdout at the end\n"
@@ -243,6 +247,7 @@ static int handle(gm_cmp_options *o, int c, const char *arg, const char *cmd, in
     if (gm_cli_parse_duration(arg, 1, &o->timing_limit_s))
       return 10 + gm_cli_usage(cmd, "--timing-limit: \"%s\" is not a duration (0, 30s, 2m)", arg);
     return 1;
+  case OPT_FEATURES: o->features = arg; return 1;
   case OPT_JSON: o->json = 1; return 1;
   case OPT_QUIET: o->quiet = 1; return 1;
   case 'h': o->help = 1; return 1;
@@ -265,6 +270,7 @@ int gm_cmp_options_parse(gm_cmp_options *o, int argc, char **argv) {
       {"t-samples", required_argument, NULL, OPT_T_SAMPLES},
       {"timing-n", required_argument, NULL, OPT_TIMING_N},
       {"timing-limit", required_argument, NULL, OPT_TIMING_LIMIT},
+      {"features", required_argument, NULL, OPT_FEATURES},
       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, OPT_QUIET},
       {"help", no_argument, NULL, 'h'},

@@ -96,8 +96,9 @@ static void question_section(gm_cli_doc *d) {
       "reported that the diffusion model needed under a tenth of the PixelCNN's time per "
       "sample, that the PixelCNN kept colours more consistent, and that the diffusion model "
       "drew better face shapes with colours a little off. This report measures each claim "
-      "on this machine: likelihood of held-out images in one unit (bits per dimension), "
-      "sampling cost, colour fidelity, novelty and diversity.");
+      "on this machine: sample quality on an emoji feature network (KID, Frechet distance, "
+      "precision and recall), likelihood of held-out images in one unit (bits per "
+      "dimension), sampling cost, colour fidelity, novelty and diversity.");
 }
 
 static void setup_section(gm_cli_doc *d, const gm_cmp_job *j) {
@@ -140,6 +141,10 @@ static void samples_section(gm_cli_doc *d, const gm_cmp_job *j) {
   if (j->d->n_train)
     gm_cli_doc_figure(d, "train.png", "training images",
                       "The training split as the models see it (composited, resized), at 2x.", 1);
+  if (j->d->n_held)
+    gm_cli_doc_figure(d, "heldout.png", "held-out images",
+                      "The held-out split (the likelihood and the sample-quality floor are "
+                      "measured on it), at 2x.", 1);
   gm_cli_doc_heading(d, 2, "Samples");
   gm_cli_doc_columns_begin(d);
   for (int i = 0; i < j->n_models; i++) {
@@ -173,6 +178,37 @@ static void loss_section(gm_cli_doc *d) {
       "are). Thin: every step; thick: an exponential average, once a run has enough steps "
       "for one.",
       0);
+}
+
+/* KID, FD, precision and recall of every model, the floor (held-out images) beside them. */
+static void quality_rows(gm_cli_doc *d, const gm_cmp_job *j) {
+  static const char *const label[4] = {"KID x1000 (± standard error)", "Frechet distance",
+                                       "precision (k = 3)", "recall (k = 3)"};
+  const gm_cmp_data *dd = j->d;
+  cellbuf a[GM_CMP_MAX_MODELS];
+  char note[700], f[64];
+  gm_cli_doc_section_row(d, "Sample quality on the emoji feature network (KID, FD: lower is "
+                            "better; precision, recall: higher)");
+  for (int k = 0; k < 4; k++) {
+    for (int i = 0; i < j->n_models; i++) {
+      const gm_cmp_model *m = &j->model[i];
+      const gm_cmp_sample_metrics *s = &m->metrics;
+      if (s->valid && s->have_quality) gm_cmp_quality_cell(a[i], sizeof a[i], &s->quality, k);
+      else if (!s->valid)
+        snprintf(a[i], sizeof a[i], "(%s)",
+                 gm_cmp_status_name(m->sample.status == GM_CMP_DONE ? GM_CMP_NOT_RUN
+                                                                     : m->sample.status));
+      else snprintf(a[i], sizeof a[i], "n/a");
+    }
+    if (dd->have_floor)
+      snprintf(note, sizeof note, "held-out images (the floor): %s",
+               gm_cmp_quality_cell(f, sizeof f, &dd->floor, k));
+    else if (!dd->featnet) snprintf(note, sizeof note, "%s", k == 0 ? dd->quality_note : "");
+    else
+      snprintf(note, sizeof note, "%s",
+               k == 0 ? "no floor: fewer than 4 held-out images" : "");
+    row(d, j, label[k], a, note);
+  }
 }
 
 static void likelihood_rows(gm_cli_doc *d, const gm_cmp_job *j) {
@@ -383,14 +419,20 @@ static void novelty_rows(gm_cli_doc *d, const gm_cmp_job *j) {
   row(d, j, "mean pairwise distance", a, t);
 }
 
-static void metrics_section(gm_cli_doc *d, const gm_cmp_job *j) {
-  gm_cli_doc_heading(d, 2, "Metrics");
-  gm_cli_doc_table_begin(d, "metrics");
+/* The metrics table's header row: a column per model and the reference column. */
+static void table_head(gm_cli_doc *d, const gm_cmp_job *j) {
   char head[GM_CMP_MAX_MODELS * 80 + 32] = "";
   for (int i = 0; i < j->n_models; i++)
     snprintf(head + strlen(head), sizeof head - strlen(head), "\t%s", j->model[i].title);
   snprintf(head + strlen(head), sizeof head - strlen(head), "\treference");
   gm_cli_doc_row(d, 1, head);
+}
+
+static void metrics_section(gm_cli_doc *d, const gm_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "Metrics");
+  gm_cli_doc_table_begin(d, "metrics");
+  table_head(d, j);
+  quality_rows(d, j);
   likelihood_rows(d, j);
   training_rows(d, j);
   sampling_rows(d, j);
@@ -404,6 +446,24 @@ static void metrics_section(gm_cli_doc *d, const gm_cmp_job *j) {
         gm_cli_doc_para(d, "small", "%s %s sampler: %s.", m->title, m->cost[k].sampler,
                         m->cost[k].method);
   }
+}
+
+/* The headline numbers: sample quality first, then likelihood and sampling cost. */
+static void summary_section(gm_cli_doc *d, const gm_cmp_job *j) {
+  gm_cli_doc_heading(d, 2, "Summary");
+  gm_cli_doc_table_begin(d, "metrics");
+  table_head(d, j);
+  quality_rows(d, j);
+  likelihood_rows(d, j);
+  cellbuf a[GM_CMP_MAX_MODELS];
+  gm_cli_doc_section_row(d, "Sampling");
+  for (int i = 0; i < j->n_models; i++) {
+    const gm_cmp_model *m = &j->model[i];
+    cell(a[i], sizeof a[i], &m->sample, "%.4g", m->sample_seconds / (m->n ? m->n : 1));
+  }
+  row(d, j, "seconds per image, default sampler", a, NULL);
+  gm_cli_doc_table_end(d);
+  gm_cli_doc_para(d, "small", "Every number, and how each is made, is in Metrics below.");
 }
 
 static void pairs_section(gm_cli_doc *d, const gm_cmp_job *j) {
@@ -519,6 +579,24 @@ static void method_section(gm_cli_doc *d, const gm_cmp_job *j) {
       "(base 2, 0 to 1) and total variation between the samples' and the training images'; "
       "per-channel mean and standard deviation of the same pixels.",
       GM_CMP_BG_LEVELS);
+  if (j->d->featnet)
+    gm_cli_doc_para(
+        d, NULL,
+        "Sample quality: every image (samples, training and held-out images alike, all at "
+        "16 levels) goes through an emoji feature network (`%s`; the one genmoji ships is "
+        "a small CNN trained by `genmoji features train` to name the Unicode subgroup of "
+        "every emoji of the font, data/featnet-v1.log), whose %d penultimate features, scaled to unit length, stand in for FID's "
+        "Inception features. Against the training split's features: KID, the unbiased MMD^2 "
+        "with the cubic polynomial kernel, mean and standard error over %d subsets of up "
+        "to %d images (x 1000; 0 means the same distribution and it can fall below 0); "
+        "the Frechet distance between Gaussians fitted to both; precision (the share of "
+        "samples inside the k = %d nearest-neighbour ball of some training image) and "
+        "recall (the share of training images inside a sample's ball). The held-out "
+        "images, real faces the models never saw, scored the same way give the floor: a "
+        "model at the floor draws faces as real as unseen emojis. With few images these "
+        "numbers are noisy; the standard error says how much for KID.",
+        j->d->features_path, FEATNET_DIM, GM_SQ_KID_SUBSETS, GM_SQ_KID_SUBSET_SIZE, GM_SQ_K);
+  else gm_cli_doc_para(d, NULL, "Sample quality: not measured (%s).", j->d->quality_note);
   gm_cli_doc_para(
       d, NULL,
       "Novelty and diversity: the RMS difference per subpixel on the 0..255 scale. "
@@ -610,6 +688,7 @@ static void write_doc(gm_cli_doc *d, const gm_cmp_job *j) {
   }
   gm_cli_doc_para(d, "small", "genmoji compare, started %s.", j->started);
   status_section(d, j);
+  summary_section(d, j);
   question_section(d);
   setup_section(d, j);
   samples_section(d, j);
