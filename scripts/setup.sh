@@ -16,11 +16,15 @@ packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
   libclblast-dev libpng-dev libcjson-dev libxml2-dev check
+  libmicrohttpd-dev libsqlite3-dev
   fonts-noto-color-emoji unicode-data unicode-cldr-core
 )
 # `test` also needs: clang and libFuzzer (the clang Release build, the fuzz targets),
-# Oclgrind (the kernels under a checker) and the emojione PNGs test_pngdir reads.
-[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev oclgrind ruby-gemojione)
+# Oclgrind (the kernels under a checker), the emojione PNGs test_pngdir reads, libcurl
+# (the survey suites' HTTP client) and Chromium with its WebDriver (the survey page in a
+# real browser).
+[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev oclgrind ruby-gemojione
+  libcurl4-openssl-dev chromium chromium-driver)
 
 missing=()
 for p in "${packages[@]}"; do
