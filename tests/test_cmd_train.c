@@ -1,7 +1,9 @@
 /* `genmoji train`, `sample`, `eval` and `forward` end to end through the built
  * executable, on both real model plugins at tiny sizes and a small PNG folder the test
  * writes: files written, --json fields, exit codes and messages, saved noise replayed,
- * and weights-only files with the study's key names loaded for the seed presets. */
+ * weights-only files with the study's key names loaded for the seed presets, and a
+ * text-conditioned model trained on the pictures' names, then sampled from prompts and
+ * evaluated with and without its texts. */
 #define _POSIX_C_SOURCE 200809L
 #include <cJSON.h>
 #include <math.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "clitest.h"
+#include "genmoji/checkpoint.h"
+#include "genmoji/text.h"
 
 
 /* A model at test size, what its forward takes and gives, and keys of the study. */
@@ -642,6 +646,87 @@ START_TEST(nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file
 }
 END_TEST
 
+START_TEST(a_text_model_trains_on_the_names_and_samples_from_prompts) {
+  const char *tiny = "--model ddpm --preset unet-text --set ch=8 --set mult=1,2 --set blocks=1 "
+                     "--set timesteps=20 --set text_dim=8";
+  char out[1200], ckpt[1300], grid[1300];
+  snprintf(out, sizeof out, "%s", gmt_path_in("text-ddpm"));
+  snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out);
+  snprintf(grid, sizeof grid, "%s", gmt_path_in("prompts.png"));
+  /* a vocabulary option too small for the names is refused, naming both counts */
+  gmt_run_result r = run("train %s --set vocab=4 --data '%s' --heldout 0.25 --out '%s' --steps 1 "
+                         "--batch 3", tiny, gmt_fruit_pictures(), gmt_path_in("text-small"));
+  ck_assert_msg(r.code == 1 && strstr(r.err, "the training texts have 10 words") &&
+                    strstr(r.err, "holds 4 token ids"), "exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  r = run("train %s --set vocab=64 --data '%s' --heldout 0.25 --out '%s' --steps 2 --batch 3 --json",
+          tiny, gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "train exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  /* the vocabulary of the training split's texts is in the checkpoint */
+  gm_checkpoint *ck = NULL;
+  gm_error err = {0};
+  gmt_ok(gm_checkpoint_open(&ck, ckpt, &err), &err);
+  const char *vocab = gm_checkpoint_meta(ck, GM_TEXT_VOCAB_KEY);
+  ck_assert_msg(vocab && strstr(vocab, "apple") && strstr(vocab, "cherry") && !strstr(vocab, "banana"),
+                "vocabulary: %s", vocab ? vocab : "(none)");
+  gm_checkpoint_close(ck);
+  /* a row per prompt; an unknown word named and dropped */
+  r = run("sample --checkpoint '%s' --prompt apple --prompt 'cherry zzz' --n-per-prompt 2 "
+          "--sampler ddim --steps 3 --out '%s' --json --quiet", ckpt, grid);
+  ck_assert_msg(r.code == 0, "sample exit %d: %s", r.code, r.err);
+  ck_assert_msg(strstr(r.err, "'cherry zzz': not in the model's vocabulary, dropped: zzz"), "%s", r.err);
+  cJSON *o = json_of(&r);
+  ck_assert_int_eq((int)gmt_json_num(o, "n"), 4);
+  ck_assert(gmt_json_num(o, "guidance") == 1);
+  const cJSON *p1 = cJSON_GetArrayItem(gmt_json_at(o, "prompts"), 1);
+  ck_assert_str_eq(gmt_json_str(p1, "prompt"), "cherry zzz");
+  ck_assert_str_eq(cJSON_GetArrayItem(gmt_json_at(p1, "known"), 0)->valuestring, "cherry");
+  ck_assert_str_eq(cJSON_GetArrayItem(gmt_json_at(p1, "unknown"), 0)->valuestring, "zzz");
+  ck_assert_int_eq((int)gmt_json_num(p1, "first"), 2);
+  cJSON_Delete(o);
+  gmt_run_free(&r);
+  gm_image g;
+  memset(&g, 0, sizeof g);
+  gmt_ok(gm_png_read(grid, &g, &err), &err);
+  ck_assert_int_eq(g.width, 2 * 32 * 4 + 1); /* two per row */
+  ck_assert_int_eq(g.height, 2 * 32 * 4 + 1); /* two prompts */
+  gm_image_free(&g);
+  /* usage: --strict-prompt refuses the unknown word; guidance without a prompt; --n */
+  const char *bad[] = {"--prompt 'cherry zzz' --strict-prompt", "--guidance 2", "--n 4 --prompt apple",
+                       "--prompt apple --guidance 21"};
+  const char *msg[] = {"not in the model's vocabulary: zzz", "go with --prompt", "--n does not apply",
+                       "not a number in 0..20"};
+  for (int i = 0; i < 4; i++) {
+    r = run("sample --checkpoint '%s' %s --out '%s' --quiet", ckpt, bad[i], grid);
+    ck_assert_msg(r.code == 2 && strstr(r.err, msg[i]), "%s: exit %d: %s", bad[i], r.code, r.err);
+    gmt_run_free(&r);
+  }
+  /* a prompt to a model without text */
+  char pout[1200], pck[1300];
+  snprintf(pout, sizeof pout, "%s", gmt_path_in("text-pixelcnn"));
+  snprintf(pck, sizeof pck, "%s", train_small(&PIXELCNN, pout, 1));
+  r = run("sample --checkpoint '%s' --prompt apple --out '%s' --quiet", pck, grid);
+  ck_assert_msg(r.code == 1 && strstr(r.err, "takes no text"), "exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+  /* eval: with and without the texts */
+  r = run("eval --checkpoint '%s' --data '%s' --heldout 0.25 --t-samples 2 --json", ckpt,
+          gmt_fruit_pictures());
+  ck_assert_msg(r.code == 0, "eval exit %d: %s", r.code, r.err);
+  o = json_of(&r);
+  double u = gmt_json_num(o, "bits_per_dim"), c = gmt_json_num(o, "conditional_bits_per_dim");
+  ck_assert_msg(isfinite(u) && isfinite(c) && u > 0 && c > 0, "bits/dim %g, with texts %g", u, c);
+  ck_assert(fabs(gmt_json_num(o, "text_bits_per_dim") - (u - c)) < 1e-9);
+  cJSON_Delete(o);
+  gmt_run_free(&r);
+  /* the run resumes with the same vocabulary */
+  r = run("train %s --set vocab=64 --data '%s' --heldout 0.25 --out '%s' --steps 3 --batch 3 --resume",
+          tiny, gmt_fruit_pictures(), out);
+  ck_assert_msg(r.code == 0, "resume exit %d: %s", r.code, r.err);
+  gmt_run_free(&r);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("cmd_train");
   TCase *tc = tcase_create("cli");
@@ -658,6 +743,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, train_removes_stale_temp_files_of_its_own_naming_and_says_so);
   tcase_add_test(tc, failed_metrics_rewrite_removes_its_temp_file);
   tcase_add_test(tc, nan_weights_are_refused_by_sample_forward_eval_and_resume_naming_file_and_tensor);
+  tcase_add_test(tc, a_text_model_trains_on_the_names_and_samples_from_prompts);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,7 +1,9 @@
 /* The DDPM plugin's diffusion maths: its schedules against closed forms, the forward
  * process's statistics, the posterior on worked numbers, the samplers (DDIM eta 0
  * determinism, DDIM over every level with eta 1 = ancestral, stopping after k steps) and
- * the likelihood bound against analytic values. The plugin is loaded through the
+ * the likelihood bound against analytic values; the text-conditioned U-Net's metadata,
+ * gradients and classifier-free guidance identities (W = 0 is unconditional and the empty
+ * text is the unconditional model, bit for bit). The plugin is loaded through the
  * registry; its host-side schedule and bound code is compiled in here as well, to test it
  * directly. The networks are tested in test_ddpm_nets.c. */
 #include <math.h>
@@ -604,6 +606,163 @@ START_TEST(bound_is_positive_and_finite_for_random_models) {
 }
 END_TEST
 
+/* ---- the text condition ---- */
+
+static const char *const TEXTS[] = {"red apple", "yellow banana", "red cherry", "green kiwi"};
+
+/* A tiny unet-text model on 8x8 images, with random weights where the initialisation has
+ * zeros (the output conv, each block's second conv, the attention outputs: zero, they
+ * would hide the time embedding, and with it the text, until trained), and its
+ * vocabulary. */
+static gm_model *tiny_text_unet(gm_vocab **v, uint64_t seed) {
+  const char *sets[] = {"size=8", "ch=8", "mult=1,2", "blocks=1", "dropout=0", "timesteps=20",
+                        "vocab=12", "text_dim=8"};
+  gm_model *m = gmt_model_create(vt, "unet-text", sets, 8, seed);
+  gm_error err = {0};
+  gm_rng rng;
+  gm_rng_init(&rng, seed + 1, 3);
+  gm_params *p = vt->params(m);
+  for (int i = 0; i < gm_params_count(p); i++) {
+    const char *name;
+    gm_tensor *t = gm_params_at(p, i, &name, NULL);
+    if (strstr(name, "out.conv.") || strstr(name, ".conv2.") || strstr(name, ".proj."))
+      gmt_ok(gm_init_uniform(t, 0.2f, &rng, &err), &err);
+  }
+  gmt_ok(gm_vocab_build(v, TEXTS, 4, 1, &err), &err);
+  return m;
+}
+
+/* n rows of texts[i % 4] (or "" when empty) as a condition. */
+static gm_text_cond text_cond(const gm_vocab *v, int n, int empty) {
+  gm_error err = {0};
+  gm_text_cond c;
+  gmt_ok(gm_tensor_create(&c.ids, gmt_device(), GM_I32, 2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), &err),
+         &err);
+  c.mask = gmt_tensor_from(2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), NULL);
+  c.empty = gmt_tensor_from(2, GM_SHAPE(n, 1), NULL);
+  const char *texts[8];
+  for (int i = 0; i < n && i < 8; i++) texts[i] = empty ? "" : TEXTS[i % 4];
+  gmt_ok(gm_text_batch_write(v, texts, n, c.ids, c.mask, c.empty, NULL, &err), &err);
+  return c;
+}
+
+static void cond_free(gm_text_cond *c) {
+  gm_tensor_destroy(c->ids);
+  gm_tensor_destroy(c->mask);
+  gm_tensor_destroy(c->empty);
+}
+
+static float *draw_text(gm_model *m, const gm_text_cond *c, float w, int *rc, gm_error *err) {
+  gm_sample_options o = {.n = 3, .sampler = "ddim", .steps = 5, .cond = c, .guidance = w};
+  gm_rng r;
+  gm_rng_init(&r, 21, 7);
+  gm_tensor *img = NULL;
+  *rc = vt->sample(m, &o, &r, &img, err);
+  float *h = *rc ? NULL : gmt_read(img);
+  gm_tape_reset(gmt_device());
+  return h;
+}
+
+START_TEST(the_text_unet_declares_its_condition_and_learns_through_it) {
+  gm_vocab *v;
+  gm_model *m = tiny_text_unet(&v, 31);
+  gm_error err = {0};
+  gm_resolved_options o;
+  const char *sets[] = {"vocab=12"};
+  gmt_ok(gm_model_options_resolve(vt, "unet-text", sets, 1, &o, &err), &err);
+  gm_model_info info;
+  gmt_ok(gm_model_describe(vt, &o, &info, &err), &err);
+  ck_assert_int_eq(info.text_condition, 1);
+  ck_assert_int_eq(info.vocab_size, 12);
+  ck_assert_double_eq_tol(info.cond_drop, 0.15, 1e-12);
+  ck_assert_double_eq(info.guidance, 1);
+  gm_model_options_free(&o);
+  gmt_ok(gm_model_options_resolve(vt, "unet", NULL, 0, &o, &err), &err);
+  gmt_ok(gm_model_describe(vt, &o, &info, &err), &err);
+  ck_assert_int_eq(info.text_condition, 0);
+  gm_model_options_free(&o);
+  /* one training step's gradient reaches the embedding and the cross-attention */
+  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(3, 3, 8, 8), NULL);
+  gm_rng r;
+  gm_rng_init(&r, 5, 5);
+  gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
+  gm_text_cond c = text_cond(v, 3, 0);
+  gm_params *p = vt->params(m);
+  if (vt->train_mode) vt->train_mode(m, 1);
+  gm_tensor *loss;
+  gmt_ok(vt->loss_text(m, img, &c, &r, &loss, &err), &err);
+  gmt_ok(gm_params_zero_grad(p, &err), &err);
+  gmt_ok(gm_backward(loss, &err), &err);
+  const char *names[] = {"text.embed.weight", "text.mean.weight", "down.0.attn.0.xattn.proj.weight",
+                         "up.0.attn.0.xattn.proj.weight"};
+  for (int k = 0; k < 4; k++) {
+    gm_tensor *t = gm_params_find(p, names[k]);
+    ck_assert_msg(t && t->grad, "no gradient for %s", names[k]);
+    float *g = gmt_read(t->grad);
+    double sum = 0;
+    for (int64_t i = 0; i < t->numel; i++) sum += fabs(g[i]);
+    ck_assert_msg(sum > 0 && isfinite(sum), "%s: gradient sum %g", names[k], sum);
+    free(g);
+  }
+  /* refusals: no condition for loss_text; a condition for a model without text */
+  ck_assert_int_eq(vt->loss_text(m, img, NULL, &r, &loss, &err), GM_EINVAL);
+  gm_tape_reset(gmt_device());
+  gm_model *plain = gmt_tiny_unet(vt, "timesteps=20", "schedule=cosine", 32);
+  int rc;
+  float *none = draw_text(plain, &c, 1, &rc, &err);
+  ck_assert_int_eq(rc, GM_EINVAL);
+  ck_assert_msg(strstr(err.msg, "takes no text"), "%s", err.msg);
+  ck_assert_ptr_null(none);
+  gm_text_cond two = text_cond(v, 2, 0);
+  ck_assert_ptr_null(draw_text(m, &two, 1, &rc, &err));
+  ck_assert_int_eq(rc, GM_ESHAPE);
+  cond_free(&two);
+  cond_free(&c);
+  gm_tensor_destroy(img);
+  gm_vocab_destroy(v);
+  vt->destroy(plain);
+  vt->destroy(m);
+}
+END_TEST
+
+START_TEST(guidance_0_and_the_empty_text_are_the_unconditional_model_bit_for_bit) {
+  gm_vocab *v;
+  gm_model *m = tiny_text_unet(&v, 41);
+  gm_error err = {0};
+  int rc;
+  gm_text_cond c = text_cond(v, 3, 0), e = text_cond(v, 3, 1);
+  const size_t n = 3 * 3 * 64;
+  float *u = draw_text(m, NULL, 0, &rc, &err);
+  ck_assert_msg(rc == 0, "%s", err.msg);
+  float *w0 = draw_text(m, &c, 0, &rc, &err);      /* W = 0: unconditional */
+  float *empty = draw_text(m, &e, 1, &rc, &err);   /* the empty text, W = 1 */
+  float *w1 = draw_text(m, &c, 1, &rc, &err);      /* plain conditional */
+  float *w3 = draw_text(m, &c, 3, &rc, &err);      /* guided */
+  gmt_assert_close(w0, u, n, 0, 0, "guidance 0 against no condition");
+  gmt_assert_close(empty, u, n, 0, 0, "the empty text against no condition");
+  double d1 = 0, d3 = 0;
+  for (size_t i = 0; i < n; i++) d1 += fabs(w1[i] - u[i]), d3 += fabs(w3[i] - w1[i]);
+  ck_assert_msg(d1 > 1, "the text changes nothing (%g)", d1);
+  ck_assert_msg(d3 > 1, "guidance 3 draws what guidance 1 draws (%g)", d3);
+  /* the bound with each image's text differs from the unconditional one */
+  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(3, 3, 8, 8), NULL);
+  gm_rng r;
+  gm_rng_init(&r, 6, 6);
+  gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
+  gm_nll_options no = {.t_samples = 0}, co = {.t_samples = 0, .cond = &c};
+  double a = 0, b = 0;
+  gmt_ok(vt->nll(m, img, &no, &r, &a, &err), &err);
+  gmt_ok(vt->nll(m, img, &co, &r, &b, &err), &err);
+  ck_assert_msg(isfinite(a) && isfinite(b) && a != b, "bits/dim %g and %g with the texts", a, b);
+  free(u), free(w0), free(empty), free(w1), free(w3);
+  cond_free(&c);
+  cond_free(&e);
+  gm_tensor_destroy(img);
+  gm_vocab_destroy(v);
+  vt->destroy(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ddpm");
   TCase *tc = tcase_create("ddpm");
@@ -628,6 +787,8 @@ int main(void) {
   tcase_add_test(tc, bound_estimated_from_sampled_levels_weights_them_and_is_unbiased);
   tcase_add_test(tc, bin_nll_handles_edges_and_far_tails);
   tcase_add_test(tc, bound_is_positive_and_finite_for_random_models);
+  tcase_add_test(tc, the_text_unet_declares_its_condition_and_learns_through_it);
+  tcase_add_test(tc, guidance_0_and_the_empty_text_are_the_unconditional_model_bit_for_bit);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

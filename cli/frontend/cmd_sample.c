@@ -29,13 +29,22 @@ enum {
   OPT_STRETCH,
   OPT_UPSCALE,
   OPT_QUIET,
-  OPT_JSON
+  OPT_JSON,
+  OPT_PROMPT,
+  OPT_PROMPTS,
+  OPT_PER_PROMPT,
+  OPT_GUIDANCE,
+  OPT_STRICT_PROMPT
 };
+
+#define MAX_PROMPTS 256
 
 static const char usage[] =
     "Usage: genmoji sample (--checkpoint FILE | --weights FILE --model NAME [--preset P])\n"
     "                      [--n N] --out FILE.png|DIR [--seed S] [--temperature T]\n"
     "                      [--sampler NAME] [--steps N] [--eta E] [--json]\n"
+    "                      [--prompt TEXT ... | --prompts FILE] [--n-per-prompt K]\n"
+    "                      [--guidance W] [--strict-prompt]\n"
     "\n"
     "Draws images from a trained model. --out ending in .png writes one grid (upscaled\n"
     "--upscale times); anything else is a folder that receives 0000.png, 0001.png, ...\n"
@@ -59,18 +68,33 @@ static const char usage[] =
     "      --save-noise FILE    write the starting noise drawn to FILE as 'noise'\n"
     "      --upscale K          grid cells scaled up K times, 1..64 (default 4)\n"
     "\n"
+    "Prompts (models with a text condition; see 'genmoji train --model NAME --help'):\n"
+    "      --prompt TEXT        draw for this text (repeatable, up to 256): the grid has a\n"
+    "                           row per prompt\n"
+    "      --prompts FILE       one prompt per line (blank lines skipped)\n"
+    "      --n-per-prompt K     images per prompt, 1..4096 (default 8; replaces --n)\n"
+    "      --guidance W         classifier-free guidance u + W (c - u), 0..20: 1 plain\n"
+    "                           conditional, 0 unconditional (default: the model's)\n"
+    "      --strict-prompt      a word the model's vocabulary lacks is an error (exit 2);\n"
+    "                           without it such words are named on stderr and dropped\n"
+    "\n"
     "Output:\n"
     "      --json               print {model, preset, n, out, files, sampler, seed,\n"
-    "                           seconds, seconds_per_image, evaluations_per_image, use_ema}\n"
+    "                           seconds, seconds_per_image, evaluations_per_image, use_ema},\n"
+    "                           with prompts also guidance and prompts: [{prompt, known,\n"
+    "                           unknown, first, count}]\n"
     "      --quiet              no progress on stderr\n"
     "  -h, --help               show this help\n";
 
 typedef struct sample_args {
-  long long n, steps, upscale;
+  long long n, steps, upscale, per_prompt;
   unsigned long long seed;
-  const char *out, *sampler, *noise, *save_noise;
-  double temperature, eta;
-  int stretch, json, quiet;
+  const char *out, *sampler, *noise, *save_noise, *prompts_file;
+  double temperature, eta, guidance; /* guidance NAN: the model's default */
+  int stretch, json, quiet, n_given, strict;
+  const char *prompt[MAX_PROMPTS];
+  int n_prompts;
+  char *file_text; /* --prompts FILE read whole; prompt[] points into it */
 } sample_args;
 
 static int parse_double(const char *arg, double lo, double *out) {
@@ -86,6 +110,7 @@ static int parse_double(const char *arg, double lo, double *out) {
 static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   switch (c) {
   case OPT_N:
+    a->n_given = 1;
     if (gm_cli_parse_long(arg, 1, 1 << 16, &a->n))
       return 10 + gm_cli_usage(cmd, "--n: \"%s\" is not an integer in 1..65536", arg);
     return 1;
@@ -119,6 +144,24 @@ static int handle(sample_args *a, int c, const char *arg, const char *cmd) {
   case OPT_STRETCH: a->stretch = 1; return 1;
   case OPT_JSON: a->json = 1; return 1;
   case OPT_QUIET: a->quiet = 1; return 1;
+  case OPT_PROMPT:
+    if (a->n_prompts == MAX_PROMPTS)
+      return 10 + gm_cli_usage(cmd, "--prompt: at most %d prompts", MAX_PROMPTS);
+    a->prompt[a->n_prompts++] = arg;
+    return 1;
+  case OPT_PROMPTS: a->prompts_file = arg; return 1;
+  case OPT_PER_PROMPT:
+    if (gm_cli_parse_long(arg, 1, 4096, &a->per_prompt))
+      return 10 + gm_cli_usage(cmd, "--n-per-prompt: \"%s\" is not an integer in 1..4096", arg);
+    return 1;
+  case OPT_GUIDANCE: {
+    char *end = NULL;
+    a->guidance = strtod(arg, &end);
+    if (end == arg || *end || !(a->guidance >= 0 && a->guidance <= 20))
+      return 10 + gm_cli_usage(cmd, "--guidance: \"%s\" is not a number in 0..20", arg);
+    return 1;
+  }
+  case OPT_STRICT_PROMPT: a->strict = 1; return 1;
   default: return 0;
   }
 }
@@ -161,14 +204,15 @@ static uint8_t *to_rgb8(const float *v, int n, int s) {
   return rgb;
 }
 
-static int write_images(const sample_args *a, const uint8_t *rgb, int n, int s, cJSON *files,
-                        gm_error *err) {
+/* cols: the grid's columns (0: a square grid) */
+static int write_images(const sample_args *a, const uint8_t *rgb, int n, int s, int cols,
+                        cJSON *files, gm_error *err) {
   size_t size = 3 * (size_t)s * (size_t)s;
   if (is_png_path(a->out)) {
     const uint8_t **imgs = malloc(sizeof *imgs * (size_t)n);
     if (!imgs) return gm_error_set(err, GM_ENOMEM, "%s: out of memory", a->out);
     for (int i = 0; i < n; i++) imgs[i] = rgb + size * (size_t)i;
-    int cols = (int)ceil(sqrt((double)n));
+    if (cols <= 0) cols = (int)ceil(sqrt((double)n));
     int rc = gm_png_write_grid(a->out, imgs, n, s, s, 3, cols, (int)a->upscale, err);
     free(imgs);
     if (!rc) cJSON_AddItemToArray(files, cJSON_CreateString(a->out));
@@ -199,15 +243,79 @@ static int check_sampler(const gm_model_vtable *vt, const char *name, const char
 typedef struct sample_run {
   gm_cli_model m;
   gm_tensor *noise, *noise_out;
+  gm_text_cond cond;
+  cJSON *prompts; /* --json's prompts array */
   uint8_t *rgb;
   float *host;
 } sample_run;
+
+/* The prompts' conditions (n_prompts x per_prompt rows, prompt by prompt), their words
+ * for --json, and the unknown words named on stderr (or refused with --strict-prompt).
+ * Returns -1 when all is well, else an exit code. */
+static int prompt_conditions(sample_run *r, const sample_args *a, const char *cmd) {
+  gm_cli_model *m = &r->m;
+  gm_error err = {0};
+  if (!m->info.text_condition)
+    return gm_cli_fail("model '%s' (preset %s) takes no text: sample it without --prompt, or "
+                       "train a text-conditioned preset (see 'genmoji train --model %s --help')",
+                       m->rec->name, m->opts.preset->name, m->rec->name);
+  if (!m->vocab)
+    return gm_cli_fail("%s: has no vocabulary (metadata %s); prompts need a checkpoint that "
+                       "'genmoji train' wrote", m->file, GM_TEXT_VOCAB_KEY);
+  int K = (int)a->per_prompt, n = a->n_prompts * K;
+  r->prompts = cJSON_CreateArray();
+  for (int p = 0; p < a->n_prompts; p++) {
+    int32_t ids[GM_TEXT_MAX_TOKENS];
+    float mask[GM_TEXT_MAX_TOKENS];
+    gm_text_unknown unk;
+    int known = gm_vocab_encode(m->vocab, a->prompt[p], ids, mask, GM_TEXT_MAX_TOKENS, &unk);
+    if (unk.count && a->strict)
+      return gm_cli_usage(cmd, "--prompt '%s': not in the model's vocabulary: %s", a->prompt[p],
+                          unk.words);
+    if (unk.count)
+      fprintf(stderr, "genmoji: --prompt '%s': not in the model's vocabulary, dropped: %s\n",
+              a->prompt[p], unk.words);
+    if (!known)
+      fprintf(stderr, "genmoji: --prompt '%s': no known word; these images are unconditional\n",
+              a->prompt[p]);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "prompt", a->prompt[p]);
+    cJSON *kw = cJSON_AddArrayToObject(o, "known");
+    for (int i = 0; i < known; i++)
+      cJSON_AddItemToArray(kw, cJSON_CreateString(gm_vocab_word(m->vocab, ids[i])));
+    cJSON *uw = cJSON_AddArrayToObject(o, "unknown");
+    char words[sizeof unk.words];
+    snprintf(words, sizeof words, "%s", unk.words);
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+      cJSON_AddItemToArray(uw, cJSON_CreateString(w));
+    cJSON_AddNumberToObject(o, "first", p * K);
+    cJSON_AddNumberToObject(o, "count", K);
+    cJSON_AddItemToArray(r->prompts, o);
+  }
+  const char **texts = malloc(sizeof *texts * (size_t)n);
+  if (!texts) return gm_cli_fail("out of memory");
+  for (int i = 0; i < n; i++) texts[i] = a->prompt[i / K];
+  int64_t L = GM_TEXT_MAX_TOKENS;
+  int rc = gm_tensor_create(&r->cond.ids, m->dev, GM_I32, 2, GM_SHAPE(n, L), &err);
+  if (!rc) rc = gm_tensor_create(&r->cond.mask, m->dev, GM_F32, 2, GM_SHAPE(n, L), &err);
+  if (!rc) rc = gm_tensor_create(&r->cond.empty, m->dev, GM_F32, 2, GM_SHAPE(n, 1), &err);
+  if (!rc) rc = gm_text_batch_write(m->vocab, texts, n, r->cond.ids, r->cond.mask, r->cond.empty,
+                                    NULL, &err);
+  free(texts);
+  return rc ? gm_cli_fail_err(&err) : -1;
+}
 
 static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   gm_error err = {0};
   gm_cli_model *m = &r->m;
   if (a->sampler && check_sampler(m->vt, a->sampler, cmd)) return GM_CLI_USAGE;
-  int n = (int)a->n, s = gm_cli_model_image_size(m->vt, &m->opts);
+  int prompted = a->n_prompts > 0;
+  if (prompted) {
+    int code = prompt_conditions(r, a, cmd);
+    if (code >= 0) return code;
+  }
+  int n = prompted ? a->n_prompts * (int)a->per_prompt : (int)a->n;
+  int s = gm_cli_model_image_size(m->vt, &m->opts);
   if (a->noise) {
     if (load_noise(a->noise, m->dev, &r->noise, &err)) return gm_cli_fail_err(&err);
     const gm_tensor *z = r->noise;
@@ -227,7 +335,10 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   gm_sample_options so = {.n = n, .sampler = a->sampler, .temperature = (float)a->temperature,
                           .steps = (int)a->steps, .eta = (float)a->eta, .stretch = a->stretch,
                           .noise = r->noise, .noise_out = r->noise_out,
-                          .progress = gm_cli_progress_units, .progress_ctx = &bar};
+                          .progress = gm_cli_progress_units, .progress_ctx = &bar,
+                          .cond = prompted ? &r->cond : NULL,
+                          .guidance = (float)(isnan(a->guidance) ? m->info.guidance
+                                                                 : a->guidance)};
   gm_rng rng;
   gm_rng_init(&rng, a->seed, 0);
   gm_grad_enable(m->dev, 0);
@@ -247,7 +358,7 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
   double seconds = gm_cli_now() - t0;
   if (!(r->rgb = to_rgb8(r->host, n, s))) return gm_cli_fail("out of memory");
   cJSON *files = cJSON_CreateArray();
-  rc = write_images(a, r->rgb, n, s, files, &err);
+  rc = write_images(a, r->rgb, n, s, prompted ? (int)a->per_prompt : 0, files, &err);
   if (!rc && a->save_noise) {
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", a->seed);
@@ -273,11 +384,20 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
     cJSON_AddNumberToObject(o, "seconds_per_image", seconds / n);
     cJSON_AddNumberToObject(o, "evaluations_per_image", so.evaluations_per_image);
     cJSON_AddBoolToObject(o, "use_ema", m->used_ema);
+    if (prompted) {
+      cJSON_AddNumberToObject(o, "guidance", so.guidance);
+      cJSON_AddItemToObject(o, "prompts", r->prompts);
+      r->prompts = NULL;
+    }
     return gm_cli_print_json(o);
   }
   cJSON_Delete(files);
   printf("wrote %d sample%s to %s (model %s, preset %s, sampler %s%s)\n", n, n == 1 ? "" : "s",
          a->out, m->rec->name, m->opts.preset->name, sampler, m->used_ema ? ", EMA weights" : "");
+  if (prompted)
+    printf("%d prompt%s, %lld image%s each (a row per prompt), guidance %g\n", a->n_prompts,
+           a->n_prompts == 1 ? "" : "s", a->per_prompt, a->per_prompt == 1 ? "" : "s",
+           (double)so.guidance);
   printf("seconds per image: %.4g\n", seconds / n);
   printf("network evaluations per image: %.6g\n", so.evaluations_per_image);
   return GM_CLI_OK;
@@ -287,17 +407,48 @@ static int sample(sample_run *r, const sample_args *a, const char *cmd) {
  * would write, and --save-noise. Returns -1 when all is well, else GM_CLI_USAGE. */
 static int check_paths(const sample_args *a, const gm_cli_modelopts *mo, const char *cmd) {
   const gm_cli_path ins[] = {{"--checkpoint", mo->checkpoint}, {"--weights", mo->weights},
-                             {"--noise", a->noise}};
+                             {"--noise", a->noise}, {"--prompts", a->prompts_file}};
   gm_cli_path outs[] = {{"--out", a->out}, {"--save-noise", a->save_noise}};
-  if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+  if (gm_cli_check_outputs(cmd, ins, 4, outs, 2)) return GM_CLI_USAGE;
   struct stat st;
   if (is_png_path(a->out) || stat(a->out, &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
   for (long long i = 0; i < a->n; i++) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%04lld.png", a->out, i);
     outs[0].path = path;
-    if (gm_cli_check_outputs(cmd, ins, 3, outs, 2)) return GM_CLI_USAGE;
+    if (gm_cli_check_outputs(cmd, ins, 4, outs, 2)) return GM_CLI_USAGE;
   }
+  return -1;
+}
+
+/* --prompts FILE: a prompt per line, blank lines skipped. Returns -1 or an exit code. */
+static int read_prompts(sample_args *a, const char *cmd) {
+  FILE *f = fopen(a->prompts_file, "rb");
+  if (!f) return gm_cli_fail("%s: %s", a->prompts_file, strerror(errno));
+  size_t cap = 1 << 16;
+  a->file_text = malloc(cap + 1);
+  if (!a->file_text) {
+    fclose(f);
+    return gm_cli_fail("out of memory");
+  }
+  size_t n = fread(a->file_text, 1, cap, f);
+  int too_big = n == cap && fgetc(f) != EOF, bad = ferror(f);
+  fclose(f);
+  if (bad) return gm_cli_fail("%s: read error", a->prompts_file);
+  if (too_big) return gm_cli_usage(cmd, "--prompts %s: over 64 KiB", a->prompts_file);
+  a->file_text[n] = '\0';
+  if (memchr(a->file_text, '\0', n))
+    return gm_cli_usage(cmd, "--prompts %s: not a text file (a NUL byte)", a->prompts_file);
+  for (char *save = NULL, *line = strtok_r(a->file_text, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save)) {
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r') line[--len] = '\0';
+    if (strspn(line, " \t") == len) continue;
+    if (a->n_prompts == MAX_PROMPTS)
+      return gm_cli_usage(cmd, "--prompts %s: more than %d prompts", a->prompts_file, MAX_PROMPTS);
+    a->prompt[a->n_prompts++] = line;
+  }
+  if (!a->n_prompts) return gm_cli_usage(cmd, "--prompts %s: no prompt in it", a->prompts_file);
   return -1;
 }
 
@@ -318,12 +469,17 @@ int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
       {"upscale", required_argument, NULL, OPT_UPSCALE},
       {"quiet", no_argument, NULL, OPT_QUIET},
       {"json", no_argument, NULL, OPT_JSON},
+      {"prompt", required_argument, NULL, OPT_PROMPT},
+      {"prompts", required_argument, NULL, OPT_PROMPTS},
+      {"n-per-prompt", required_argument, NULL, OPT_PER_PROMPT},
+      {"guidance", required_argument, NULL, OPT_GUIDANCE},
+      {"strict-prompt", no_argument, NULL, OPT_STRICT_PROMPT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   gm_cli_modelopts mo;
   gm_cli_modelopts_init(&mo);
-  sample_args a = {.n = 16, .upscale = 4};
+  sample_args a = {.n = 16, .upscale = 4, .guidance = NAN};
   gm_error err = {0};
   int c, code = -1;
   while (code < 0 && (c = gm_cli_getopt(argc, argv, "h", longopts)) != -1) {
@@ -335,17 +491,32 @@ int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
   }
   if (code < 0 && gm_cli_no_operands(argc, argv)) code = GM_CLI_USAGE;
   if (code < 0 && !a.out) code = gm_cli_usage(argv[0], "--out FILE.png|DIR is required");
+  if (code < 0 && a.prompts_file && a.n_prompts)
+    code = gm_cli_usage(argv[0], "give --prompt TEXT or --prompts FILE, not both");
+  if (code < 0 && !a.prompts_file && !a.n_prompts && (!isnan(a.guidance) || a.per_prompt || a.strict))
+    code = gm_cli_usage(argv[0], "--guidance, --n-per-prompt and --strict-prompt go with "
+                        "--prompt or --prompts");
+  if (code < 0 && (a.prompts_file || a.n_prompts) && a.n_given)
+    code = gm_cli_usage(argv[0], "with prompts the images are --n-per-prompt K per prompt; "
+                        "--n does not apply");
   if (code < 0) code = check_paths(&a, &mo, argv[0]);
+  if (code < 0 && a.prompts_file) code = read_prompts(&a, argv[0]);
+  if (code < 0 && a.n_prompts && !a.per_prompt) a.per_prompt = 8;
   sample_run r;
   memset(&r, 0, sizeof r);
   if (code < 0 && (code = gm_cli_model_open(&mo, host, argv[0], &r.m)) == 0) {
     code = sample(&r, &a, argv[0]);
     gm_tensor_destroy(r.noise);
     gm_tensor_destroy(r.noise_out);
+    gm_tensor_destroy(r.cond.ids);
+    gm_tensor_destroy(r.cond.mask);
+    gm_tensor_destroy(r.cond.empty);
+    cJSON_Delete(r.prompts);
     free(r.host);
     free(r.rgb);
     gm_cli_model_close(&r.m);
   }
   gm_cli_modelopts_free(&mo);
+  free(a.file_text);
   return code;
 }

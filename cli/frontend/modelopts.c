@@ -237,6 +237,17 @@ int gm_cli_model_open(const gm_cli_modelopts *o, gm_host *host, const char *cmd,
       m->used_ema = 1;
     }
   }
+  if (!code && gm_model_describe(m->vt, &m->opts, &m->info, &err))
+    code = gm_cli_fail("model '%s': %s", m->rec->name, err.msg);
+  const char *vocab = code ? NULL : gm_checkpoint_meta(c, GM_TEXT_VOCAB_KEY);
+  if (vocab) {
+    char what[4200];
+    snprintf(what, sizeof what, "%s: metadata %s", m->file, GM_TEXT_VOCAB_KEY);
+    if (gm_vocab_parse(&m->vocab, vocab, what, &err)) code = gm_cli_fail_err(&err);
+    else if (m->info.text_condition && gm_vocab_size(m->vocab) > m->info.vocab_size)
+      code = gm_cli_fail("%s: its vocabulary has %d ids, more than the model's %d", m->file,
+                         gm_vocab_size(m->vocab), m->info.vocab_size);
+  }
   gm_checkpoint_close(c);
   if (!code && m->vt->train_mode) m->vt->train_mode(m->model, 0);
   if (code) gm_cli_model_close(m);
@@ -246,6 +257,8 @@ int gm_cli_model_open(const gm_cli_modelopts *o, gm_host *host, const char *cmd,
 void gm_cli_model_close(gm_cli_model *m) {
   if (m->model) m->vt->destroy(m->model);
   m->model = NULL;
+  gm_vocab_destroy(m->vocab);
+  m->vocab = NULL;
   gm_model_options_free(&m->opts);
   if (m->dev) {
     gm_tape_reset(m->dev);

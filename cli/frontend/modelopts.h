@@ -91,6 +91,9 @@ typedef struct gm_cli_model {
   const char *file;        /* the --checkpoint or --weights file */
   int has_ema;             /* the file has ema.* tensors */
   int used_ema;            /* they were loaded in place of the weights */
+  gm_model_info info;      /* the model's metadata for its options */
+  gm_vocab *vocab;         /* a text model's vocabulary from the checkpoint's metadata
+                              (GM_TEXT_VOCAB_KEY); NULL when the file has none */
 } gm_cli_model;
 
 /* From --checkpoint (model, preset and options from its metadata, --set on top) or

@@ -41,7 +41,7 @@ static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
   int rc = 0;
   for (; rc == 0 && step < warmup; step++) {
     gm_tape_reset(dev);
-    rc = gm__train_parts_step(p, x, &loss_rng, step + 1, &loss, err);
+    rc = gm__train_parts_step(p, x, NULL, &loss_rng, step + 1, &loss, err);
   }
   if (rc == 0) rc = gm_device_finish(dev, err);
   double t0 = now_s(), last = t0;
@@ -55,7 +55,7 @@ static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
       each = grown;
     }
     gm_tape_reset(dev);
-    rc = gm__train_parts_step(p, x, &loss_rng, ++step, &loss, err);
+    rc = gm__train_parts_step(p, x, NULL, &loss_rng, ++step, &loss, err);
     double now = now_s();
     each[timed++] = now - last;
     last = now;

@@ -264,8 +264,7 @@ int gm_model_options_resolve(const gm_model_vtable *vt, const char *preset,
   }
   /* What the table cannot say, on the complete list (a plugin built before the slot
    * existed has a shorter vtable, and its copy in the registry reads NULL there). */
-  if (!rc && vt->size >= offsetof(gm_model_vtable, check_options) + sizeof vt->check_options &&
-      vt->check_options) {
+  if (!rc && GM_MODEL_VTABLE_HAS(vt, check_options)) {
     rc = vt->check_options(model.v, model.n, err);
     if (rc && rc != GM_ENOMEM)
       gm_error_prefix(err, "preset '%s'%s", p->name, n_sets ? " with --set" : "");
@@ -330,6 +329,12 @@ int gm_model_describe(const gm_model_vtable *vt, const gm_resolved_options *opts
     info->size = sizeof *info; /* the plugin's to read, never to change */
     if (rc) return rc;
   }
+  if (info->text_condition &&
+      (!GM_MODEL_VTABLE_HAS(vt, loss_text) || info->vocab_size < 2 || !(info->cond_drop >= 0) ||
+       !(info->cond_drop < 1) || !isfinite(info->guidance)))
+    return gm_error_set(err, GM_EPLUGIN,
+                        "model metadata: a text condition needs the loss_text slot, a "
+                        "vocab_size of at least 2, a cond_drop in [0, 1) and a finite guidance");
   if (!vt->nll) info->likelihood = GM_LIKELIHOOD_NONE;
   else if (info->likelihood == GM_LIKELIHOOD_NONE)
     return gm_error_set(err, GM_EPLUGIN,

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "trainer_internal.h"
 
 /* ---- settings ---- */
@@ -142,10 +143,11 @@ void gm__train_parts_close(gm__train_parts *p) {
   memset(p, 0, sizeof *p);
 }
 
-int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, gm_rng *rng, int64_t step,
-                         float *loss_out, gm_error *err) {
+int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, const gm_text_cond *cond,
+                         gm_rng *rng, int64_t step, float *loss_out, gm_error *err) {
   gm_tensor *loss = NULL;
-  int rc = p->vt->loss(p->model, x, rng, &loss, err);
+  int rc = cond ? p->vt->loss_text(p->model, x, cond, rng, &loss, err)
+                : p->vt->loss(p->model, x, rng, &loss, err);
   if (rc) gm_error_prefix(err, "step %lld: model '%s' loss", (long long)step, p->name);
   else if (!loss || loss->numel != 1)
     rc = gm_error_set(err, GM_EPLUGIN, "step %lld: model '%s' loss is not a scalar",
@@ -155,6 +157,66 @@ int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, gm_rng *rng, int64_t 
   if (!rc) rc = gm_optim_step(p->optim, err);
   if (!rc && p->ema) rc = gm_ema_update(p->ema, err);
   if (!rc) rc = gm_tensor_read(loss, loss_out, sizeof *loss_out, err);
+  return rc;
+}
+
+int gm__cond_dropped(uint64_t seed, int64_t step, int i, double p) {
+  if (!(p > 0)) return 0;
+  uint32_t ctr[4] = {(uint32_t)step, (uint32_t)((uint64_t)step >> 32), (uint32_t)(i / 4),
+                     0x636f6e64u /* "cond" */};
+  uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)}, out[4];
+  gm_philox4x32_10(ctr, key, out);
+  return (out[i % 4] >> 8) * (1.0 / 16777216.0) < p;
+}
+
+/* A text model's vocabulary from the training split's texts, and the condition tensors
+ * of a full batch. Other models: nothing. */
+static int open_text(gm_trainer *t, gm_error *err) {
+  gm_model_info info;
+  int rc = gm_model_describe(t->c.model, t->c.options, &info, err);
+  if (rc || !info.text_condition) return rc;
+  const char **texts = malloc(sizeof *texts * (size_t)t->n_train);
+  if (!texts) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  for (int i = 0; i < t->n_train; i++) texts[i] = gm_dataset_get(t->c.data, t->train_idx[i])->text;
+  rc = gm_vocab_build(&t->vocab, texts, t->n_train, 1, err);
+  free(texts);
+  if (rc) return gm_error_prefix(err, "trainer: the training texts");
+  if (gm_vocab_size(t->vocab) > info.vocab_size)
+    return gm_error_set(err, GM_EINVAL,
+                        "trainer: the training texts have %d words, and model '%s' holds %d "
+                        "token ids (padding included); raise its vocabulary option",
+                        gm_vocab_size(t->vocab) - 1, t->c.model_name, info.vocab_size);
+  t->vocab_str = gm_vocab_serialize(t->vocab);
+  if (!t->vocab_str) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  t->cond_drop = info.cond_drop;
+  int64_t L = GM_TEXT_MAX_TOKENS;
+  rc = gm_tensor_create(&t->ids, t->c.dev, GM_I32, 2, GM_SHAPE(t->x_n, L), err);
+  if (!rc) rc = gm_tensor_create(&t->mask, t->c.dev, GM_F32, 2, GM_SHAPE(t->x_n, L), err);
+  if (!rc) rc = gm_tensor_create(&t->empty, t->c.dev, GM_F32, 2, GM_SHAPE(t->x_n, 1), err);
+  return rc;
+}
+
+/* The texts of the batch at perm[epoch_pos ..] for step `step` (condition dropout
+ * applied) into the condition tensors, made for n rows when n is not the full batch. */
+static int batch_texts(gm_trainer *t, int n, int64_t step, gm_text_cond *c, gm_error *err) {
+  *c = (gm_text_cond){t->ids, t->mask, t->empty};
+  int rc = 0;
+  if (n != t->x_n) {
+    c->ids = c->mask = c->empty = NULL;
+    int64_t L = GM_TEXT_MAX_TOKENS;
+    rc = gm__tensor_temp(&c->ids, t->c.dev, GM_I32, 2, GM_SHAPE(n, L), err);
+    if (!rc) rc = gm__tensor_temp(&c->mask, t->c.dev, GM_F32, 2, GM_SHAPE(n, L), err);
+    if (!rc) rc = gm__tensor_temp(&c->empty, t->c.dev, GM_F32, 2, GM_SHAPE(n, 1), err);
+    if (rc) return rc;
+  }
+  const char **texts = malloc(sizeof *texts * (size_t)n);
+  if (!texts) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
+  for (int i = 0; i < n; i++)
+    texts[i] = gm__cond_dropped(t->seed, step, i, t->cond_drop)
+                   ? ""
+                   : gm_dataset_get(t->c.data, t->perm[t->epoch_pos + i])->text;
+  rc = gm_text_batch_write(t->vocab, texts, n, c->ids, c->mask, c->empty, NULL, err);
+  free(texts);
   return rc;
 }
 
@@ -309,6 +371,7 @@ int gm_trainer_create(gm_trainer **out, const gm_train_config *c, gm_error *err)
     rc = gm_error_set(err, GM_EEXISTS, "%s already holds a run (last.safetensors); resume it or "
                       "train into another folder", c->out_dir);
   if (!rc) rc = load_split(t, err);
+  if (!rc) rc = open_text(t, err);
   if (!rc)
     rc = gm__train_parts_open(&t->p, c->model, c->model_name, c->dev, c->options, &t->s,
                               c->seed, err);
@@ -334,6 +397,11 @@ void gm_trainer_destroy(gm_trainer *t) {
   gm__trainer_state_close(t);
   gm__train_parts_close(&t->p);
   gm_tensor_destroy(t->x);
+  gm_tensor_destroy(t->ids);
+  gm_tensor_destroy(t->mask);
+  gm_tensor_destroy(t->empty);
+  gm_vocab_destroy(t->vocab);
+  free(t->vocab_str);
   if (t->metrics) fclose(t->metrics);
   free(t->train_idx);
   free(t->perm);
@@ -397,7 +465,10 @@ static int train_step(gm_trainer *t, float *loss_out, gm_error *err) {
   int n;
   int rc = next_batch(t, &x, &n, err);
   if (rc) return rc;
-  rc = gm__train_parts_step(&t->p, x, &t->rng, t->step + 1, loss_out, err);
+  gm_text_cond cond;
+  if (t->vocab) rc = batch_texts(t, n, t->step + 1, &cond, err);
+  if (!rc) rc = gm__train_parts_step(&t->p, x, t->vocab ? &cond : NULL, &t->rng, t->step + 1,
+                                     loss_out, err);
   if (x != t->x) gm_tensor_destroy(x);
   if (rc) return rc;
   t->step++;

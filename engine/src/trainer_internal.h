@@ -25,11 +25,17 @@ int gm__train_parts_open(gm__train_parts *p, const gm_model_vtable *vt, const ch
                          const gm_train_settings *s, uint64_t seed, gm_error *err);
 void gm__train_parts_close(gm__train_parts *p);
 /* Step number `step` on the batch x (B, 3, S, S) of 0..255 images, recording on: the
- * model's loss (rng draws what it needs), zero grads, backward, the optimiser step
- * (clipping inside), the EMA update, and the loss read back into *loss (the step's one
- * host round trip). The step's temporaries stay on the arena for the caller to reset. */
-int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, gm_rng *rng, int64_t step,
-                         float *loss, gm_error *err);
+ * model's loss (rng draws what it needs; with cond, one text per image, its loss_text),
+ * zero grads, backward, the optimiser step (clipping inside), the EMA update, and the
+ * loss read back into *loss (the step's one host round trip). The step's temporaries
+ * stay on the arena for the caller to reset. */
+int gm__train_parts_step(gm__train_parts *p, gm_tensor *x, const gm_text_cond *cond,
+                         gm_rng *rng, int64_t step, float *loss, gm_error *err);
+
+/* Whether image i of the batch of step `step` trains on the empty text (condition
+ * dropout at rate p): a host Philox draw keyed by the seed, so a resumed run drops the
+ * same texts. */
+int gm__cond_dropped(uint64_t seed, int64_t step, int i, double p);
 
 struct gm_trainer {
   gm_train_config c;
@@ -47,6 +53,12 @@ struct gm_trainer {
   int64_t perm_epoch;          /* the epoch perm holds; -1 none */
   gm_tensor *x;                /* (x_n, 3, S, S) the full-size batch */
   int x_n;
+  /* a text model's vocabulary (built from the training split's texts, stored in every
+   * checkpoint) and its batch of conditions; NULL / zero for other models */
+  gm_vocab *vocab;
+  char *vocab_str;             /* gm_vocab_serialize(vocab) */
+  double cond_drop;
+  gm_tensor *ids, *mask, *empty; /* (x_n, L), (x_n, L), (x_n, 1) */
 
   /* progress, all saved in checkpoints */
   int64_t step;                /* optimiser steps done */

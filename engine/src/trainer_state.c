@@ -241,9 +241,10 @@ static int save_file(gm_trainer *t, const char *path, gm_error *err) {
       {"data", t->data_json},
       {"genmoji_version", gm_version()},
       {"wall_s", wall},
+      {GM_TEXT_VOCAB_KEY, t->vocab_str}, /* last: only a text model has one */
   };
-  return gm_checkpoint_write_params(path, t->p.params, t->extra, t->n_extra, meta,
-                                    (int)(sizeof meta / sizeof meta[0]), err);
+  int n_meta = (int)(sizeof meta / sizeof meta[0]) - (t->vocab_str ? 0 : 1);
+  return gm_checkpoint_write_params(path, t->p.params, t->extra, t->n_extra, meta, n_meta, err);
 }
 
 const char *gm__trainer_last_good(const gm_trainer *t, char *buf, size_t n) {
@@ -536,6 +537,15 @@ int gm__trainer_restore(gm_trainer *t, const char *path, gm_error *err) {
       rc = gm_checkpoint_read_finite(c, t->extra[i].name, t->extra[i].tensor, err);
   }
   if (!rc) rc = restore_counters(t, c, path, err);
+  if (!rc && t->vocab_str) { /* the same data gives the same vocabulary, or it was edited */
+    const char *was = gm_checkpoint_meta(c, GM_TEXT_VOCAB_KEY);
+    if (!was)
+      rc = gm_error_set(err, GM_EFORMAT, "%s: no '%s' in the metadata of a text model", path,
+                        GM_TEXT_VOCAB_KEY);
+    else if (strcmp(was, t->vocab_str))
+      rc = gm_error_set(err, GM_EFORMAT, "%s: its vocabulary ('%s') is not the one the "
+                        "training texts give now", path, GM_TEXT_VOCAB_KEY);
+  }
   gm_checkpoint_close(c);
   return rc;
 }

@@ -32,6 +32,18 @@ static const gm_model_option options[] = {
     {"attn", GM_OPTION_CHOICE, "8", 1, 0, "8|16|8,16|none",
      "unet: self-attention at these map sides (and in the middle unless none)"},
     {"dropout", GM_OPTION_FLOAT, "0.1", 0, 0.9, NULL, "unet: dropout in the residual blocks"},
+    {"vocab", GM_OPTION_INT, "0", 0, 65536, NULL,
+     "unet: a text condition whose embedding holds this many token ids (the training "
+     "texts' words + 1 must fit); 0 = no text"},
+    {"text_dim", GM_OPTION_INT, "64", 8, 512, NULL, "unet, text: the token vectors' width"},
+    {"xattn", GM_OPTION_BOOL, "1", 1, 0, NULL,
+     "unet, text: the 8x8 maps cross-attend to the token vectors (beside the condition "
+     "added to the time embedding)"},
+    {"cond_drop", GM_OPTION_FLOAT, "0.15", 0, 0.9, NULL,
+     "unet, text: share of training images given the empty text (condition dropout)"},
+    {"guidance", GM_OPTION_FLOAT, "1", 0, 20, NULL,
+     "unet, text: the default classifier-free guidance W of sample --prompt (1 = plain "
+     "conditional)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -41,6 +53,11 @@ static const gm_model_preset presets[] = {
     {"unet", "time-conditioned U-Net (GroupNorm, SiLU, attention at 8x8), cosine schedule, EMA",
      "arch=unet timesteps=500 schedule=cosine sampler=ddim pred=v ch=16 mult=1,2,2 blocks=2 attn=8 "
      "dropout=0.1 lr=1e-3 batch=8 optimizer=adam ema=0.99 hflip=1"},
+    {"unet-text", "the unet preset conditioned on each emoji's text: the condition added to "
+     "the time embedding, the 8x8 maps cross-attending to its words, condition dropout 0.15",
+     "arch=unet timesteps=500 schedule=cosine sampler=ddim pred=v ch=16 mult=1,2,2 blocks=2 attn=8 "
+     "dropout=0.1 vocab=1024 text_dim=64 xattn=1 cond_drop=0.15 guidance=1 lr=1e-3 batch=8 "
+     "optimizer=adam ema=0.99 hflip=1"},
     {"seed", "the study's U-Net exactly: no time input, T=500 linear betas, clamped x_t",
      "arch=seed timesteps=500 schedule=study clamp_xt=1 sampler=ddpm pred=eps lr=1e-3 batch=8 "
      "optimizer=adam ema=0 hflip=1"},
@@ -104,7 +121,24 @@ static int parse_config(const gm_kv *kv, int n, ddpm_config *c, gm_error *err) {
   if (rc == 0)
     rc = choice(kv, n, "attn", (const char *const[]){"8", "16", "8,16", "none", NULL}, &attn, err);
   if (rc == 0) rc = gm_kv_float(kv, n, "dropout", &dropout, err);
+  int64_t vocab = 0, text_dim = 0;
+  if (rc == 0) rc = gm_kv_int(kv, n, "vocab", &vocab, err);
+  if (rc == 0) rc = gm_kv_int(kv, n, "text_dim", &text_dim, err);
+  if (rc == 0) rc = gm_kv_bool(kv, n, "xattn", &c->xattn, err);
+  if (rc == 0) rc = gm_kv_float(kv, n, "cond_drop", &c->cond_drop, err);
+  if (rc == 0) rc = gm_kv_float(kv, n, "guidance", &c->guidance, err);
   if (rc) return rc;
+  if (vocab < 0 || vocab > 65536 || vocab == 1 || text_dim < 8 || text_dim > 512 ||
+      !(c->cond_drop >= 0 && c->cond_drop < 1) || !(c->guidance >= 0 && c->guidance <= 20))
+    return gm_error_set(err, GM_ERANGE, "ddpm: a text option is outside its range (vocab "
+                        "%lld: 0 or 2..65536, text_dim %lld: 8..512, cond_drop %g: 0..0.9, "
+                        "guidance %g: 0..20)", (long long)vocab, (long long)text_dim,
+                        c->cond_drop, c->guidance);
+  c->vocab = (int)vocab;
+  c->text_dim = (int)text_dim;
+  if (c->vocab && c->arch != DDPM_ARCH_UNET)
+    return gm_error_set(err, GM_EINVAL, "ddpm: option vocab=%d: a text condition needs "
+                        "arch=unet", c->vocab);
   if (size < 4 || size > 256 || T < 2 || T > 10000 || ch < 4 || ch > 512 || blocks < 1 ||
       blocks > 8 || !(dropout >= 0 && dropout < 1))
     return gm_error_set(err, GM_ERANGE, "ddpm: an option is outside its range (size %lld, "
@@ -151,6 +185,9 @@ static void destroy(gm_model *m) {
   gm_tensor_destroy(m->neg_sqrt_1mab);
   gm_tensor_destroy(m->eps);
   gm_tensor_destroy(m->u);
+  gm_tensor_destroy(m->none.ids);
+  gm_tensor_destroy(m->none.mask);
+  gm_tensor_destroy(m->none.empty);
   ddpm__schedule_close(&m->sched);
   free(m);
 }
@@ -206,8 +243,34 @@ static void train_mode(gm_model *m, int training) { m->training = training != 0;
 
 /* ---- the network ---- */
 
-int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tensor **out,
-              gm_error *err) {
+/* The empty condition for b images (ids 0, mask 0, empty 1), kept for the next call. */
+static int empty_cond(gm_model *m, int64_t b, const gm_text_cond **out, gm_error *err) {
+  gm_text_cond *c = &m->none;
+  if (!c->ids || c->ids->shape[0] != b) {
+    gm_tensor_destroy(c->ids);
+    gm_tensor_destroy(c->mask);
+    gm_tensor_destroy(c->empty);
+    *c = (gm_text_cond){NULL, NULL, NULL};
+    int64_t L = GM_TEXT_MAX_TOKENS;
+    int rc = gm_tensor_create(&c->ids, m->dev, GM_I32, 2, GM_SHAPE(b, L), err);
+    if (rc == 0) rc = gm_tensor_create(&c->mask, m->dev, GM_F32, 2, GM_SHAPE(b, L), err);
+    if (rc == 0) rc = gm_tensor_create(&c->empty, m->dev, GM_F32, 2, GM_SHAPE(b, 1), err);
+    if (rc == 0) rc = gm_tensor_fill(c->mask, 0, err);
+    if (rc == 0) rc = gm_tensor_fill(c->empty, 1, err);
+    if (rc == 0) { /* int32 zeros: the padding id */
+      int32_t *z = calloc((size_t)(b * L), sizeof *z);
+      rc = z ? gm_tensor_write(c->ids, z, (size_t)(b * L) * sizeof *z, err)
+             : gm_error_set(err, GM_ENOMEM, "ddpm: out of memory");
+      free(z);
+    }
+    if (rc) return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, const gm_text_cond *cond,
+              gm_rng *dropout, gm_tensor **out, gm_error *err) {
   char sx[96], st[96];
   if (x->dtype != GM_F32 || t->dtype != GM_F32 || x->ndim != 4 || x->shape[1] != 3 ||
       t->ndim != 1 || t->shape[0] != x->shape[0])
@@ -218,15 +281,26 @@ int ddpm__net(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout, gm_tenso
     if (x->shape[2] % 4 || x->shape[3] % 4)
       return gm_error_set(err, GM_ESHAPE, "ddpm seed: x %s: H and W must be divisible by 4",
                           gm_shape_str(x, sx, sizeof sx));
+    if (cond) return gm_error_set(err, GM_EINVAL, "ddpm seed: the study's U-Net takes no text");
     return ddpm__seed_forward(m, x, t, out, err);
   }
-  return ddpm__unet_forward(m, x, t, dropout, out, err);
+  if (cond && !m->cfg.vocab)
+    return gm_error_set(err, GM_EINVAL, "ddpm: this model takes no text (vocab=0)");
+  if (cond && (!cond->ids || !cond->mask || !cond->empty || cond->ids->dtype != GM_I32 ||
+               cond->ids->ndim != 2 || cond->ids->shape[0] != x->shape[0]))
+    return gm_error_set(err, GM_ESHAPE, "ddpm: the text condition must have one row of int32 "
+                        "token ids per image (%lld)", (long long)x->shape[0]);
+  if (m->cfg.vocab && !cond) {
+    int rc = empty_cond(m, x->shape[0], &cond, err);
+    if (rc) return rc;
+  }
+  return ddpm__unet_forward(m, x, t, cond, dropout, out, err);
 }
 
-int ddpm__eps(gm_model *m, gm_tensor *x, gm_tensor *t, int level, gm_tensor **eps,
-              gm_error *err) {
+int ddpm__eps(gm_model *m, gm_tensor *x, gm_tensor *t, int level, const gm_text_cond *cond,
+              gm_tensor **eps, gm_error *err) {
   gm_tensor *y, *a, *b;
-  int rc = ddpm__net(m, x, t, NULL, &y, err);
+  int rc = ddpm__net(m, x, t, cond, NULL, &y, err);
   if (rc || m->cfg.pred == DDPM_PRED_EPS) {
     *eps = y;
     return rc;
@@ -235,6 +309,20 @@ int ddpm__eps(gm_model *m, gm_tensor *x, gm_tensor *t, int level, gm_tensor **ep
   rc = gm_scale(&a, y, (float)sqrt(ab), err);
   if (rc == 0) rc = gm_scale(&b, x, (float)sqrt(1 - ab), err);
   if (rc == 0) rc = gm_add(eps, a, b, err);
+  return rc;
+}
+
+int ddpm__eps_guided(gm_model *m, gm_tensor *x, gm_tensor *t, int level,
+                     const gm_text_cond *cond, float w, gm_tensor **eps, gm_error *err) {
+  if (!cond || w == 0.0f) return ddpm__eps(m, x, t, level, NULL, eps, err);
+  if (w == 1.0f) return ddpm__eps(m, x, t, level, cond, eps, err);
+  gm_tensor *c, *u, *d;
+  int rc = ddpm__eps(m, x, t, level, cond, &c, err);
+  if (rc == 0) rc = ddpm__eps(m, x, t, level, NULL, &u, err);
+  if (rc == 0) rc = gm_scale(&d, u, -1.0f, err);
+  if (rc == 0) rc = gm_add(&d, c, d, err);    /* c - u */
+  if (rc == 0) rc = gm_scale(&d, d, w, err);  /* w (c - u) */
+  if (rc == 0) rc = gm_add(eps, u, d, err);   /* u + w (c - u) */
   return rc;
 }
 
@@ -252,7 +340,7 @@ static int forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_named_te
     return gm_error_set(err, GM_EINVAL, "ddpm forward: needs inputs 'x' (B, 3, H, W) in "
                         "[-1, 1] and 't' (B) holding t / T");
   if (max_out < 1) return gm_error_set(err, GM_EINVAL, "ddpm forward: no room for output 'eps'");
-  int rc = ddpm__net(m, x, t, NULL, &y, err);
+  int rc = ddpm__net(m, x, t, NULL, NULL, &y, err);
   if (rc) return rc;
   if (m->cfg.pred == DDPM_PRED_EPS) {
     out[0] = (gm_named_tensor){"eps", y};
@@ -291,7 +379,8 @@ static int scratch(gm_tensor **t, gm_device *dev, int ndim, const int64_t *shape
 /* L_simple: t uniform over the levels (the study: 1 .. T - 1), x_t from the forward
  * process (clamped when clamp_xt), loss = mean((eps_hat - eps)^2), or with pred=v
  * mean((v_hat - v)^2), v = sqrt(ab) eps - sqrt(1 - ab) x0 (eps weighted by 1 + SNR). */
-static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm_error *err) {
+static int loss_cond(gm_model *m, gm_tensor *images, const gm_text_cond *cond, gm_rng *rng,
+                     gm_tensor **out, gm_error *err) {
   char s[96];
   if (images->ndim != 4 || images->shape[1] != 3)
     return gm_error_set(err, GM_ESHAPE, "ddpm loss: images must be (B, 3, S, S), got %s",
@@ -313,9 +402,20 @@ static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm
   target = m->eps;
   if (rc == 0 && m->cfg.pred == DDPM_PRED_V)
     rc = gm_diffusion_q_sample(&target, x0, m->eps, idx, m->neg_sqrt_1mab, m->sqrt_ab, 0, err);
-  if (rc == 0) rc = ddpm__net(m, xt, tin, rng, &y, err);
+  if (rc == 0) rc = ddpm__net(m, xt, tin, cond, rng, &y, err);
   if (rc == 0) rc = gm_mse(out, y, target, err);
   return rc;
+}
+
+/* A text model trains unconditionally here on the empty text; loss_text on each image's. */
+static int loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **out, gm_error *err) {
+  return loss_cond(m, images, NULL, rng, out, err);
+}
+
+static int loss_text(gm_model *m, gm_tensor *images, const gm_text_cond *cond, gm_rng *rng,
+                     gm_tensor **out, gm_error *err) {
+  if (!cond) return gm_error_set(err, GM_EINVAL, "ddpm loss_text: no condition");
+  return loss_cond(m, images, cond, rng, out, err);
 }
 
 static int sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **images,
@@ -353,6 +453,12 @@ static int describe(const gm_kv *kv, int n, gm_model_info *info, gm_error *err) 
   info->n_samplers = 2;
   info->size_option = "size";
   info->image_size = c.size;
+  if (c.vocab && GM_MODEL_INFO_HAS(info, guidance)) {
+    info->text_condition = 1;
+    info->vocab_size = c.vocab;
+    info->cond_drop = c.cond_drop;
+    info->guidance = c.guidance;
+  }
   return 0;
 }
 
@@ -373,6 +479,7 @@ static const gm_model_vtable vtable = {
     .forward_outputs = forward_outputs,
     .describe = describe,
     .check_options = check_options,
+    .loss_text = loss_text,
 };
 
 static const gm_plugin plugin = {

@@ -9,12 +9,13 @@
 typedef struct net_ctx {
   gm_model *m;
   gm_tensor *tin;  /* (B) */
+  const gm_text_cond *cond; /* each image's text; NULL: the empty one */
 } net_ctx;
 
 static int predict(void *ctx, gm_tensor *x_t, int level, gm_tensor **eps_hat, gm_error *err) {
   net_ctx *c = ctx;
   int rc = gm_tensor_fill(c->tin, level * c->m->sched.t_scale, err);
-  if (rc == 0) rc = ddpm__eps(c->m, x_t, c->tin, level, eps_hat, err);
+  if (rc == 0) rc = ddpm__eps(c->m, x_t, c->tin, level, c->cond, eps_hat, err);
   return rc;
 }
 
@@ -27,7 +28,7 @@ int ddpm__nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm_rng *r
   int64_t batch = images->shape[0], n = images->numel;
   gm_rng fallback;
   gm_rng_init(&fallback, 0, 0);
-  net_ctx c = {.m = m};
+  net_ctx c = {.m = m, .cond = o ? o->cond : NULL};
   gm_tensor *x0 = NULL;
   float *h = malloc((size_t)n * sizeof *h);
   double *bits = malloc((size_t)batch * sizeof *bits);

@@ -2,6 +2,7 @@
  * step) and DDIM (any number of evenly spaced levels, eta), a whole batch per network
  * pass, from drawn or given x_N, mapped back to 0..255 by clamping or the study's stretch;
  * both may stop early after o->stop_after steps (for benchmarks). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ static int run(gm_model *m, gm_sample_options *o, gm_rng *rng, const ddpm_step *
         .clip_x0 = 1, .c0 = (float)st[i].c0, .c1 = (float)st[i].c1,
         .sigma = (float)st[i].sigma, .clamp_out = m->cfg.clamp_xt};
     rc = gm_tensor_fill(tin, st[i].from * m->sched.t_scale, err);
-    if (rc == 0) rc = ddpm__eps(m, x, tin, st[i].from, &eps, err);
+    if (rc == 0) rc = ddpm__eps_guided(m, x, tin, st[i].from, o->cond, o->guidance, &eps, err);
     if (rc == 0 && st[i].sigma > 0) rc = gm_rng_normal(z, rng, 0.0f, 1.0f, err);
     if (rc == 0) rc = gm_diffusion_step(x, eps, st[i].sigma > 0 ? z : NULL, &c, err);
     gm_tape_reset(m->dev);  /* one step's activations at a time */
@@ -82,6 +83,14 @@ int ddpm__sample(gm_model *m, gm_sample_options *o, gm_rng *rng, gm_tensor **ima
     return gm_error_set(err, GM_ENOTFOUND, "ddpm: no sampler '%s' (samplers: ddim, ddpm)",
                         o->sampler);
   if (o->n < 1) return gm_error_set(err, GM_EINVAL, "ddpm sample: n must be at least 1");
+  if (o->cond && !m->cfg.vocab)
+    return gm_error_set(err, GM_EINVAL, "ddpm sample: this model takes no text (its "
+                        "options have vocab=0); sample it without a prompt");
+  if (o->cond && (!o->cond->ids || o->cond->ids->ndim != 2 || o->cond->ids->shape[0] != o->n))
+    return gm_error_set(err, GM_ESHAPE, "ddpm sample: the condition must have one row per "
+                        "image (%d)", o->n);
+  if (o->cond && !isfinite(o->guidance))
+    return gm_error_set(err, GM_EINVAL, "ddpm sample: guidance %g is not a number", o->guidance);
   int64_t S = m->cfg.size, shape[4] = {o->n, 3, S, S};
   int rc = o->noise ? want_shape("--noise", o->noise, shape, err) : 0;
   if (rc == 0 && o->noise_out) rc = want_shape("the noise output", o->noise_out, shape, err);

@@ -6,6 +6,13 @@
  * strided-conv downsampling and nearest-upsample + conv upsampling; skip connections from
  * every encoder stage; GroupNorm -> SiLU -> zero-initialised conv out.
  *
+ * With a text condition (vocab > 0): the text encoder (genmoji/text.h, parameters
+ * "text.*") gives a condition vector, added to the time MLP's output before its last
+ * SiLU, so every residual block's time projection carries it; with xattn, every attention
+ * block at 8x8 is followed by a cross-attention block (GroupNorm, a 1x1 query conv, key
+ * and value projections of the token vectors, masked cross-attention, a zero-initialised
+ * 1x1 output, residual), parameters "<block>.xattn.*".
+ *
  * The network is a list of layers in forward order, built from the options at declare
  * time; forward walks it with a stack of skip tensors. */
 #include <stdio.h>
@@ -31,10 +38,14 @@ typedef struct layer {
    * L_DOWN / L_UP: conv1 */
   gm_tensor *n1w, *n1b, *c1w, *c1b, *tw, *tb, *n2w, *n2b, *c2w, *c2b, *sw, *sb;
   gm_tensor *qw, *qb, *kw, *kb, *vw, *vb;
+  /* L_ATTN with cross-attention to the text's tokens (xattn and an 8x8 map) */
+  int xattn;
+  gm_tensor *xnw, *xnb, *xqw, *xqb, *xkw, *xkb, *xvw, *xvb, *xpw, *xpb;
 } layer;
 
 struct ddpm_unet {
   int emb;                       /* time embedding width, 4 ch */
+  gm_text_encoder_config text;   /* vocab_size 0: no text */
   gm_tensor *e0w, *e0b, *e2w, *e2b, *inw, *inb, *onw, *onb, *ocw, *ocb;
   layer layers[MAX_LAYERS];
   int n_layers;
@@ -71,6 +82,26 @@ static int decl_vec(gm_params *p, const char *prefix, const char *leaf, const ch
   snprintf(pre, sizeof pre, "%s.%s", prefix, leaf);
   int rc = decl(p, pre, a, 1, GM_SHAPE(c), err);
   if (rc == 0) rc = decl(p, pre, b, 1, GM_SHAPE(c), err);
+  return rc;
+}
+
+static int decl_linear(gm_params *p, const char *prefix, const char *leaf, int out, int in,
+                       gm_error *err) {
+  char pre[96];
+  snprintf(pre, sizeof pre, "%s.%s", prefix, leaf);
+  int rc = decl(p, pre, "weight", 2, GM_SHAPE(out, in), err);
+  if (rc == 0) rc = decl(p, pre, "bias", 1, GM_SHAPE(out), err);
+  return rc;
+}
+
+static int decl_xattn(gm_params *p, const layer *l, int dim, gm_error *err) {
+  char pre[80];
+  snprintf(pre, sizeof pre, "%s.xattn", l->name);
+  int rc = decl_vec(p, pre, "norm", "weight", "bias", l->cin, err);
+  if (rc == 0) rc = decl_conv(p, pre, "q", l->cin, l->cin, 1, err);
+  if (rc == 0) rc = decl_linear(p, pre, "k", l->cin, dim, err);
+  if (rc == 0) rc = decl_linear(p, pre, "v", l->cin, dim, err);
+  if (rc == 0) rc = decl_conv(p, pre, "proj", l->cin, l->cin, 1, err);
   return rc;
 }
 
@@ -141,7 +172,10 @@ static int build_layers(ddpm_unet *u, const ddpm_config *c, gm_error *err) {
     for (int j = 0; j < c->blocks; j++) {
       ADD(L_RES, cur, out, "down.%d.res.%d", i, j);
       cur = out;
-      if (attn_at(c, res)) ADD(L_ATTN, cur, cur, "down.%d.attn.%d", i, j);
+      if (attn_at(c, res)) {
+        ADD(L_ATTN, cur, cur, "down.%d.attn.%d", i, j);
+        l->xattn = c->vocab && c->xattn && res == 8;
+      }
       l->push = 1;
       stack[top++] = cur;
     }
@@ -153,7 +187,10 @@ static int build_layers(ddpm_unet *u, const ddpm_config *c, gm_error *err) {
     }
   }
   ADD(L_RES, cur, cur, "mid.res.%d", 0, 0);
-  if (c->attn8 || c->attn16) ADD(L_ATTN, cur, cur, "mid.attn", 0, 0);
+  if (c->attn8 || c->attn16) {
+    ADD(L_ATTN, cur, cur, "mid.attn", 0, 0);
+    l->xattn = c->vocab && c->xattn && res == 8;
+  }
   ADD(L_RES, cur, cur, "mid.res.%d", 1, 0);
   for (int i = L - 1; i >= 0; i--) {
     int out = c->ch * c->mult[i];
@@ -161,7 +198,10 @@ static int build_layers(ddpm_unet *u, const ddpm_config *c, gm_error *err) {
       ADD(L_RES, cur + stack[--top], out, "up.%d.res.%d", i, j);
       l->pop = 1;
       cur = out;
-      if (attn_at(c, res)) ADD(L_ATTN, cur, cur, "up.%d.attn.%d", i, j);
+      if (attn_at(c, res)) {
+        ADD(L_ATTN, cur, cur, "up.%d.attn.%d", i, j);
+        l->xattn = c->vocab && c->xattn && res == 8;
+      }
     }
     if (i != 0) {
       ADD(L_UP, cur, cur, "up.%d.upsample", i, 0);
@@ -187,7 +227,12 @@ int ddpm__unet_declare(gm_model *m, gm_error *err) {
   if (rc == 0) rc = decl(p, "time_embed.2", "weight", 2, GM_SHAPE(u->emb, u->emb), err);
   if (rc == 0) rc = decl(p, "time_embed.2", "bias", 1, GM_SHAPE(u->emb), err);
   if (rc == 0) rc = decl_conv(p, "input", "", c->ch, 3, 3, err);
-  for (int i = 0; i < u->n_layers && rc == 0; i++) rc = decl_layer(p, &u->layers[i], u->emb, err);
+  for (int i = 0; i < u->n_layers && rc == 0; i++) {
+    rc = decl_layer(p, &u->layers[i], u->emb, err);
+    if (rc == 0 && u->layers[i].xattn) rc = decl_xattn(p, &u->layers[i], c->text_dim, err);
+  }
+  if (c->vocab) u->text = (gm_text_encoder_config){c->vocab, c->text_dim, u->emb};
+  if (rc == 0 && c->vocab) rc = gm_text_encoder_declare(p, "text.", &u->text, err);
   int last = u->n_layers ? u->layers[u->n_layers - 1].cout : c->ch;
   if (rc == 0) rc = decl_vec(p, "out", "norm", "weight", "bias", last, err);
   if (rc == 0) rc = decl_conv(p, "out", "conv", 3, last, 3, err);
@@ -225,6 +270,17 @@ static int init_norm(gm_params *p, const char *prefix, const char *leaf, gm_tens
   return rc;
 }
 
+static int init_xattn(gm_params *p, layer *l, gm_rng *rng, gm_error *err) {
+  char pre[80];
+  snprintf(pre, sizeof pre, "%s.xattn", l->name);
+  int rc = init_norm(p, pre, "norm", &l->xnw, &l->xnb, err);
+  if (rc == 0) rc = init_conv(p, pre, "q", &l->xqw, &l->xqb, 0, rng, err);
+  if (rc == 0) rc = init_conv(p, pre, "k", &l->xkw, &l->xkb, 0, rng, err);
+  if (rc == 0) rc = init_conv(p, pre, "v", &l->xvw, &l->xvb, 0, rng, err);
+  if (rc == 0) rc = init_conv(p, pre, "proj", &l->xpw, &l->xpb, 1, rng, err);
+  return rc;
+}
+
 static int init_layer(gm_params *p, layer *l, gm_rng *rng, gm_error *err) {
   int rc = 0;
   switch (l->kind) {
@@ -258,9 +314,13 @@ int ddpm__unet_init(gm_model *m, gm_rng *rng, gm_error *err) {
   int rc = init_conv(p, "time_embed.0", "", &u->e0w, &u->e0b, 0, rng, err);
   if (rc == 0) rc = init_conv(p, "time_embed.2", "", &u->e2w, &u->e2b, 0, rng, err);
   if (rc == 0) rc = init_conv(p, "input", "", &u->inw, &u->inb, 0, rng, err);
-  for (int i = 0; i < u->n_layers && rc == 0; i++) rc = init_layer(p, &u->layers[i], rng, err);
+  for (int i = 0; i < u->n_layers && rc == 0; i++) {
+    rc = init_layer(p, &u->layers[i], rng, err);
+    if (rc == 0 && u->layers[i].xattn) rc = init_xattn(p, &u->layers[i], rng, err);
+  }
   if (rc == 0) rc = init_norm(p, "out", "norm", &u->onw, &u->onb, err);
   if (rc == 0) rc = init_conv(p, "out", "conv", &u->ocw, &u->ocb, 1, rng, err);
+  if (rc == 0 && u->text.vocab_size) rc = gm_text_encoder_init(p, "text.", &u->text, rng, err);
   return rc;
 }
 
@@ -315,6 +375,35 @@ static int attn_forward(const layer *l, gm_tensor *x, gm_tensor **y, gm_error *e
   return rc;
 }
 
+/* (B, L, D) tokens -> (B, C, L) through a linear layer (C, D). */
+static int project_tokens(gm_tensor *tokens, gm_tensor *w, gm_tensor *b, gm_tensor **y,
+                          gm_error *err) {
+  int64_t B = tokens->shape[0], L = tokens->shape[1], D = tokens->shape[2], C = w->shape[0];
+  gm_tensor *a;
+  int rc = gm_reshape(&a, tokens, 2, GM_SHAPE(B * L, D), err);
+  if (rc == 0) rc = gm_linear(&a, a, w, b, err);
+  if (rc == 0) rc = gm_reshape(&a, a, 3, GM_SHAPE(B, L, C), err);
+  if (rc == 0) rc = gm_permute(y, a, (const int[]){0, 2, 1}, err);
+  return rc;
+}
+
+/* x + proj(cross_attention(q(norm(x)), k(tokens), v(tokens), mask)) */
+static int xattn_forward(const layer *l, gm_tensor *x, gm_tensor *tokens, gm_tensor *mask,
+                         gm_tensor **y, gm_error *err) {
+  int64_t b = x->shape[0], c = x->shape[1], hh = x->shape[2], ww = x->shape[3];
+  gm_tensor *h, *q, *k, *v, *a;
+  int rc = gm_groupnorm(&h, x, l->xnw, l->xnb, ddpm__groups((int)c), GN_EPS, err);
+  if (rc == 0) rc = gm_conv2d(&q, h, l->xqw, l->xqb, NULL, NULL, err);
+  if (rc == 0) rc = gm_reshape(&q, q, 3, GM_SHAPE(b, c, hh * ww), err);
+  if (rc == 0) rc = project_tokens(tokens, l->xkw, l->xkb, &k, err);
+  if (rc == 0) rc = project_tokens(tokens, l->xvw, l->xvb, &v, err);
+  if (rc == 0) rc = gm_cross_attention(&a, q, k, v, mask, err);
+  if (rc == 0) rc = gm_reshape(&a, a, 4, GM_SHAPE(b, c, hh, ww), err);
+  if (rc == 0) rc = gm_conv2d(&a, a, l->xpw, l->xpb, NULL, NULL, err);
+  if (rc == 0) rc = gm_add(y, x, a, err);
+  return rc;
+}
+
 static int layer_forward(gm_model *m, const layer *l, gm_tensor *x, gm_tensor *semb,
                          gm_rng *rng, gm_tensor **y, gm_error *err) {
   gm_tensor *h;
@@ -332,29 +421,35 @@ static int layer_forward(gm_model *m, const layer *l, gm_tensor *x, gm_tensor *s
   return rc;
 }
 
-/* silu(time MLP(sinusoidal(1000 t))): what every residual block projects and adds */
-static int time_embedding(ddpm_unet *u, int ch, gm_tensor *t, gm_tensor **semb, gm_error *err) {
+/* silu(time MLP(sinusoidal(1000 t)) [+ the text's condition vector]): what every
+ * residual block projects and adds */
+static int time_embedding(ddpm_unet *u, int ch, gm_tensor *t, gm_tensor *text, gm_tensor **semb,
+                          gm_error *err) {
   gm_tensor *a;
   int rc = gm_scale(&a, t, TIME_SCALE, err);
   if (rc == 0) rc = gm_sinusoidal_embedding(&a, a, ch, err);
   if (rc == 0) rc = gm_linear(&a, a, u->e0w, u->e0b, err);
   if (rc == 0) rc = gm_silu(&a, a, err);
   if (rc == 0) rc = gm_linear(&a, a, u->e2w, u->e2b, err);
+  if (rc == 0 && text) rc = gm_add(&a, a, text, err);
   if (rc == 0) rc = gm_silu(semb, a, err);
   return rc;
 }
 
-int ddpm__unet_forward(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout,
-                       gm_tensor **eps, gm_error *err) {
+int ddpm__unet_forward(gm_model *m, gm_tensor *x, gm_tensor *t, const gm_text_cond *cond,
+                       gm_rng *dropout, gm_tensor **eps, gm_error *err) {
   ddpm_unet *u = m->unet;
   int64_t side = x->shape[2], need = (int64_t)1 << (m->cfg.n_levels - 1);
   if (x->shape[2] != x->shape[3] || side % need)
     return gm_error_set(err, GM_ESHAPE, "ddpm unet: the input must be square with a side "
                         "divisible by %lld, got %lld x %lld", (long long)need,
                         (long long)x->shape[2], (long long)x->shape[3]);
-  gm_tensor *stack[MAX_LAYERS], *semb, *h;
-  int top = 0;
-  int rc = time_embedding(u, m->cfg.ch, t, &semb, err);
+  gm_tensor *stack[MAX_LAYERS], *semb, *h, *text = NULL, *tokens = NULL;
+  int top = 0, rc = 0;
+  if (u->text.vocab_size)
+    rc = gm_text_encoder_forward(m->params, "text.", cond->ids, cond->mask, cond->empty, &text,
+                                 &tokens, err);
+  if (rc == 0) rc = time_embedding(u, m->cfg.ch, t, text, &semb, err);
   if (rc == 0) rc = gm_conv2d(&h, x, u->inw, u->inb, NULL, &PAD1, err);
   if (rc == 0) stack[top++] = h;
   for (int i = 0; i < u->n_layers && rc == 0; i++) {
@@ -364,6 +459,10 @@ int ddpm__unet_forward(gm_model *m, gm_tensor *x, gm_tensor *t, gm_rng *dropout,
       rc = gm_concat_channels(&h, xs, 2, err);
     }
     if (rc == 0) rc = layer_forward(m, l, h, semb, dropout, &h, err);
+    if (rc == 0 && l->xattn) {
+      rc = xattn_forward(l, h, tokens, cond->mask, &h, err);
+      if (rc) gm_error_prefix(err, "%s.xattn", l->name);
+    }
     if (rc == 0 && l->push) stack[top++] = h;
   }
   if (rc == 0) rc = norm_act(&h, h, u->onw, u->onb, err);

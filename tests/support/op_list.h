@@ -6,6 +6,7 @@
  * land without its test. */
 /* ops_attention.h */
 GMT_OP(gm_attention)
+GMT_OP(gm_cross_attention)
 /* ops_conv.h */
 GMT_OP(gm_conv2d)
 GMT_OP(gm_conv_mask_fill)

@@ -44,6 +44,7 @@
 #include "checkpoint.h"
 #include "trainer.h"
 #include "bench.h"
+#include "text.h"
 
 #define GM_VERSION_MAJOR 0
 #define GM_VERSION_MINOR 1

@@ -63,6 +63,14 @@ typedef struct gm_named_tensor {
   gm_tensor *tensor;
 } gm_named_tensor;
 
+/* A batch of text conditions, one row per image, as gm_text_batch_write (text.h) writes
+ * them: token ids (B, L) int32, their mask (B, L) and the "no known word" flags (B, 1)
+ * float32. A row with no known word is the model's learned empty condition, the one
+ * unconditional sampling and condition dropout use. */
+typedef struct gm_text_cond {
+  gm_tensor *ids, *mask, *empty;
+} gm_text_cond;
+
 typedef struct gm_sample_options {
   int n;                      /* images to draw */
   const char *sampler;        /* NULL = the model's default (its first in `samplers`) */
@@ -83,10 +91,20 @@ typedef struct gm_sample_options {
    * mapped to 0..255 as at the end, and evaluations_per_image counts the part that ran.
    * It lets a benchmark time part of a long run (`genmoji bench models`). */
   int64_t stop_after;
+  /* since ABI 2, for models with a text condition (gm_model_info.text_condition): one
+   * text per image (n rows), or NULL for every image unconditional (the empty condition);
+   * with a condition, classifier-free guidance W: the model's prediction is
+   * u + W (c - u) from its unconditional (u) and conditional (c) predictions, so W = 1 is
+   * plain conditional sampling and W = 0 unconditional, each bit for bit. A model without
+   * a text condition refuses a non-NULL cond. */
+  const gm_text_cond *cond;
+  float guidance;
 } gm_sample_options;
 
 typedef struct gm_nll_options {
   int t_samples;              /* DDPM bound: 0 = exact over every t, K > 0 = unbiased estimate from K t's */
+  const gm_text_cond *cond;   /* since ABI 2: each image's own text (text models); NULL:
+                                 the empty condition */
 } gm_nll_options;
 
 /* ---- model metadata (optional; what a comparison needs to know) ----
@@ -142,6 +160,13 @@ typedef struct gm_model_info {
                                     it makes ("size"), so a host can match its data; NULL:
                                     none (the model takes any size or a fixed one) */
   int image_size;                /* since ABI 2: that side for these options; 0: unknown */
+  int vocab_size;                /* since ABI 2, text models: the token ids (padding
+                                    included) the embedding holds; a host's vocabulary must
+                                    fit (text.h: gm_vocab_size) */
+  double cond_drop;              /* since ABI 2, text models: the share of training images
+                                    whose text the host replaces by the empty one (condition
+                                    dropout, so one network is conditional and unconditional) */
+  double guidance;               /* since ABI 2, text models: the default guidance W */
 } gm_model_info;
 
 /* Whether the host's gm_model_info has `field` (a plugin checks before writing one). */
@@ -197,7 +222,17 @@ typedef struct gm_model_vtable {
    * message names the option and the range the table shows. create() may rely on it but
    * must still refuse a bad list. */
   int (*check_options)(const gm_kv *opts, int n_opts, gm_error *err);
+  /* optional (since ABI 2), for models with a text condition: the training loss of a
+   * batch with one text per image (cond, B rows), as `loss`. The host does the condition
+   * dropout (gm_model_info.cond_drop) by giving the empty text. */
+  int (*loss_text)(gm_model *m, gm_tensor *images, const gm_text_cond *cond, gm_rng *rng,
+                   gm_tensor **loss, gm_error *err);
 } gm_model_vtable;
+
+/* Whether a plugin's vtable (sized: a plugin may have been built against an older
+ * header of the same ABI) has the optional `slot` set. */
+#define GM_MODEL_VTABLE_HAS(vt, slot)                                                          \
+  ((vt)->size >= offsetof(gm_model_vtable, slot) + sizeof((vt)->slot) && (vt)->slot)
 
 /* ---- helpers the host and plugins share ---- */
 

@@ -17,6 +17,17 @@ GM_API int gm_attention(gm_tensor **y /* (B, C, N) */, gm_tensor *q /* (B, C, N)
                         gm_tensor *k /* (B, C, N) */, gm_tensor *v /* (B, C, N) */,
                         gm_error *err);
 
+/* Cross-attention of a map's N positions to M tokens (a text's, for a text-conditioned
+ * U-Net), with a mask over the tokens:
+ *     s[b, i, j] = q[b, :, i] . k[b, :, j] / sqrt(C)   for the j with mask[b, j] != 0,
+ *     y[b, :, i] = sum_j softmax_j(s[b, i, :]) v[b, :, j];
+ * q (B, C, N), k and v (B, C, M), mask (B, M) float32 0/1 (no gradient). A text with no
+ * token (its mask all 0) gives y[b] = 0 and no gradient through it. Backward into q, k and
+ * v; keeps the (B, N, M) weights in the step arena. */
+GM_API int gm_cross_attention(gm_tensor **y /* (B, C, N) */, gm_tensor *q /* (B, C, N) */,
+                              gm_tensor *k /* (B, C, M) */, gm_tensor *v /* (B, C, M) */,
+                              gm_tensor *mask /* (B, M) */, gm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

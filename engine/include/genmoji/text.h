@@ -39,6 +39,9 @@ extern "C" {
 
 #define GM_TEXT_MAX_TOKENS 16
 #define GM_TEXT_MAX_WORD 32
+/* The checkpoint metadata key under which `genmoji train` stores a text model's
+ * vocabulary (gm_vocab_serialize), for `sample --prompt` and `eval` to read back. */
+#define GM_TEXT_VOCAB_KEY "text.vocab"
 
 /* The words of text, by the rules above, into words[0..max). Returns how many were kept;
  * *dropped (may be NULL) gets how many distinct words did not fit. */
