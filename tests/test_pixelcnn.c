@@ -643,6 +643,132 @@ START_TEST(pixelcnn_refuses_bad_options_and_inputs) {
 }
 END_TEST
 
+/* ---- the text condition ---- */
+
+static const char *const PTEXTS[] = {"red apple", "yellow banana", "red cherry", "green kiwi"};
+
+static gm_text_cond ptext_cond(const gm_vocab *v, int n, int empty) {
+  gm_error err = {0};
+  gm_text_cond c;
+  gmt_ok(gm_tensor_create(&c.ids, gmt_device(), GM_I32, 2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), &err),
+         &err);
+  c.mask = gmt_tensor_from(2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), NULL);
+  c.empty = gmt_tensor_from(2, GM_SHAPE(n, 1), NULL);
+  const char *texts[8];
+  for (int i = 0; i < n && i < 8; i++) texts[i] = empty ? "" : PTEXTS[i % 4];
+  gmt_ok(gm_text_batch_write(v, texts, n, c.ids, c.mask, c.empty, NULL, &err), &err);
+  return c;
+}
+
+static void pcond_free(gm_text_cond *c) {
+  gm_tensor_destroy(c->ids);
+  gm_tensor_destroy(c->mask);
+  gm_tensor_destroy(c->empty);
+}
+
+static float *draw_text(gm_model *m, const char *sampler, const gm_text_cond *c, float w,
+                        double *evals) {
+  gm_error err = {0};
+  gm_rng rng;
+  gm_rng_init(&rng, 77, 7);
+  gm_sample_options o = {.n = 3, .sampler = sampler, .cond = c, .guidance = w};
+  gm_tensor *img = NULL;
+  gmt_ok(vt->sample(m, &o, &rng, &img, &err), &err);
+  float *host = gmt_read(img);
+  gm_tape_reset(gmt_device());
+  if (evals) *evals = o.evaluations_per_image;
+  return host;
+}
+
+START_TEST(gated_text_follows_its_condition_with_guidance_identities_in_both_samplers) {
+  const char *sets[] = {"width=12", "layers=3", "kernel=3", "image_size=5", "vocab=12",
+                        "text_dim=8"};
+  gm_model *m = gmt_model_create(vt, "gated-text", sets, 6, 51);
+  gm_error err = {0};
+  gm_vocab *v;
+  gmt_ok(gm_vocab_build(&v, PTEXTS, 4, 1, &err), &err);
+  gm_resolved_options o;
+  gmt_ok(gm_model_options_resolve(vt, "gated-text", sets, 6, &o, &err), &err);
+  gm_model_info info;
+  gmt_ok(gm_model_describe(vt, &o, &info, &err), &err);
+  ck_assert_int_eq(info.text_condition, 1);
+  ck_assert_int_eq(info.vocab_size, 12);
+  gm_model_options_free(&o);
+  gm_text_cond c = ptext_cond(v, 3, 0), e = ptext_cond(v, 3, 1);
+  const size_t n = 3 * 3 * 25;
+  double ev_plain, ev_guided;
+  float *u = draw_text(m, "cached", NULL, 0, &ev_plain);
+  const char *samplers[2] = {"cached", "naive"};
+  float *first[3] = {NULL, NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    float *w0 = draw_text(m, samplers[k], &c, 0, NULL);
+    float *empty = draw_text(m, samplers[k], &e, 1, NULL);
+    float *w1 = draw_text(m, samplers[k], &c, 1, NULL);
+    float *w3 = draw_text(m, samplers[k], &c, 3, k ? NULL : &ev_guided);
+    gmt_assert_close(w0, u, n, 0, 0, "guidance 0 against no condition");
+    gmt_assert_close(empty, u, n, 0, 0, "the empty text against no condition");
+    if (k == 0) {
+      first[0] = w1, first[1] = w3;
+      double d1 = 0, d3 = 0;
+      for (size_t i = 0; i < n; i++) d1 += fabs(w1[i] - u[i]), d3 += fabs(w3[i] - w1[i]);
+      ck_assert_msg(d1 > 0, "the text changes nothing");
+      ck_assert_msg(d3 > 0, "guidance 3 draws what guidance 1 draws");
+    } else { /* naive == cached, prompted and guided */
+      gmt_assert_close(w1, first[0], n, 0, 0, "naive against cached, guidance 1");
+      gmt_assert_close(w3, first[1], n, 0, 0, "naive against cached, guidance 3");
+      free(w1);
+      free(w3);
+    }
+    free(w0);
+    free(empty);
+  }
+  ck_assert_double_eq_tol(ev_guided, 2 * ev_plain, 1e-9); /* two network images per image */
+  /* gradients reach the embedding and every layer's gate biases */
+  gm_tensor *img = gmt_tensor_from(4, GM_SHAPE(3, 3, 5, 5), NULL);
+  gm_rng r;
+  gm_rng_init(&r, 9, 9);
+  gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
+  gm_tensor *loss;
+  gm_params *p = vt->params(m);
+  gmt_ok(vt->loss_text(m, img, &c, &r, &loss, &err), &err);
+  gmt_ok(gm_params_zero_grad(p, &err), &err);
+  gmt_ok(gm_backward(loss, &err), &err);
+  const char *names[] = {"text.embed.weight", "layers.0.cv.weight", "layers.2.ch.weight"};
+  for (int k = 0; k < 3; k++) {
+    gm_tensor *t = gm_params_find(p, names[k]);
+    ck_assert_msg(t && t->grad, "no gradient for %s", names[k]);
+    float *g = gmt_read(t->grad);
+    double sum = 0;
+    for (int64_t i = 0; i < t->numel; i++) sum += fabs(g[i]);
+    ck_assert_msg(sum > 0 && isfinite(sum), "%s: gradient sum %g", names[k], sum);
+    free(g);
+  }
+  gm_tape_reset(gmt_device());
+  /* the likelihood with the texts is another number */
+  gm_nll_options no = {0}, co = {.cond = &c};
+  double a = 0, b = 0;
+  gmt_ok(vt->nll(m, img, &no, &r, &a, &err), &err);
+  gmt_ok(vt->nll(m, img, &co, &r, &b, &err), &err);
+  ck_assert_msg(isfinite(a) && isfinite(b) && a != b, "bits/dim %g and %g", a, b);
+  /* a condition to a model without text is refused */
+  const char *plain_sets[] = {"width=12", "layers=2", "kernel=3", "image_size=5"};
+  gm_model *plain = gmt_model_create(vt, "gated", plain_sets, 4, 52);
+  gm_sample_options so = {.n = 3, .cond = &c, .guidance = 1};
+  gm_tensor *out;
+  ck_assert_int_eq(vt->sample(plain, &so, &r, &out, &err), GM_EINVAL);
+  ck_assert_msg(strstr(err.msg, "takes no text"), "%s", err.msg);
+  free(u);
+  free(first[0]);
+  free(first[1]);
+  pcond_free(&c);
+  pcond_free(&e);
+  gm_tensor_destroy(img);
+  gm_vocab_destroy(v);
+  vt->destroy(plain);
+  vt->destroy(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("pixelcnn");
   TCase *tc = tcase_create("pixelcnn");
@@ -663,6 +789,7 @@ int main(void) {
   tcase_add_test(tc, gated_loss_falls_under_adam);
   tcase_add_test(tc, nll_is_the_mean_cross_entropy_in_bits);
   tcase_add_test(tc, pixelcnn_refuses_bad_options_and_inputs);
+  tcase_add_test(tc, gated_text_follows_its_condition_with_guidance_identities_in_both_samplers);
   suite_add_tcase(s, tc);
   return gmt_run(s);
 }

@@ -10,6 +10,9 @@
  *                                the current pixel a channel-aware mask (type A in layer 0:
  *                                group g sees input groups < g; type B after: <= g)
  *   h = h'                       (layer 0)   h = h + conv_res(h')   (after; 1x1 type B)
+ * With a text condition, the text encoder's condition vector c (text.h) adds a learned
+ * bias W c + b to the pre-activations of both gates of every layer (the conditional
+ * PixelCNN of van den Oord et al. 2016), the same at every position.
  * then logits = conv_out1(relu(conv_out0(relu(h)))) with 1x1 type B masks, 48 outputs in
  * groups R 0..15, G 16..31, B 32..47. Gate: tanh(first half) * sigmoid(second half);
  * a pre-activation channel c belongs to group (c mod F) * 3 / F so both halves agree.
@@ -55,6 +58,20 @@ int pcnn__gated_declare(gm_model *m, gm_error *err) {
   }
   if (rc == 0) rc = declare_conv(m->params, "out.0", f, f, 1, 1, 1, err);
   if (rc == 0) rc = declare_conv(m->params, "out.1", PCNN_LOGITS, f, 1, 1, 1, err);
+  for (int l = 0; l < m->layers && rc == 0 && m->vocab; l++) {
+    const char *gate[2] = {"cv", "ch"};
+    for (int k = 0; k < 2 && rc == 0; k++) {
+      char key[64];
+      snprintf(key, sizeof key, "layers.%d.%s.weight", l, gate[k]);
+      rc = declare(m->params, key, 2, GM_SHAPE(2 * f, m->text_dim), GM_PARAM_TRAINABLE, err);
+      snprintf(key, sizeof key, "layers.%d.%s.bias", l, gate[k]);
+      if (rc == 0) rc = declare(m->params, key, 1, GM_SHAPE(2 * f), GM_PARAM_TRAINABLE, err);
+    }
+  }
+  if (rc == 0 && m->vocab) {
+    gm_text_encoder_config tc = {m->vocab, m->text_dim, m->text_dim};
+    rc = gm_text_encoder_declare(m->params, "text.", &tc, err);
+  }
   return rc;
 }
 
@@ -119,6 +136,64 @@ int pcnn__gated_init(gm_model *m, gm_rng *rng, gm_error *err) {
     rc = gm_init_default(m->out_w[k], m->out_b[k], rng, err);
     if (rc == 0) rc = gm_conv_mask_fill(m->out_m[k], GM_MASK_B, 1, err);
   }
+  for (int l = 0; l < m->layers && rc == 0 && m->vocab; l++) {
+    pcnn_gated_layer *L = &m->gl[l];
+    snprintf(name, sizeof name, "layers.%d.cv", l);
+    L->cv_w = find(m, name, "weight");
+    L->cv_b = find(m, name, "bias");
+    snprintf(name, sizeof name, "layers.%d.ch", l);
+    L->ch_w = find(m, name, "weight");
+    L->ch_b = find(m, name, "bias");
+    rc = gm_init_default(L->cv_w, L->cv_b, rng, err);
+    if (rc == 0) rc = gm_init_default(L->ch_w, L->ch_b, rng, err);
+  }
+  if (rc == 0 && m->vocab) {
+    gm_text_encoder_config tc = {m->vocab, m->text_dim, m->text_dim};
+    rc = gm_text_encoder_init(m->params, "text.", &tc, rng, err);
+  }
+  return rc;
+}
+
+/* The empty condition for b images (ids 0, mask 0, empty 1), kept for the next call. */
+static int empty_cond(gm_model *m, int64_t b, const gm_text_cond **out, gm_error *err) {
+  gm_text_cond *c = &m->none;
+  if (!c->ids || c->ids->shape[0] != b) {
+    gm_tensor_destroy(c->ids);
+    gm_tensor_destroy(c->mask);
+    gm_tensor_destroy(c->empty);
+    *c = (gm_text_cond){NULL, NULL, NULL};
+    int64_t L = GM_TEXT_MAX_TOKENS;
+    int rc = gm_tensor_create(&c->ids, m->dev, GM_I32, 2, GM_SHAPE(b, L), err);
+    if (rc == 0) rc = gm_tensor_create(&c->mask, m->dev, GM_F32, 2, GM_SHAPE(b, L), err);
+    if (rc == 0) rc = gm_tensor_create(&c->empty, m->dev, GM_F32, 2, GM_SHAPE(b, 1), err);
+    if (rc == 0) rc = gm_tensor_fill(c->mask, 0, err);
+    if (rc == 0) rc = gm_tensor_fill(c->empty, 1, err);
+    if (rc == 0) {
+      int32_t *z = calloc((size_t)(b * L), sizeof *z);
+      rc = z ? gm_tensor_write(c->ids, z, (size_t)(b * L) * sizeof *z, err)
+             : gm_error_set(err, GM_ENOMEM, "pixelcnn: out of memory");
+      free(z);
+    }
+    if (rc) return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int pcnn__gated_cond_bias(gm_model *m, const gm_text_cond *cond, int64_t b, gm_tensor **bias,
+                          gm_error *err) {
+  int rc = cond ? 0 : empty_cond(m, b, &cond, err);
+  if (rc == 0 && (!cond->ids || cond->ids->ndim != 2 || cond->ids->shape[0] != b))
+    rc = gm_error_set(err, GM_ESHAPE, "pixelcnn: the text condition must have one row of "
+                      "token ids per image (%lld)", (long long)b);
+  gm_tensor *c = NULL;
+  if (rc == 0)
+    rc = gm_text_encoder_forward(m->params, "text.", cond->ids, cond->mask, cond->empty, &c,
+                                 NULL, err);
+  for (int l = 0; l < m->layers && rc == 0; l++) {
+    rc = gm_linear(&bias[2 * l], c, m->gl[l].cv_w, m->gl[l].cv_b, err);
+    if (rc == 0) rc = gm_linear(&bias[2 * l + 1], c, m->gl[l].ch_w, m->gl[l].ch_b, err);
+  }
   return rc;
 }
 
@@ -144,7 +219,8 @@ static int head(gm_model *m, gm_tensor *h, gm_tensor **logits, int one_position,
 /* The rows each layer's vertical kernel starts above the output row. */
 static int v_top(const gm_model *m, int l) { return m->kernel / 2 + (l == 0); }
 
-int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err) {
+int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor *const *bias, gm_tensor **logits,
+                       gm_error *err) {
   int h_ = (int)x->shape[2], w_ = (int)x->shape[3], kc = m->kernel / 2;
   gm_tensor *v = x, *h = x;
   int rc = 0;
@@ -154,11 +230,13 @@ int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *
     gm_conv2d_opts vo = {.stride = 1, .pad_h = 0, .pad_w = kc};
     rc = gm_window(&t, v, -v_top(m, l), 0, h_ + kc, w_, err);
     if (rc == 0) rc = gm_conv2d(&t, t, L->v_w, L->v_b, NULL, &vo, err);
+    if (rc == 0 && bias) rc = gm_add_channel(&t, t, bias[2 * l], err);
     if (rc == 0) rc = gm_gate(&v, t, err);
     if (rc == 0) rc = gm_window(&t, h, 0, -kc, h_, w_ + kc, err);
     if (rc == 0) rc = gm_conv2d(&t, t, L->h_w, L->h_b, L->h_m, NULL, err);
     if (rc == 0) rc = gm_conv2d(&link, v, L->vh_w, L->vh_b, NULL, NULL, err);
     if (rc == 0) rc = gm_add(&t, t, link, err);
+    if (rc == 0 && bias) rc = gm_add_channel(&t, t, bias[2 * l + 1], err);
     if (rc == 0) rc = gm_gate(&g, t, err);
     if (rc == 0 && l == 0) h = g;
     if (rc == 0 && l) rc = gm_conv2d(&t, g, L->res_w, L->res_b, L->res_m, NULL, err);
@@ -193,6 +271,7 @@ int pcnn__gated_cache_row(pcnn_cache *c, gm_tensor *x, int i, gm_error *err) {
     gm_tensor *t, *v, *link;
     gm_conv2d_opts vo = {.stride = 1, .pad_h = v_top(m, l), .pad_w = kc};
     rc = gm_conv2d_window(&t, l ? vmap(c, l - 1) : x, L->v_w, L->v_b, NULL, &vo, i, 0, 1, w_, err);
+    if (rc == 0 && c->bias) rc = gm_add_channel(&t, t, c->bias[2 * l], err);
     if (rc == 0) rc = gm_gate(&v, t, err);
     if (rc == 0 && l < m->layers - 1) rc = gm_window_write(vmap(c, l), v, i, 0, err);
     if (rc == 0) rc = gm_conv2d_window(&link, v, L->vh_w, L->vh_b, NULL, NULL, 0, 0, 1, w_, err);
@@ -217,6 +296,7 @@ int pcnn__gated_cache_step(pcnn_cache *c, gm_tensor *x, int i, int j, gm_tensor 
     rc = gm_conv2d_window(&t, src, L->h_w, L->h_b, L->h_m, &ho, i, j, 1, 1, err);
     if (rc == 0) rc = gm_window(&link, linkmap(c, l), i, j, 1, 1, err);
     if (rc == 0) rc = gm_add(&t, t, link, err);
+    if (rc == 0 && c->bias) rc = gm_add_channel(&t, t, c->bias[2 * l + 1], err);
     if (rc == 0) rc = gm_gate(&g, t, err);
     if (rc == 0 && l == 0) h = g;
     if (rc == 0 && l) rc = conv1x1(&t, g, L->res_w, L->res_b, L->res_m, 1, err);

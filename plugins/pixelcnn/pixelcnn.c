@@ -24,12 +24,26 @@ static const gm_model_option options[] = {
      "gated kernel size k, odd: (k/2 + 1) x k vertical, 1 x (k/2 + 1) horizontal taps"},
     {"image_size", GM_OPTION_INT, "32", 2, 256, NULL,
      "side of sampled images (training takes any size: the network is convolutional)"},
+    {"vocab", GM_OPTION_INT, "0", 0, 65536, NULL,
+     "gated: a text condition whose embedding holds this many token ids (the training "
+     "texts' words + 1 must fit); 0 = no text"},
+    {"text_dim", GM_OPTION_INT, "64", 8, 512, NULL,
+     "gated, text: the width of the token vectors and of the condition"},
+    {"cond_drop", GM_OPTION_FLOAT, "0.15", 0, 0.9, NULL,
+     "gated, text: share of training images given the empty text (condition dropout)"},
+    {"guidance", GM_OPTION_FLOAT, "1", 0, 20, NULL,
+     "gated, text: the default classifier-free guidance W of sample --prompt (1 = plain "
+     "conditional)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const gm_model_preset presets[] = {
     {"gated", "gated stacks without a blind spot, channel-wise R, G, B; default",
      "arch=gated lr=3e-3 batch=16 optimizer=adam clip=1"},
+    {"gated-text", "the gated network conditioned on each emoji's text: a bias on both gates "
+     "of every layer, condition dropout 0.15",
+     "arch=gated vocab=1024 text_dim=64 cond_drop=0.15 guidance=1 lr=3e-3 batch=16 "
+     "optimizer=adam clip=1"},
     {"seed", "the study's network exactly: masked convs A 3x3, B 7x7, 9x9, 7x7, 64 channels",
      "arch=seed width=64 lr=1e-3 batch=8 optimizer=adam"},
     {NULL, NULL, NULL},
@@ -49,12 +63,27 @@ static int read_options(gm_model *m, const gm_kv *opts, int n, gm_error *err) {
   if (strcmp(arch, "seed") == 0) m->arch = PCNN_SEED;
   else if (strcmp(arch, "gated") == 0) m->arch = PCNN_GATED;
   else return gm_error_set(err, GM_EINVAL, "pixelcnn: arch=%s (gated or seed)", arch);
-  int64_t width, layers, kernel, size;
+  int64_t width, layers, kernel, size, vocab = 0, text_dim = 0;
   int rc = gm_kv_int(opts, n, "width", &width, err);
   if (rc == 0) rc = gm_kv_int(opts, n, "layers", &layers, err);
   if (rc == 0) rc = gm_kv_int(opts, n, "kernel", &kernel, err);
   if (rc == 0) rc = gm_kv_int(opts, n, "image_size", &size, err);
+  if (rc == 0) rc = gm_kv_int(opts, n, "vocab", &vocab, err);
+  if (rc == 0) rc = gm_kv_int(opts, n, "text_dim", &text_dim, err);
+  if (rc == 0) rc = gm_kv_float(opts, n, "cond_drop", &m->cond_drop, err);
+  if (rc == 0) rc = gm_kv_float(opts, n, "guidance", &m->guidance, err);
   if (rc) return rc;
+  if (vocab < 0 || vocab == 1 || vocab > 65536 || text_dim < 8 || text_dim > 512 ||
+      !(m->cond_drop >= 0 && m->cond_drop < 1) || !(m->guidance >= 0 && m->guidance <= 20))
+    return gm_error_set(err, GM_ERANGE, "pixelcnn: a text option is outside its range (vocab "
+                        "%lld: 0 or 2..65536, text_dim %lld: 8..512, cond_drop %g: 0..0.9, "
+                        "guidance %g: 0..20)", (long long)vocab, (long long)text_dim,
+                        m->cond_drop, m->guidance);
+  if (vocab && strcmp(arch, "gated"))
+    return gm_error_set(err, GM_EINVAL, "pixelcnn: option vocab=%lld: a text condition needs "
+                        "arch=gated", (long long)vocab);
+  m->vocab = (int)vocab;
+  m->text_dim = (int)text_dim;
   if (width < 3 || width > 1024 || layers < 1 || layers > 32 || kernel < 3 || kernel > 9 ||
       size < 2 || size > 256)
     return gm_error_set(err, GM_ERANGE, "pixelcnn: width=%lld layers=%lld kernel=%lld "
@@ -86,6 +115,9 @@ static int model_check_options(const gm_kv *opts, int n, gm_error *err) {
 static void model_destroy(gm_model *m) {
   if (!m) return;
   gm_params_destroy(m->params);
+  gm_tensor_destroy(m->none.ids);
+  gm_tensor_destroy(m->none.mask);
+  gm_tensor_destroy(m->none.empty);
   free(m->gl);
   free(m);
 }
@@ -120,12 +152,17 @@ static int network_input(gm_model *m, gm_tensor *q, gm_tensor **x, gm_error *err
   return rc;
 }
 
-/* logits (B, 3, 16, H, W): the 48 channels of the network's output split [R, G, B]. */
-static int class_logits(gm_model *m, gm_tensor *q, gm_tensor **logits, gm_error *err) {
-  gm_tensor *x, *y;
+/* logits (B, 3, 16, H, W): the 48 channels of the network's output split [R, G, B]; cond:
+ * each image's text (a text model; NULL: the empty one). */
+static int class_logits(gm_model *m, gm_tensor *q, const gm_text_cond *cond, gm_tensor **logits,
+                        gm_error *err) {
+  gm_tensor *x, *y, *bias[PCNN_MAX_BIASES];
+  if (cond && !m->vocab)
+    return gm_error_set(err, GM_EINVAL, "pixelcnn: this model takes no text (vocab=0)");
   int rc = network_input(m, q, &x, err);
+  if (rc == 0 && m->vocab) rc = pcnn__gated_cond_bias(m, cond, q->shape[0], bias, err);
   if (rc == 0 && m->arch == PCNN_SEED) rc = pcnn__seed_logits(m, x, &y, err);
-  else if (rc == 0) rc = pcnn__gated_logits(m, x, &y, err);
+  else if (rc == 0) rc = pcnn__gated_logits(m, x, m->vocab ? bias : NULL, &y, err);
   if (rc == 0)
     rc = gm_reshape(logits, y, 5, GM_SHAPE(y->shape[0], 3, PCNN_LEVELS, y->shape[2], y->shape[3]),
                     err);
@@ -153,7 +190,7 @@ static int model_forward(gm_model *m, const gm_named_tensor *in, int n_in, gm_na
   if (max_out < 1) return gm_error_set(err, GM_EINVAL, "pixelcnn forward: no room for 'logits'");
   int rc = want_images("forward input x (classes 0..15 as floats)", q, err);
   gm_tensor *lg;
-  if (rc == 0) rc = class_logits(m, q, &lg, err);
+  if (rc == 0) rc = class_logits(m, q, NULL, &lg, err);
   if (rc == 0) rc = gm_permute(&lg, lg, (const int[]){0, 1, 3, 4, 2}, err);  /* (B, 3, H, W, 16) */
   if (rc) return rc;
   out[0].name = "logits";
@@ -170,13 +207,25 @@ static int classes_of(gm_tensor *images, gm_tensor **targets, gm_tensor **q, gm_
   return rc;
 }
 
-static int model_loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss,
+static int loss_cond(gm_model *m, gm_tensor *images, const gm_text_cond *cond, gm_tensor **loss,
                      gm_error *err) {
   gm_tensor *targets, *q, *lg;
   int rc = classes_of(images, &targets, &q, err);
-  if (rc == 0) rc = class_logits(m, q, &lg, err);
+  if (rc == 0) rc = class_logits(m, q, cond, &lg, err);
   if (rc == 0) rc = gm_cross_entropy(loss, lg, targets, 2, err);
   return rc;
+}
+
+/* A text model trains unconditionally here, on the empty text. */
+static int model_loss(gm_model *m, gm_tensor *images, gm_rng *rng, gm_tensor **loss,
+                      gm_error *err) {
+  return loss_cond(m, images, NULL, loss, err);
+}
+
+static int model_loss_text(gm_model *m, gm_tensor *images, const gm_text_cond *cond, gm_rng *rng,
+                           gm_tensor **loss, gm_error *err) {
+  if (!cond) return gm_error_set(err, GM_EINVAL, "pixelcnn loss_text: no condition");
+  return loss_cond(m, images, cond, loss, err);
 }
 
 /* -log2 p of every subpixel under the model, averaged per image, then over the batch. */
@@ -185,7 +234,7 @@ static int model_nll(gm_model *m, gm_tensor *images, const gm_nll_options *o, gm
   int recording = gm_grad_enable(m->dev, 0);
   gm_tensor *targets, *q, *lg, *each;
   int rc = classes_of(images, &targets, &q, err);
-  if (rc == 0) rc = class_logits(m, q, &lg, err);
+  if (rc == 0) rc = class_logits(m, q, o ? o->cond : NULL, &lg, err);
   if (rc == 0) rc = gm_cross_entropy_each(&each, lg, targets, 2, err);
   gm_grad_enable(m->dev, recording);
   if (rc) return rc;
@@ -235,6 +284,12 @@ static int describe(const gm_kv *kv, int n, gm_model_info *info, gm_error *err) 
   info->n_samplers = 2;
   info->size_option = "image_size";
   info->image_size = m.size;
+  if (m.vocab && GM_MODEL_INFO_HAS(info, guidance)) {
+    info->text_condition = 1;
+    info->vocab_size = m.vocab;
+    info->cond_drop = m.cond_drop;
+    info->guidance = m.guidance;
+  }
   return 0;
 }
 
@@ -254,6 +309,7 @@ static const gm_model_vtable vtable = {
     .forward_outputs = forward_outputs,
     .describe = describe,
     .check_options = model_check_options,
+    .loss_text = model_loss_text,
 };
 
 static const gm_plugin plugin = {

@@ -19,6 +19,8 @@ typedef struct pcnn_gated_layer {
   gm_tensor *h_w, *h_b, *h_m;        /* (2F, Cin, 1, kc + 1), mask like h_w */
   gm_tensor *vh_w, *vh_b;            /* (2F, F, 1, 1) */
   gm_tensor *res_w, *res_b, *res_m;  /* (F, F, 1, 1); NULL in layer 0 */
+  gm_tensor *cv_w, *cv_b, *ch_w, *ch_b; /* text models: the condition (C) projected to a bias
+                                           (2F) of the vertical and the horizontal gates */
 } pcnn_gated_layer;
 
 struct gm_model {
@@ -32,7 +34,16 @@ struct gm_model {
   /* gated */
   pcnn_gated_layer *gl;              /* layers entries */
   gm_tensor *out_w[2], *out_b[2], *out_m[2];
+  /* a text condition (gated only; vocab 0 = none): the text encoder's parameters are
+   * "text.*", its condition vector has text_dim values */
+  int vocab, text_dim;
+  double cond_drop, guidance;
+  gm_text_cond none;                 /* the empty condition for a batch (remade when B changes) */
 };
+
+/* The gate biases of a text model: 2 per layer, bias[2 l] for the vertical gate and
+ * bias[2 l + 1] for the horizontal one, each (B, 2F). */
+#define PCNN_MAX_BIASES 64
 
 /* Multiply-adds per output position of a conv with weight w: the unit in which the
  * samplers count their work. */
@@ -47,9 +58,15 @@ int pcnn__gated_declare(gm_model *m, gm_error *err);
  * the masks. */
 int pcnn__seed_init(gm_model *m, gm_rng *rng, gm_error *err);
 int pcnn__gated_init(gm_model *m, gm_rng *rng, gm_error *err);
-/* logits (B, 48, H, W) of the network input x (B, 3, H, W), recorded on the tape. */
+/* logits (B, 48, H, W) of the network input x (B, 3, H, W), recorded on the tape; bias:
+ * a text model's gate biases (pcnn__gated_cond_bias), NULL otherwise. */
 int pcnn__seed_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
-int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor **logits, gm_error *err);
+int pcnn__gated_logits(gm_model *m, gm_tensor *x, gm_tensor *const *bias, gm_tensor **logits,
+                       gm_error *err);
+/* A text model's gate biases for a condition of B rows (NULL: the empty condition for b
+ * images), as arena tensors recorded on the tape. */
+int pcnn__gated_cond_bias(gm_model *m, const gm_text_cond *cond, int64_t b, gm_tensor **bias,
+                          gm_error *err);
 /* Multiply-adds of one full pass per image position. */
 double pcnn__seed_macs(const gm_model *m);
 double pcnn__gated_macs(const gm_model *m);
@@ -65,6 +82,7 @@ typedef struct pcnn_cache {
   gm_model *m;
   gm_tensor **maps;      /* caller-owned activation maps, zero-filled */
   int n_maps;
+  gm_tensor *const *bias; /* a text model's gate biases for the batch (the caller's), or NULL */
   gm_tensor *packed[5];  /* seed: each layer's weights for gm_conv2d_point */
   double macs;           /* multiply-adds done so far, for evaluations_per_image */
 } pcnn_cache;
