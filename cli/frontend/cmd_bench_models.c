@@ -13,7 +13,7 @@
 static const char usage[] =
     "Usage: genmoji bench models [--json] [--device SEL] [--model M[,M]] [--preset P[,P]]\n"
     "                            [--batch 8,64] [--sample-batch 1,16] [--seconds S]\n"
-    "                            [--only train|sample]\n"
+    "                            [--only train|sample] [--guidance W]\n"
     "\n"
     "Times whole models on one device: for each model plugin and preset, the training step\n"
     "that 'genmoji train' runs (the model's loss, backward, clipping, Adam or AdamW, EMA,\n"
@@ -29,7 +29,8 @@ static const char usage[] =
     "the PixelCNN, network steps for the DDPM; b grows until a run takes S/2 seconds or\n"
     "reaches the whole run; each point is the faster of two runs) give a line, time =\n"
     "fixed + units * per-unit, evaluated at the whole run's units; the row says which a\n"
-    "and b it used. Untrained weights: speed only.\n"
+    "and b it used. Untrained weights: speed only. A text-conditioned preset trains on\n"
+    "made-up texts (4 words an image) and samples from them with guidance W.\n"
     "\n"
     "Options:\n"
     "  -d, --device SEL       a device index or name substring (see 'genmoji devices')\n"
@@ -40,6 +41,8 @@ static const char usage[] =
     "      --sample-batch LIST  images per sampling run (default 1,16)\n"
     "  -s, --seconds S        time each row for about S seconds (default 3)\n"
     "      --only WHAT        'train' or 'sample' rows only\n"
+    "      --guidance W       text models' sampling: classifier-free guidance, 0..20 (1,\n"
+    "                         the default, is one pass per step; any W but 0 and 1 two)\n"
     "      --json             JSON Lines on stdout: first {\"header\": {\"device\": {...},\n"
     "                         \"gemm_backends\", \"genmoji\", \"seconds\"}}, then one object\n"
     "                         per row. Training rows: model, preset, batch,\n"
@@ -48,17 +51,17 @@ static const char usage[] =
     "                         params, loss. Sampling rows: model, preset, sampler, batch,\n"
     "                         seconds_per_image, evaluations_per_image, steps (units of a\n"
     "                         whole run), timed_units ([a, b]), extrapolated (false\n"
-    "                         when b was the whole run)\n"
+    "                         when b was the whole run); guidance for a text model\n"
     "  -h, --help             show this help\n";
 
 #define HELP_SHOWN (-1)
 #define MAX_LIST 16
 
-enum { OPT_MODEL = 0x1200, OPT_PRESET, OPT_SAMPLE_BATCH, OPT_ONLY, OPT_JSON };
+enum { OPT_MODEL = 0x1200, OPT_PRESET, OPT_SAMPLE_BATCH, OPT_ONLY, OPT_JSON, OPT_GUIDANCE };
 
 typedef struct models_opts {
   int json, train, sample;
-  double seconds;
+  double seconds, guidance;
   const char *device;
   int batches[MAX_LIST], n_batches;
   int sample_batches[MAX_LIST], n_sample_batches;
@@ -105,6 +108,7 @@ static int parse(int argc, char **argv, models_opts *o) {
       {"sample-batch", required_argument, NULL, OPT_SAMPLE_BATCH},
       {"seconds", required_argument, NULL, 's'},
       {"only", required_argument, NULL, OPT_ONLY},
+      {"guidance", required_argument, NULL, OPT_GUIDANCE},
       {"json", no_argument, NULL, OPT_JSON},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -150,6 +154,13 @@ static int parse(int argc, char **argv, models_opts *o) {
       o->sample = !o->train;
       break;
     case OPT_JSON: o->json = 1; break;
+    case OPT_GUIDANCE: {
+      char *end = NULL;
+      o->guidance = strtod(optarg, &end);
+      if (end == optarg || *end || !(o->guidance >= 0 && o->guidance <= 20))
+        return gm_cli_usage(argv[0], "--guidance wants a number in 0..20, got '%s'", optarg);
+      break;
+    }
     case 'h': gm_cli_help(usage); return HELP_SHOWN;
     default: return GM_CLI_USAGE;
     }
@@ -250,11 +261,12 @@ static void print_train(const models_opts *o, const char *model, const char *pre
 
 static void print_sample(const models_opts *o, const char *model, const char *preset,
                          const char *sampler, int batch, const gm_bench_sample_result *s,
-                         int *header) {
+                         int text, int *header) {
   int extrapolated = s->units_b < s->total_units;
   if (o->json) {
     cJSON *r = row_start(model, preset, batch);
     cJSON_AddStringToObject(r, "sampler", sampler);
+    if (text) cJSON_AddNumberToObject(r, "guidance", o->guidance);
     cJSON_AddNumberToObject(r, "seconds_per_image", s->seconds_per_image);
     cJSON_AddNumberToObject(r, "evaluations_per_image", s->evaluations_per_image);
     cJSON_AddNumberToObject(r, "steps", (double)s->total_units);
@@ -271,6 +283,10 @@ static void print_sample(const models_opts *o, const char *model, const char *pr
   char timed[64];
   snprintf(timed, sizeof timed, "%lld..%lld%s", (long long)s->units_a, (long long)s->units_b,
            extrapolated ? ", extrapolated" : ", whole run");
+  if (text) {
+    size_t l = strlen(timed);
+    snprintf(timed + l, sizeof timed - l, ", guidance %g", o->guidance);
+  }
   printf("%-10s %-8s %-8s %5d %10.4g %10.4g %6lld  %s\n", model, preset, sampler, batch,
          s->seconds_per_image, s->evaluations_per_image, (long long)s->total_units, timed);
   fflush(stdout);
@@ -324,13 +340,23 @@ static int bench_sample(const models_opts *o, gm_device *dev, int mi, const char
   gm_rng rng;
   gm_rng_init(&rng, 1, 0);
   rc = vt->create(&m, dev, ro.model, ro.n_model, &rng, err);
+  gm_model_info info;
+  if (rc == 0) rc = gm_model_describe(vt, &ro, &info, err);
   for (int s = 0; rc == 0 && vt->samplers[s]; s++)
     for (int b = 0; rc == 0 && b < o->n_sample_batches; b++) {
       gm_sample_options so = {.n = o->sample_batches[b], .sampler = vt->samplers[s]};
+      gm_text_cond cond = {NULL, NULL, NULL};
+      if (info.text_condition) {
+        rc = gm_bench_text_cond(dev, info.vocab_size, so.n, 1, &cond, err);
+        so.cond = &cond;
+        so.guidance = (float)o->guidance;
+      }
       gm_bench_sample_result r;
-      rc = gm_bench_sample(dev, vt, m, &so, o->seconds, &r, err);
+      if (rc == 0) rc = gm_bench_sample(dev, vt, m, &so, o->seconds, &r, err);
+      gm_bench_text_cond_free(&cond);
       if (rc == 0)
-        print_sample(o, o->names[mi], preset, vt->samplers[s], so.n, &r, header);
+        print_sample(o, o->names[mi], preset, vt->samplers[s], so.n, &r, info.text_condition,
+                     header);
       else gm_error_prefix(err, "model '%s', preset '%s', sampler '%s'", o->names[mi], preset,
                            vt->samplers[s]);
     }
@@ -359,7 +385,7 @@ static int each_preset(const models_opts *o, gm_device *dev, int sampling, gm_er
 }
 
 int gm_cli_bench_models(int argc, char **argv, gm_host *host) {
-  models_opts o = {.train = 1, .sample = 1, .seconds = 3, .batches = {8, 64}, .n_batches = 2,
+  models_opts o = {.train = 1, .sample = 1, .seconds = 3, .guidance = 1, .batches = {8, 64}, .n_batches = 2,
                    .sample_batches = {1, 16}, .n_sample_batches = 2};
   int rc = parse(argc, argv, &o);
   if (rc == 0) rc = resolve_models(&o, host, argv[0]);

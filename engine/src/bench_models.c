@@ -1,5 +1,6 @@
 /* Whole-model timing behind `genmoji bench models` (see bench.h): the trainer's own step
- * (trainer_internal.h) on made-up images, and samplers timed on runs stopped part way
+ * (trainer_internal.h) on made-up images (and made-up texts for a text model, so its step
+ * is the one it trains with), and samplers timed on runs stopped part way
  * (gm_sample_options.stop_after) and extrapolated along a line. */
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +13,43 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int gm_bench_text_cond(gm_device *dev, int vocab_size, int n, uint64_t seed, gm_text_cond *out,
+                       gm_error *err) {
+  *out = (gm_text_cond){NULL, NULL, NULL};
+  if (vocab_size < 2 || n < 1)
+    return gm_error_set(err, GM_EINVAL, "bench: made-up texts need a vocabulary of 2 or more "
+                        "ids and at least one row");
+  const int L = GM_TEXT_MAX_TOKENS, words = 4;
+  int32_t *ids = calloc((size_t)n * L, sizeof *ids);
+  float *mask = calloc((size_t)n * L, sizeof *mask), *empty = calloc((size_t)n, sizeof *empty);
+  int rc = ids && mask && empty ? 0 : gm_error_set(err, GM_ENOMEM, "bench: out of memory");
+  uint64_t s = seed;
+  for (int i = 0; i < n && rc == 0; i++)
+    for (int k = 0; k < words; k++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      ids[i * L + k] = 1 + (int32_t)((s >> 33) % (uint64_t)(vocab_size - 1));
+      mask[i * L + k] = 1.0f;
+    }
+  if (rc == 0) rc = gm_tensor_create(&out->ids, dev, GM_I32, 2, GM_SHAPE(n, L), err);
+  if (rc == 0) rc = gm_tensor_create(&out->mask, dev, GM_F32, 2, GM_SHAPE(n, L), err);
+  if (rc == 0) rc = gm_tensor_create(&out->empty, dev, GM_F32, 2, GM_SHAPE(n, 1), err);
+  if (rc == 0) rc = gm_tensor_write(out->ids, ids, (size_t)n * L * sizeof *ids, err);
+  if (rc == 0) rc = gm_tensor_write(out->mask, mask, (size_t)n * L * sizeof *mask, err);
+  if (rc == 0) rc = gm_tensor_write(out->empty, empty, (size_t)n * sizeof *empty, err);
+  free(ids);
+  free(mask);
+  free(empty);
+  if (rc) gm_bench_text_cond_free(out);
+  return rc;
+}
+
+void gm_bench_text_cond_free(gm_text_cond *c) {
+  gm_tensor_destroy(c->ids);
+  gm_tensor_destroy(c->mask);
+  gm_tensor_destroy(c->empty);
+  *c = (gm_text_cond){NULL, NULL, NULL};
 }
 
 /* ---- training ---- */
@@ -29,8 +67,8 @@ static double median(double *v, int64_t n) {
 /* warmup untimed steps, then timed ones until both budgets are met. Each step reads its
  * loss back, so a step's wall time is the device's work for it. */
 static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
-                       const gm_bench_train_opts *o, gm_bench_train_result *out,
-                       gm_error *err) {
+                       const gm_text_cond *cond, const gm_bench_train_opts *o,
+                       gm_bench_train_result *out, gm_error *err) {
   gm_rng loss_rng;
   gm_rng_init(&loss_rng, o->seed, 1);
   int warmup = o->warmup > 0 ? o->warmup : 2, min_steps = o->min_steps > 0 ? o->min_steps : 3;
@@ -41,7 +79,7 @@ static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
   int rc = 0;
   for (; rc == 0 && step < warmup; step++) {
     gm_tape_reset(dev);
-    rc = gm__train_parts_step(p, x, NULL, &loss_rng, step + 1, &loss, err);
+    rc = gm__train_parts_step(p, x, cond, &loss_rng, step + 1, &loss, err);
   }
   if (rc == 0) rc = gm_device_finish(dev, err);
   double t0 = now_s(), last = t0;
@@ -55,7 +93,7 @@ static int train_steps(gm__train_parts *p, gm_device *dev, gm_tensor *x,
       each = grown;
     }
     gm_tape_reset(dev);
-    rc = gm__train_parts_step(p, x, NULL, &loss_rng, ++step, &loss, err);
+    rc = gm__train_parts_step(p, x, cond, &loss_rng, ++step, &loss, err);
     double now = now_s();
     each[timed++] = now - last;
     last = now;
@@ -97,16 +135,22 @@ int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
     gm_rng_init(&image_rng, o->seed, 2);
     rc = gm_rng_uniform(x, &image_rng, 0.0f, 255.0f, err);
   }
+  gm_model_info info;
+  gm_text_cond cond = {NULL, NULL, NULL};
+  if (rc == 0) rc = gm_model_describe(vt, opts, &info, err);
+  if (rc == 0 && info.text_condition)
+    rc = gm_bench_text_cond(dev, info.vocab_size, o->batch, o->seed, &cond, err);
   if (rc == 0) {
     out->params = gm_params_numel(p.params, GM_PARAM_TRAINABLE);
     int was_recording = gm_grad_enable(dev, 1);
     if (vt->train_mode) vt->train_mode(p.model, 1);
-    rc = train_steps(&p, dev, x, o, out, err);
+    rc = train_steps(&p, dev, x, info.text_condition ? &cond : NULL, o, out, err);
     gm_grad_enable(dev, was_recording);
     gm_mem_stats ms;
     gm_device_mem_stats(dev, &ms);
     out->peak_bytes = ms.peak_bytes;
   }
+  gm_bench_text_cond_free(&cond);
   gm_tensor_destroy(x);
   gm__train_parts_close(&p);
   return rc;
