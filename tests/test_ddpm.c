@@ -633,25 +633,6 @@ static gm_model *tiny_text_unet(gm_vocab **v, uint64_t seed) {
 }
 
 /* n rows of texts[i % 4] (or "" when empty) as a condition. */
-static gm_text_cond text_cond(const gm_vocab *v, int n, int empty) {
-  gm_error err = {0};
-  gm_text_cond c;
-  gmt_ok(gm_tensor_create(&c.ids, gmt_device(), GM_I32, 2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), &err),
-         &err);
-  c.mask = gmt_tensor_from(2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), NULL);
-  c.empty = gmt_tensor_from(2, GM_SHAPE(n, 1), NULL);
-  const char *texts[8];
-  for (int i = 0; i < n && i < 8; i++) texts[i] = empty ? "" : TEXTS[i % 4];
-  gmt_ok(gm_text_batch_write(v, texts, n, c.ids, c.mask, c.empty, NULL, &err), &err);
-  return c;
-}
-
-static void cond_free(gm_text_cond *c) {
-  gm_tensor_destroy(c->ids);
-  gm_tensor_destroy(c->mask);
-  gm_tensor_destroy(c->empty);
-}
-
 static float *draw_text(gm_model *m, const gm_text_cond *c, float w, int *rc, gm_error *err) {
   gm_sample_options o = {.n = 3, .sampler = "ddim", .steps = 5, .cond = c, .guidance = w};
   gm_rng r;
@@ -686,7 +667,7 @@ START_TEST(the_text_unet_declares_its_condition_and_learns_through_it) {
   gm_rng r;
   gm_rng_init(&r, 5, 5);
   gmt_ok(gm_rng_uniform(img, &r, 0, 256, &err), &err);
-  gm_text_cond c = text_cond(v, 3, 0);
+  gm_text_cond c = gmt_text_cond(v, TEXTS, 4, 3, 0);
   gm_params *p = vt->params(m);
   if (vt->train_mode) vt->train_mode(m, 1);
   gm_tensor *loss;
@@ -713,11 +694,11 @@ START_TEST(the_text_unet_declares_its_condition_and_learns_through_it) {
   ck_assert_int_eq(rc, GM_EINVAL);
   ck_assert_msg(strstr(err.msg, "takes no text"), "%s", err.msg);
   ck_assert_ptr_null(none);
-  gm_text_cond two = text_cond(v, 2, 0);
+  gm_text_cond two = gmt_text_cond(v, TEXTS, 4, 2, 0);
   ck_assert_ptr_null(draw_text(m, &two, 1, &rc, &err));
   ck_assert_int_eq(rc, GM_ESHAPE);
-  cond_free(&two);
-  cond_free(&c);
+  gm_text_cond_free(&two);
+  gm_text_cond_free(&c);
   gm_tensor_destroy(img);
   gm_vocab_destroy(v);
   vt->destroy(plain);
@@ -730,7 +711,7 @@ START_TEST(guidance_0_and_the_empty_text_are_the_unconditional_model_bit_for_bit
   gm_model *m = tiny_text_unet(&v, 41);
   gm_error err = {0};
   int rc;
-  gm_text_cond c = text_cond(v, 3, 0), e = text_cond(v, 3, 1);
+  gm_text_cond c = gmt_text_cond(v, TEXTS, 4, 3, 0), e = gmt_text_cond(v, TEXTS, 4, 3, 1);
   const size_t n = 3 * 3 * 64;
   float *u = draw_text(m, NULL, 0, &rc, &err);
   ck_assert_msg(rc == 0, "%s", err.msg);
@@ -755,8 +736,8 @@ START_TEST(guidance_0_and_the_empty_text_are_the_unconditional_model_bit_for_bit
   gmt_ok(vt->nll(m, img, &co, &r, &b, &err), &err);
   ck_assert_msg(isfinite(a) && isfinite(b) && a != b, "bits/dim %g and %g with the texts", a, b);
   free(u), free(w0), free(empty), free(w1), free(w3);
-  cond_free(&c);
-  cond_free(&e);
+  gm_text_cond_free(&c);
+  gm_text_cond_free(&e);
   gm_tensor_destroy(img);
   gm_vocab_destroy(v);
   vt->destroy(m);

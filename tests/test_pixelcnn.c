@@ -647,25 +647,6 @@ END_TEST
 
 static const char *const PTEXTS[] = {"red apple", "yellow banana", "red cherry", "green kiwi"};
 
-static gm_text_cond ptext_cond(const gm_vocab *v, int n, int empty) {
-  gm_error err = {0};
-  gm_text_cond c;
-  gmt_ok(gm_tensor_create(&c.ids, gmt_device(), GM_I32, 2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), &err),
-         &err);
-  c.mask = gmt_tensor_from(2, GM_SHAPE(n, GM_TEXT_MAX_TOKENS), NULL);
-  c.empty = gmt_tensor_from(2, GM_SHAPE(n, 1), NULL);
-  const char *texts[8];
-  for (int i = 0; i < n && i < 8; i++) texts[i] = empty ? "" : PTEXTS[i % 4];
-  gmt_ok(gm_text_batch_write(v, texts, n, c.ids, c.mask, c.empty, NULL, &err), &err);
-  return c;
-}
-
-static void pcond_free(gm_text_cond *c) {
-  gm_tensor_destroy(c->ids);
-  gm_tensor_destroy(c->mask);
-  gm_tensor_destroy(c->empty);
-}
-
 static float *draw_text(gm_model *m, const char *sampler, const gm_text_cond *c, float w,
                         double *evals) {
   gm_error err = {0};
@@ -694,7 +675,7 @@ START_TEST(gated_text_follows_its_condition_with_guidance_identities_in_both_sam
   ck_assert_int_eq(info.text_condition, 1);
   ck_assert_int_eq(info.vocab_size, 12);
   gm_model_options_free(&o);
-  gm_text_cond c = ptext_cond(v, 3, 0), e = ptext_cond(v, 3, 1);
+  gm_text_cond c = gmt_text_cond(v, PTEXTS, 4, 3, 0), e = gmt_text_cond(v, PTEXTS, 4, 3, 1);
   const size_t n = 3 * 3 * 25;
   double ev_plain, ev_guided;
   float *u = draw_text(m, "cached", NULL, 0, &ev_plain);
@@ -760,8 +741,8 @@ START_TEST(gated_text_follows_its_condition_with_guidance_identities_in_both_sam
   free(u);
   free(first[0]);
   free(first[1]);
-  pcond_free(&c);
-  pcond_free(&e);
+  gm_text_cond_free(&c);
+  gm_text_cond_free(&e);
   gm_tensor_destroy(img);
   gm_vocab_destroy(v);
   vt->destroy(plain);

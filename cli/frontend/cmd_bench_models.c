@@ -353,7 +353,7 @@ static int bench_sample(const models_opts *o, gm_device *dev, int mi, const char
       }
       gm_bench_sample_result r;
       if (rc == 0) rc = gm_bench_sample(dev, vt, m, &so, o->seconds, &r, err);
-      gm_bench_text_cond_free(&cond);
+      gm_text_cond_free(&cond);
       if (rc == 0)
         print_sample(o, o->names[mi], preset, vt->samplers[s], so.n, &r, info.text_condition,
                      header);

@@ -81,10 +81,7 @@ static int texts_of(gm_cli_model *m, const gm_dataset *ds, const int *idx, int k
   const char **texts = malloc(sizeof *texts * (size_t)k);
   if (!texts) return gm_error_set(err, GM_ENOMEM, "eval: out of memory");
   for (int i = 0; i < k; i++) texts[i] = gm_dataset_get(ds, idx[i])->text;
-  int64_t L = GM_TEXT_MAX_TOKENS;
-  int rc = gm_tensor_create(&c->ids, m->dev, GM_I32, 2, GM_SHAPE(k, L), err);
-  if (!rc) rc = gm_tensor_create(&c->mask, m->dev, GM_F32, 2, GM_SHAPE(k, L), err);
-  if (!rc) rc = gm_tensor_create(&c->empty, m->dev, GM_F32, 2, GM_SHAPE(k, 1), err);
+  int rc = gm_text_cond_create(m->dev, k, c, err);
   if (!rc) rc = gm_text_batch_write(m->vocab, texts, k, c->ids, c->mask, c->empty, NULL, err);
   free(texts);
   return rc;
@@ -115,9 +112,7 @@ static int evaluate(gm_cli_model *m, const gm_dataset *ds, const int *idx, int n
       rc = m->vt->nll(m->model, x, &no, &rng, &v, err);
       if (rc) gm_error_prefix(err, "%s: model '%s' nll", m->file, m->rec->name);
     }
-    gm_tensor_destroy(c.ids);
-    gm_tensor_destroy(c.mask);
-    gm_tensor_destroy(c.empty);
+    gm_text_cond_free(&c);
     if (!rc && !isfinite(v))
       rc = gm_error_set(err, GM_ENUMERIC, "%s: model '%s' nll: %g bits/dim on images %d..%d",
                         m->file, m->rec->name, v, i, i + k - 1);

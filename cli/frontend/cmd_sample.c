@@ -295,10 +295,7 @@ static int prompt_conditions(sample_run *r, const sample_args *a, const char *cm
   const char **texts = malloc(sizeof *texts * (size_t)n);
   if (!texts) return gm_cli_fail("out of memory");
   for (int i = 0; i < n; i++) texts[i] = a->prompt[i / K];
-  int64_t L = GM_TEXT_MAX_TOKENS;
-  int rc = gm_tensor_create(&r->cond.ids, m->dev, GM_I32, 2, GM_SHAPE(n, L), &err);
-  if (!rc) rc = gm_tensor_create(&r->cond.mask, m->dev, GM_F32, 2, GM_SHAPE(n, L), &err);
-  if (!rc) rc = gm_tensor_create(&r->cond.empty, m->dev, GM_F32, 2, GM_SHAPE(n, 1), &err);
+  int rc = gm_text_cond_create(m->dev, n, &r->cond, &err);
   if (!rc) rc = gm_text_batch_write(m->vocab, texts, n, r->cond.ids, r->cond.mask, r->cond.empty,
                                     NULL, &err);
   free(texts);
@@ -508,9 +505,7 @@ int gm_cli_cmd_sample(int argc, char **argv, gm_host *host) {
     code = sample(&r, &a, argv[0]);
     gm_tensor_destroy(r.noise);
     gm_tensor_destroy(r.noise_out);
-    gm_tensor_destroy(r.cond.ids);
-    gm_tensor_destroy(r.cond.mask);
-    gm_tensor_destroy(r.cond.empty);
+    gm_text_cond_free(&r.cond);
     cJSON_Delete(r.prompts);
     free(r.host);
     free(r.rgb);

@@ -32,24 +32,15 @@ int gm_bench_text_cond(gm_device *dev, int vocab_size, int n, uint64_t seed, gm_
       ids[i * L + k] = 1 + (int32_t)((s >> 33) % (uint64_t)(vocab_size - 1));
       mask[i * L + k] = 1.0f;
     }
-  if (rc == 0) rc = gm_tensor_create(&out->ids, dev, GM_I32, 2, GM_SHAPE(n, L), err);
-  if (rc == 0) rc = gm_tensor_create(&out->mask, dev, GM_F32, 2, GM_SHAPE(n, L), err);
-  if (rc == 0) rc = gm_tensor_create(&out->empty, dev, GM_F32, 2, GM_SHAPE(n, 1), err);
+  if (rc == 0) rc = gm_text_cond_create(dev, n, out, err);
   if (rc == 0) rc = gm_tensor_write(out->ids, ids, (size_t)n * L * sizeof *ids, err);
   if (rc == 0) rc = gm_tensor_write(out->mask, mask, (size_t)n * L * sizeof *mask, err);
   if (rc == 0) rc = gm_tensor_write(out->empty, empty, (size_t)n * sizeof *empty, err);
   free(ids);
   free(mask);
   free(empty);
-  if (rc) gm_bench_text_cond_free(out);
+  if (rc) gm_text_cond_free(out);
   return rc;
-}
-
-void gm_bench_text_cond_free(gm_text_cond *c) {
-  gm_tensor_destroy(c->ids);
-  gm_tensor_destroy(c->mask);
-  gm_tensor_destroy(c->empty);
-  *c = (gm_text_cond){NULL, NULL, NULL};
 }
 
 /* ---- training ---- */
@@ -150,7 +141,7 @@ int gm_bench_train(gm_device *dev, const gm_model_vtable *vt, const char *name,
     gm_device_mem_stats(dev, &ms);
     out->peak_bytes = ms.peak_bytes;
   }
-  gm_bench_text_cond_free(&cond);
+  gm_text_cond_free(&cond);
   gm_tensor_destroy(x);
   gm__train_parts_close(&p);
   return rc;

@@ -28,42 +28,44 @@ static int batched_gemm(gm_device *dev, size_t batch, float alpha, operand a, in
   return gm__gemm(dev, &d, err);
 }
 
-/* saved[0]: P (B, N, N); iarg: B, C, N; farg[0]: 1 / sqrt(C).
- * dV = dY P; dP = dY^T V; dS = P * (dP - rowsum(dP * P)) / sqrt(C); dQ = K dS^T; dK = Q dS. */
+/* saved[0]: P (B, N, M); iarg: B, C, N, M (M = N for self-attention); farg[0]: 1 / sqrt(C).
+ * dV = dY P; dP = dY^T V; dS = P * (dP - rowsum(dP * P)) / sqrt(C); dQ = K dS^T;
+ * dK = Q dS. Masked keys have P = 0, so they get no gradient. */
 static int attention_backward(gm__node *n, gm_error *err) {
   gm_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *p = n->saved[0];
   gm_tensor *dy = n->out->grad, *g;
   gm_device *dev = q->dev;
-  size_t B = (size_t)n->iarg[0], C = (size_t)n->iarg[1], N = (size_t)n->iarg[2];
+  size_t B = (size_t)n->iarg[0], C = (size_t)n->iarg[1], N = (size_t)n->iarg[2],
+         M = (size_t)n->iarg[3];
   float scale = (float)n->farg[0];
   int rc = 0;
   if (v->requires_grad) {
     rc = gm__grad(v, &g, err);
     if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 0, (operand){p, N, N}, 0, 1.0f,
-                        (operand){g, C, N}, err);
+      rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 0, (operand){p, N, M}, 0, 1.0f,
+                        (operand){g, C, M}, err);
     if (rc) return rc;
   }
   if (!q->requires_grad && !k->requires_grad) return 0;
   gm_tensor *ds;
-  rc = gm__tensor_temp(&ds, dev, GM_F32, 3, GM_SHAPE((int64_t)B, (int64_t)N, (int64_t)N), err);
+  rc = gm__tensor_temp(&ds, dev, GM_F32, 3, GM_SHAPE((int64_t)B, (int64_t)N, (int64_t)M), err);
   if (rc == 0)
-    rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 1, (operand){v, C, N}, 0, 0.0f,
-                      (operand){ds, N, N}, err);
+    rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 1, (operand){v, C, M}, 0, 0.0f,
+                      (operand){ds, N, M}, err);
   if (rc == 0)
     rc = GM__LAUNCH1D(dev, "attention_softmax_rows_backward", B * N, err, GMK_T(ds), GMK_T(p),
-                      GMK_I(B * N), GMK_I(N), GMK_F(scale));
+                      GMK_I(B * N), GMK_I(M), GMK_F(scale));
   if (rc == 0 && q->requires_grad) {
     rc = gm__grad(q, &g, err);
     if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){k, C, N}, 0, (operand){ds, N, N}, 1, 1.0f,
+      rc = batched_gemm(dev, B, 1.0f, (operand){k, C, M}, 0, (operand){ds, N, M}, 1, 1.0f,
                         (operand){g, C, N}, err);
   }
   if (rc == 0 && k->requires_grad) {
     rc = gm__grad(k, &g, err);
     if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){q, C, N}, 0, (operand){ds, N, N}, 0, 1.0f,
-                        (operand){g, C, N}, err);
+      rc = batched_gemm(dev, B, 1.0f, (operand){q, C, N}, 0, (operand){ds, N, M}, 0, 1.0f,
+                        (operand){g, C, M}, err);
   }
   return rc;
 }
@@ -102,6 +104,7 @@ int gm_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_err
     rc = batched_gemm(dev, b, 1.0f, (operand){v, c, n}, 0, (operand){p, n, n}, 1, 0.0f,
                       (operand){*y, c, n}, err);
   if (rc) return rc;
+  /* self-attention is cross-attention of N positions to N keys, none masked */
   gm__node *nd = gm__tape_record(dev, "attention", attention_backward, *y,
                                  (gm_tensor *[]){q, k, v}, 3, &rc, err);
   if (nd) {
@@ -109,54 +112,13 @@ int gm_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_err
     nd->iarg[0] = B;
     nd->iarg[1] = C;
     nd->iarg[2] = N;
+    nd->iarg[3] = N;
     nd->farg[0] = scale;
   }
   return rc;
 }
 
 /* ---- cross-attention ---- */
-
-/* saved[0]: P (B, N, M); iarg: B, C, N, M; farg[0]: 1 / sqrt(C). As attention_backward
- * with M keys: dV = dY P; dP = dY^T V; dS = P * (dP - rowsum(dP * P)) / sqrt(C);
- * dQ = K dS^T; dK = Q dS. Masked keys have P = 0, so they get no gradient. */
-static int cross_attention_backward(gm__node *n, gm_error *err) {
-  gm_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *p = n->saved[0];
-  gm_tensor *dy = n->out->grad, *g;
-  gm_device *dev = q->dev;
-  size_t B = (size_t)n->iarg[0], C = (size_t)n->iarg[1], N = (size_t)n->iarg[2],
-         M = (size_t)n->iarg[3];
-  float scale = (float)n->farg[0];
-  int rc = 0;
-  if (v->requires_grad) {
-    rc = gm__grad(v, &g, err);
-    if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 0, (operand){p, N, M}, 0, 1.0f,
-                        (operand){g, C, M}, err);
-    if (rc) return rc;
-  }
-  if (!q->requires_grad && !k->requires_grad) return 0;
-  gm_tensor *ds;
-  rc = gm__tensor_temp(&ds, dev, GM_F32, 3, GM_SHAPE((int64_t)B, (int64_t)N, (int64_t)M), err);
-  if (rc == 0)
-    rc = batched_gemm(dev, B, 1.0f, (operand){dy, C, N}, 1, (operand){v, C, M}, 0, 0.0f,
-                      (operand){ds, N, M}, err);
-  if (rc == 0)
-    rc = GM__LAUNCH1D(dev, "attention_softmax_rows_backward", B * N, err, GMK_T(ds), GMK_T(p),
-                      GMK_I(B * N), GMK_I(M), GMK_F(scale));
-  if (rc == 0 && q->requires_grad) {
-    rc = gm__grad(q, &g, err);
-    if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){k, C, M}, 0, (operand){ds, N, M}, 1, 1.0f,
-                        (operand){g, C, N}, err);
-  }
-  if (rc == 0 && k->requires_grad) {
-    rc = gm__grad(k, &g, err);
-    if (rc == 0)
-      rc = batched_gemm(dev, B, 1.0f, (operand){q, C, N}, 0, (operand){ds, N, M}, 0, 1.0f,
-                        (operand){g, C, M}, err);
-  }
-  return rc;
-}
 
 int gm_cross_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_tensor *mask,
                        gm_error *err) {
@@ -198,7 +160,7 @@ int gm_cross_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, 
     rc = batched_gemm(dev, b, 1.0f, (operand){v, c, m}, 0, (operand){p, n, m}, 1, 0.0f,
                       (operand){*y, c, n}, err);
   if (rc) return rc;
-  gm__node *nd = gm__tape_record(dev, "cross_attention", cross_attention_backward, *y,
+  gm__node *nd = gm__tape_record(dev, "cross_attention", attention_backward, *y,
                                  (gm_tensor *[]){q, k, v}, 3, &rc, err);
   if (nd) {
     nd->saved[0] = p;

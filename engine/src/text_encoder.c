@@ -64,6 +64,38 @@ int gm_text_encoder_init(gm_params *p, const char *prefix, const gm_text_encoder
   return rc;
 }
 
+int gm_text_cond_create(gm_device *dev, int64_t b, gm_text_cond *out, gm_error *err) {
+  *out = (gm_text_cond){NULL, NULL, NULL};
+  int64_t L = GM_TEXT_MAX_TOKENS;
+  int rc = gm_tensor_create(&out->ids, dev, GM_I32, 2, GM_SHAPE(b, L), err);
+  if (!rc) rc = gm_tensor_create(&out->mask, dev, GM_F32, 2, GM_SHAPE(b, L), err);
+  if (!rc) rc = gm_tensor_create(&out->empty, dev, GM_F32, 2, GM_SHAPE(b, 1), err);
+  if (rc) gm_text_cond_free(out);
+  return rc;
+}
+
+int gm_text_cond_empty(gm_device *dev, int64_t b, gm_text_cond *out, gm_error *err) {
+  int rc = gm_text_cond_create(dev, b, out, err);
+  if (!rc) rc = gm_tensor_fill(out->mask, 0, err);
+  if (!rc) rc = gm_tensor_fill(out->empty, 1, err);
+  if (!rc) { /* int32 zeros, the padding id: written, as a float fill would not say so */
+    size_t n = (size_t)(b * GM_TEXT_MAX_TOKENS);
+    int32_t *z = calloc(n, sizeof *z);
+    rc = z ? gm_tensor_write(out->ids, z, n * sizeof *z, err)
+           : gm_error_set(err, GM_ENOMEM, "text: out of memory");
+    free(z);
+  }
+  if (rc) gm_text_cond_free(out);
+  return rc;
+}
+
+void gm_text_cond_free(gm_text_cond *c) {
+  gm_tensor_destroy(c->ids);
+  gm_tensor_destroy(c->mask);
+  gm_tensor_destroy(c->empty);
+  *c = (gm_text_cond){NULL, NULL, NULL};
+}
+
 int gm_text_batch_write(const gm_vocab *v, const char *const *texts, int B, gm_tensor *ids,
                         gm_tensor *mask, gm_tensor *empty, gm_text_unknown *unknown,
                         gm_error *err) {

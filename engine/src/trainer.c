@@ -189,17 +189,13 @@ static int open_text(gm_trainer *t, gm_error *err) {
   t->vocab_str = gm_vocab_serialize(t->vocab);
   if (!t->vocab_str) return gm_error_set(err, GM_ENOMEM, "trainer: out of memory");
   t->cond_drop = info.cond_drop;
-  int64_t L = GM_TEXT_MAX_TOKENS;
-  rc = gm_tensor_create(&t->ids, t->c.dev, GM_I32, 2, GM_SHAPE(t->x_n, L), err);
-  if (!rc) rc = gm_tensor_create(&t->mask, t->c.dev, GM_F32, 2, GM_SHAPE(t->x_n, L), err);
-  if (!rc) rc = gm_tensor_create(&t->empty, t->c.dev, GM_F32, 2, GM_SHAPE(t->x_n, 1), err);
-  return rc;
+  return gm_text_cond_create(t->c.dev, t->x_n, &t->cond, err);
 }
 
 /* The texts of the batch at perm[epoch_pos ..] for step `step` (condition dropout
  * applied) into the condition tensors, made for n rows when n is not the full batch. */
 static int batch_texts(gm_trainer *t, int n, int64_t step, gm_text_cond *c, gm_error *err) {
-  *c = (gm_text_cond){t->ids, t->mask, t->empty};
+  *c = t->cond;
   int rc = 0;
   if (n != t->x_n) {
     c->ids = c->mask = c->empty = NULL;
@@ -397,9 +393,7 @@ void gm_trainer_destroy(gm_trainer *t) {
   gm__trainer_state_close(t);
   gm__train_parts_close(&t->p);
   gm_tensor_destroy(t->x);
-  gm_tensor_destroy(t->ids);
-  gm_tensor_destroy(t->mask);
-  gm_tensor_destroy(t->empty);
+  gm_text_cond_free(&t->cond);
   gm_vocab_destroy(t->vocab);
   free(t->vocab_str);
   if (t->metrics) fclose(t->metrics);

@@ -58,7 +58,7 @@ struct gm_trainer {
   gm_vocab *vocab;
   char *vocab_str;             /* gm_vocab_serialize(vocab) */
   double cond_drop;
-  gm_tensor *ids, *mask, *empty; /* (x_n, L), (x_n, L), (x_n, 1) */
+  gm_text_cond cond;           /* the full batch's texts */
 
   /* progress, all saved in checkpoints */
   int64_t step;                /* optimiser steps done */

@@ -185,9 +185,7 @@ static void destroy(gm_model *m) {
   gm_tensor_destroy(m->neg_sqrt_1mab);
   gm_tensor_destroy(m->eps);
   gm_tensor_destroy(m->u);
-  gm_tensor_destroy(m->none.ids);
-  gm_tensor_destroy(m->none.mask);
-  gm_tensor_destroy(m->none.empty);
+  gm_text_cond_free(&m->none);
   ddpm__schedule_close(&m->sched);
   free(m);
 }
@@ -243,29 +241,14 @@ static void train_mode(gm_model *m, int training) { m->training = training != 0;
 
 /* ---- the network ---- */
 
-/* The empty condition for b images (ids 0, mask 0, empty 1), kept for the next call. */
+/* The empty condition for b images, kept for the next call. */
 static int empty_cond(gm_model *m, int64_t b, const gm_text_cond **out, gm_error *err) {
-  gm_text_cond *c = &m->none;
-  if (!c->ids || c->ids->shape[0] != b) {
-    gm_tensor_destroy(c->ids);
-    gm_tensor_destroy(c->mask);
-    gm_tensor_destroy(c->empty);
-    *c = (gm_text_cond){NULL, NULL, NULL};
-    int64_t L = GM_TEXT_MAX_TOKENS;
-    int rc = gm_tensor_create(&c->ids, m->dev, GM_I32, 2, GM_SHAPE(b, L), err);
-    if (rc == 0) rc = gm_tensor_create(&c->mask, m->dev, GM_F32, 2, GM_SHAPE(b, L), err);
-    if (rc == 0) rc = gm_tensor_create(&c->empty, m->dev, GM_F32, 2, GM_SHAPE(b, 1), err);
-    if (rc == 0) rc = gm_tensor_fill(c->mask, 0, err);
-    if (rc == 0) rc = gm_tensor_fill(c->empty, 1, err);
-    if (rc == 0) { /* int32 zeros: the padding id */
-      int32_t *z = calloc((size_t)(b * L), sizeof *z);
-      rc = z ? gm_tensor_write(c->ids, z, (size_t)(b * L) * sizeof *z, err)
-             : gm_error_set(err, GM_ENOMEM, "ddpm: out of memory");
-      free(z);
-    }
+  if (!m->none.ids || m->none.ids->shape[0] != b) {
+    gm_text_cond_free(&m->none);
+    int rc = gm_text_cond_empty(m->dev, b, &m->none, err);
     if (rc) return rc;
   }
-  *out = c;
+  *out = &m->none;
   return 0;
 }
 

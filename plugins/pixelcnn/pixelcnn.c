@@ -115,9 +115,7 @@ static int model_check_options(const gm_kv *opts, int n, gm_error *err) {
 static void model_destroy(gm_model *m) {
   if (!m) return;
   gm_params_destroy(m->params);
-  gm_tensor_destroy(m->none.ids);
-  gm_tensor_destroy(m->none.mask);
-  gm_tensor_destroy(m->none.empty);
+  gm_text_cond_free(&m->none);
   free(m->gl);
   free(m);
 }

@@ -83,9 +83,7 @@ static void run_close(run *r) {
   if (r->cached) pcnn__cache_close(&r->cache);
   for (int i = 0; i < r->n_bias; i++) gm_tensor_destroy(r->bias[i]);
   r->n_bias = 0;
-  gm_tensor_destroy(r->both.ids);
-  gm_tensor_destroy(r->both.mask);
-  gm_tensor_destroy(r->both.empty);
+  gm_text_cond_free(&r->both);
   gm_tensor_destroy(r->xh[0]);
   gm_tensor_destroy(r->xh[1]);
   gm_tensor_destroy(r->cls_view);
@@ -106,9 +104,7 @@ static int double_cond(gm_model *m, const gm_text_cond *c, int n, gm_text_cond *
   if (rc == 0) rc = gm_tensor_read(c->mask, mask, (size_t)(n * L) * sizeof *mask, err);
   if (rc == 0) rc = gm_tensor_read(c->empty, empty, (size_t)n * sizeof *empty, err);
   for (int i = n; i < 2 * n && rc == 0; i++) empty[i] = 1.0f;
-  if (rc == 0) rc = gm_tensor_create(&out->ids, m->dev, GM_I32, 2, GM_SHAPE(2 * n, L), err);
-  if (rc == 0) rc = gm_tensor_create(&out->mask, m->dev, GM_F32, 2, GM_SHAPE(2 * n, L), err);
-  if (rc == 0) rc = gm_tensor_create(&out->empty, m->dev, GM_F32, 2, GM_SHAPE(2 * n, 1), err);
+  if (rc == 0) rc = gm_text_cond_create(m->dev, 2 * n, out, err);
   if (rc == 0) rc = gm_tensor_write(out->ids, ids, (size_t)(2 * n * L) * sizeof *ids, err);
   if (rc == 0) rc = gm_tensor_write(out->mask, mask, (size_t)(2 * n * L) * sizeof *mask, err);
   if (rc == 0) rc = gm_tensor_write(out->empty, empty, (size_t)(2 * n) * sizeof *empty, err);

@@ -42,14 +42,6 @@ static const char SCHEMA[] =
     " choice INTEGER NOT NULL CHECK(choice IN (0, 1)), ms INTEGER NOT NULL,"
     " answered_at REAL NOT NULL);";
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, n, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 static double now_s(void) {
   struct timespec ts;
@@ -88,7 +80,7 @@ static int random_below(int n) {
 static int exec(sv_db *d, const char *sql, char *msg, size_t n) {
   char *e = NULL;
   if (sqlite3_exec(d->db, sql, NULL, NULL, &e) == SQLITE_OK) return 0;
-  fail(msg, n, "%s: %s", d->path, e ? e : sqlite3_errmsg(d->db));
+  sv_fail(msg, n, "%s: %s", d->path, e ? e : sqlite3_errmsg(d->db));
   sqlite3_free(e);
   return -1;
 }
@@ -108,7 +100,7 @@ int sv_db_open(sv_db *d, const char *path, char *msg, size_t n) {
   snprintf(d->path, sizeof d->path, "%s", path);
   if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK) {
-    fail(msg, n, "%s: cannot open the database: %s", path,
+    sv_fail(msg, n, "%s: cannot open the database: %s", path,
          d->db ? sqlite3_errmsg(d->db) : "out of memory");
     sqlite3_close(d->db);
     d->db = NULL;
@@ -119,9 +111,9 @@ int sv_db_open(sv_db *d, const char *path, char *msg, size_t n) {
   long long version = scalar(d, "PRAGMA user_version");
   long long tables = scalar(d, "SELECT count(*) FROM sqlite_master");
   if (version < 0) {
-    fail(msg, n, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(d->db));
+    sv_fail(msg, n, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(d->db));
   } else if (tables > 0 && version != SCHEMA_VERSION) {
-    fail(msg, n, "%s: not a genmoji survey database (user_version %lld, expected %d)", path,
+    sv_fail(msg, n, "%s: not a genmoji survey database (user_version %lld, expected %d)", path,
          version, SCHEMA_VERSION);
   } else {
     sqlite3_stmt *st = NULL;
@@ -131,7 +123,7 @@ int sv_db_open(sv_db *d, const char *path, char *msg, size_t n) {
       mode = (const char *)sqlite3_column_text(st, 0);
     int wal = mode && strcmp(mode, "wal") == 0;
     sqlite3_finalize(st);
-    if (!wal) fail(msg, n, "%s: cannot switch the database to WAL mode", path);
+    if (!wal) sv_fail(msg, n, "%s: cannot switch the database to WAL mode", path);
     else if (!exec(d, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", msg, n) &&
              !exec(d, "BEGIN IMMEDIATE", msg, n)) {
       char sql[sizeof SCHEMA + 64];
@@ -157,27 +149,6 @@ void sv_db_close(sv_db *d) {
 
 /* ---- import ---- */
 
-static char *slurp(const char *path, size_t max, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *s = malloc(cap + 1);
-  while (s) {
-    size_t got = fread(s + n, 1, cap - n, f);
-    n += got;
-    if (n < cap) break;
-    if (cap >= max) { free(s); s = NULL; errno = EFBIG; break; }
-    cap *= 2;
-    char *t = realloc(s, cap + 1);
-    if (!t) { free(s); s = NULL; }
-    s = t;
-  }
-  if (s && ferror(f)) { free(s); s = NULL; errno = EIO; }
-  fclose(f);
-  if (s) s[n] = '\0';
-  if (len) *len = n;
-  return s;
-}
 
 /* 64-bit FNV-1a of the pixels, the content hash (the same image in two runs) */
 static void pixel_hash(const uint8_t *p, size_t n, char out[17]) {
@@ -208,7 +179,7 @@ static long long add_source(sv_db *d, const char *run, const char *model, const 
   else sqlite3_bind_null(st, 3);
   sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(d->db);
-  else fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
+  else sv_fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
   sqlite3_finalize(st);
   return id;
 }
@@ -217,16 +188,16 @@ static long long add_source(sv_db *d, const char *run, const char *model, const 
 static int add_image(sv_db *d, long long source, int idx, const uint8_t *rgb, int side,
                      char *msg, size_t n) {
   char opaque[33], hash[17], tmp[4200];
-  if (random_hex(opaque)) return fail(msg, n, "survey: no random numbers (getrandom failed)");
+  if (random_hex(opaque)) return sv_fail(msg, n, "survey: no random numbers (getrandom failed)");
   pixel_hash(rgb, (size_t)side * side * 3, hash);
   /* libpng through genmoji's writer, to a private file beside the database */
   snprintf(tmp, sizeof tmp, "%s.import-%ld.png", d->path, (long)getpid());
   gm_error err = {0};
-  if (gm_png_write(tmp, rgb, side, side, 3, &err)) return fail(msg, n, "%s", err.msg);
+  if (gm_png_write(tmp, rgb, side, side, 3, &err)) return sv_fail(msg, n, "%s", err.msg);
   size_t len = 0;
-  char *png = slurp(tmp, 1 << 20, &len);
+  char *png = sv_slurp(tmp, 1 << 20, &len);
   unlink(tmp);
-  if (!png) return fail(msg, n, "%s: %s", tmp, strerror(errno));
+  if (!png) return sv_fail(msg, n, "%s: %s", tmp, strerror(errno));
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2(d->db,
                      "INSERT INTO images(opaque, hash, source, idx, png) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -236,7 +207,7 @@ static int add_image(sv_db *d, long long source, int idx, const uint8_t *rgb, in
   sqlite3_bind_int64(st, 3, source);
   sqlite3_bind_int(st, 4, idx);
   sqlite3_bind_blob(st, 5, png, (int)len, free);
-  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sv_fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
   sqlite3_finalize(st);
   return rc;
 }
@@ -248,18 +219,18 @@ static int import_grid(sv_db *d, const char *path, int count, int side, int up, 
   gm_image g;
   memset(&g, 0, sizeof g);
   gm_error err = {0};
-  if (gm_png_read(path, &g, &err)) return fail(msg, n, "%s", err.msg);
+  if (gm_png_read(path, &g, &err)) return sv_fail(msg, n, "%s", err.msg);
   int cols = (int)ceil(sqrt((double)count)), rows = (count + cols - 1) / cols;
   int cell = side * up;
   if (g.width != cols * cell + cols - 1 || g.height != rows * cell + rows - 1) {
     gm_image_free(&g);
-    return fail(msg, n,
+    return sv_fail(msg, n,
                 "%s: %dx%d pixels is not a grid of %d images of %dx%d at %dx (expected %dx%d)",
                 path, g.width, g.height, count, side, side, up, cols * cell + cols - 1,
                 rows * cell + rows - 1);
   }
   uint8_t *px = malloc((size_t)side * side * 3);
-  int rc = px ? 0 : fail(msg, n, "survey: out of memory");
+  int rc = px ? 0 : sv_fail(msg, n, "survey: out of memory");
   for (int i = 0; !rc && i < count; i++) {
     int x0 = (i % cols) * (cell + 1), y0 = (i / cols) * (cell + 1);
     for (int y = 0; y < side; y++)
@@ -283,25 +254,17 @@ static int safe_relative(const char *s) {
   return 1;
 }
 
-static double num(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 /* One grid of the run: its file, count and upscale checked, then imported as a source. */
 static int import_source(sv_db *d, const char *run, const char *mpath, const char *model,
                          const char *preset, const char *kind, const char *grid, double count,
                          double up, int side, char *msg, size_t n) {
   if (!grid || !safe_relative(grid))
-    return fail(msg, n, "%s: %s's grid is not a file name inside the run", mpath, model);
+    return sv_fail(msg, n, "%s: %s's grid is not a file name inside the run", mpath, model);
   if (!(count >= 1 && count <= 100000) || !(up >= 1 && up <= 64) || count != floor(count) ||
       up != floor(up))
-    return fail(msg, n, "%s: %s's grid has no valid image count and upscale", mpath, model);
+    return sv_fail(msg, n, "%s: %s's grid has no valid image count and upscale", mpath, model);
   int existed = 0;
   long long src = add_source(d, run, model, preset, kind, &existed, msg, n);
   if (src < 0) return -1;
@@ -320,9 +283,9 @@ static int add_noise(sv_db *d, int side, char *msg, size_t n) {
   if (existed) return 0;
   size_t len = (size_t)side * side * 3;
   uint8_t *px = malloc(len);
-  int rc = px ? 0 : fail(msg, n, "survey: out of memory");
+  int rc = px ? 0 : sv_fail(msg, n, "survey: out of memory");
   for (int i = 0; !rc && i < 8; i++) {
-    if (random_bytes(px, len)) rc = fail(msg, n, "survey: no random numbers (getrandom failed)");
+    if (random_bytes(px, len)) rc = sv_fail(msg, n, "survey: no random numbers (getrandom failed)");
     for (size_t k = 0; !rc && k < len; k++) px[k] = (uint8_t)((px[k] >> 4) * 17);
     if (!rc) rc = add_image(d, src, i, px, side, msg, n);
   }
@@ -333,24 +296,24 @@ static int add_noise(sv_db *d, int side, char *msg, size_t n) {
 int sv_db_import_run(sv_db *d, const char *run, char *msg, size_t n) {
   char mpath[4200];
   snprintf(mpath, sizeof mpath, "%s/metrics.json", run);
-  char *text = slurp(mpath, 64 << 20, NULL);
-  if (!text) return fail(msg, n, "%s: %s (is %s a compare run folder?)", mpath, strerror(errno), run);
+  char *text = sv_slurp(mpath, 64 << 20, NULL);
+  if (!text) return sv_fail(msg, n, "%s: %s (is %s a compare run folder?)", mpath, strerror(errno), run);
   cJSON *root = cJSON_Parse(text);
   free(text);
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    return fail(msg, n, "%s: not JSON", mpath);
+    return sv_fail(msg, n, "%s: not JSON", mpath);
   }
-  const char *format = str(root, "format");
+  const char *format = sv_jstr(root, "format");
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
   const cJSON *figures = cJSON_GetObjectItemCaseSensitive(root, "figures");
   const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
-  double size = num(data, "size");
+  double size = sv_jnum(data, "size");
   int rc = 0;
   if (!format || strcmp(format, "genmoji-compare-1"))
-    rc = fail(msg, n, "%s: not a genmoji compare run (format is not \"genmoji-compare-1\")", mpath);
+    rc = sv_fail(msg, n, "%s: not a genmoji compare run (format is not \"genmoji-compare-1\")", mpath);
   else if (!(size >= 4 && size <= 256) || !cJSON_IsObject(models) || !cJSON_IsObject(figures))
-    rc = fail(msg, n, "%s: no data.size, \"figures\" or \"models\" (a run of an older genmoji?)", mpath);
+    rc = sv_fail(msg, n, "%s: no data.size, \"figures\" or \"models\" (a run of an older genmoji?)", mpath);
   pthread_mutex_lock(&d->lock);
   if (!rc) rc = exec(d, "BEGIN IMMEDIATE", msg, n);
   int side = (int)size, sampled = 0;
@@ -358,27 +321,27 @@ int sv_db_import_run(sv_db *d, const char *run, char *msg, size_t n) {
   for (int k = 0; !rc && k < 2; k++) {
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(figures, kinds[k]);
     if (!g) continue;
-    rc = import_source(d, run, mpath, kinds[k], NULL, "real", str(g, "grid"), num(g, "images"),
-                       num(g, "grid_upscale"), side, msg, n);
+    rc = import_source(d, run, mpath, kinds[k], NULL, "real", sv_jstr(g, "grid"), sv_jnum(g, "images"),
+                       sv_jnum(g, "grid_upscale"), side, msg, n);
   }
   const cJSON *m;
   cJSON_ArrayForEach(m, models) {
     if (rc) break;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "sampling");
-    const char *status = str(s, "status");
+    const char *status = sv_jstr(s, "status");
     if (!status || strcmp(status, "done")) continue; /* not sampled */
     if (!m->string || !safe_relative(m->string) || strchr(m->string, '/') ||
         !strcmp(m->string, "train") || !strcmp(m->string, "heldout")) {
-      rc = fail(msg, n, "%s: a model name that is not a plain name", mpath);
+      rc = sv_fail(msg, n, "%s: a model name that is not a plain name", mpath);
       break;
     }
-    rc = import_source(d, run, mpath, m->string, str(m, "preset"), "model", str(s, "grid"),
-                       num(s, "n"), num(s, "grid_upscale"), side, msg, n);
+    rc = import_source(d, run, mpath, m->string, sv_jstr(m, "preset"), "model", sv_jstr(s, "grid"),
+                       sv_jnum(s, "n"), sv_jnum(s, "grid_upscale"), side, msg, n);
     sampled++;
   }
-  if (!rc && sampled == 0) rc = fail(msg, n, "%s: no model of this run has samples", mpath);
+  if (!rc && sampled == 0) rc = sv_fail(msg, n, "%s: no model of this run has samples", mpath);
   if (!rc && scalar(d, "SELECT count(*) FROM sources WHERE kind = 'real'") <= 0)
-    rc = fail(msg, n, "%s: no real images (figures.train)", mpath);
+    rc = sv_fail(msg, n, "%s: no real images (figures.train)", mpath);
   if (!rc) rc = add_noise(d, side, msg, n);
   if (!rc) rc = exec(d, "COMMIT", msg, n);
   if (rc) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
@@ -538,7 +501,7 @@ static int draw_trials(sv_db *d, const char *id, int designs, int trials) {
 int sv_db_new_participant(sv_db *d, int designs, int trials, const char *ua_hash, char id[33],
                           char token[33], char *msg, size_t n) {
   if (random_hex(id) || random_hex(token))
-    return fail(msg, n, "no random numbers (getrandom failed)");
+    return sv_fail(msg, n, "no random numbers (getrandom failed)");
   pthread_mutex_lock(&d->lock);
   int rc = exec(d, "BEGIN IMMEDIATE", msg, n);
   if (!rc) {
@@ -555,7 +518,7 @@ int sv_db_new_participant(sv_db *d, int designs, int trials, const char *ua_hash
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     if (!rc) rc = draw_trials(d, id, designs, trials);
-    if (rc) fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
+    if (rc) sv_fail(msg, n, "%s: %s", d->path, sqlite3_errmsg(d->db));
     if (!rc) rc = exec(d, "COMMIT", msg, n);
     if (rc) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
   }

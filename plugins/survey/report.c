@@ -17,41 +17,14 @@
 #define BEGIN_MARK "<!-- genmoji-survey:begin -->"
 #define END_MARK "<!-- genmoji-survey:end -->"
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, n, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  char *s = malloc(cap + 1);
-  while (s) {
-    n += fread(s + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *t = realloc(s, 2 * cap + 1);
-    if (!t) free(s);
-    s = t;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (s && bad) { free(s); errno = EIO; return NULL; }
-  if (s) s[n] = '\0';
-  return s;
-}
 
 /* The whole of text to path, atomically. */
 static int write_atomic(const char *path, const char *text, char *msg, size_t n) {
   char tmp[4400];
   snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
-  if (!f) return fail(msg, n, "%s: %s", tmp, strerror(errno));
+  if (!f) return sv_fail(msg, n, "%s: %s", tmp, strerror(errno));
   size_t len = strlen(text);
   int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
   int e = errno;
@@ -59,7 +32,7 @@ static int write_atomic(const char *path, const char *text, char *msg, size_t n)
   if (!ok || rename(tmp, path)) {
     if (ok) e = errno;
     unlink(tmp);
-    return fail(msg, n, "%s: %s", path, strerror(e));
+    return sv_fail(msg, n, "%s: %s", path, strerror(e));
   }
   return 0;
 }
@@ -108,20 +81,8 @@ static void put_text(buf *b, const char *s, int html) {
   }
 }
 
-static double jnum(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
-static const char *jstr(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
 
-static double jat(const cJSON *o, const char *key, int i) {
-  const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, key), i);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 /* ---- the section, once for HTML and once for Markdown ---- */
 
@@ -172,8 +133,8 @@ static void section(buf *b, int html, const cJSON *r) {
            "which model made them). %.0f participants answered (%.0f completed every trial); "
            "%.0f failed an attention check (a real emoji against noise) and are left out of "
            "every number below. %.0f answers were used; the median response took %.0f ms.",
-           jnum(p, "answered"), jnum(p, "completed"), jnum(p, "excluded"), jnum(a, "used"),
-           jnum(a, "median_ms"));
+           sv_jnum(p, "answered"), sv_jnum(p, "completed"), sv_jnum(p, "excluded"), sv_jnum(a, "used"),
+           sv_jnum(a, "median_ms"));
   para(b, html, text);
   table t = {b, html};
   const cJSON *o;
@@ -197,9 +158,9 @@ static void section(buf *b, int html, const cJSON *r) {
     row_end(&t, 1, 3);
     cJSON_ArrayForEach(o, bt) {
       row_begin(&t, 0);
-      cellf(&t, 0, "%s", jstr(o, "source"));
-      cellf(&t, 0, "%.3f", jnum(o, "strength"));
-      cellf(&t, 0, "[%.3f, %.3f]", jat(o, "ci95", 0), jat(o, "ci95", 1));
+      cellf(&t, 0, "%s", sv_str_or(sv_jstr(o, "source")));
+      cellf(&t, 0, "%.3f", sv_jnum(o, "strength"));
+      cellf(&t, 0, "[%.3f, %.3f]", sv_jat(o, "ci95", 0), sv_jat(o, "ci95", 1));
       row_end(&t, 0, 3);
     }
     if (html) put(b, "</table>\n");
@@ -216,12 +177,12 @@ static void section(buf *b, int html, const cJSON *r) {
     row_end(&t, 1, 6);
     cJSON_ArrayForEach(o, pw) {
       row_begin(&t, 0);
-      cellf(&t, 0, "%s", jstr(o, "a"));
-      cellf(&t, 0, "%s", jstr(o, "b"));
-      cellf(&t, 0, "%.0f", jnum(o, "n"));
-      cellf(&t, 0, "%.1f%%", 100 * jnum(o, "a_rate"));
-      cellf(&t, 0, "[%.1f%%, %.1f%%]", 100 * jat(o, "ci95", 0), 100 * jat(o, "ci95", 1));
-      cellf(&t, 0, "%.3g", jnum(o, "p_value"));
+      cellf(&t, 0, "%s", sv_str_or(sv_jstr(o, "a")));
+      cellf(&t, 0, "%s", sv_str_or(sv_jstr(o, "b")));
+      cellf(&t, 0, "%.0f", sv_jnum(o, "n"));
+      cellf(&t, 0, "%.1f%%", 100 * sv_jnum(o, "a_rate"));
+      cellf(&t, 0, "[%.1f%%, %.1f%%]", 100 * sv_jat(o, "ci95", 0), 100 * sv_jat(o, "ci95", 1));
+      cellf(&t, 0, "%.3g", sv_jnum(o, "p_value"));
       row_end(&t, 0, 6);
     }
     if (html) put(b, "</table>\n");
@@ -239,12 +200,12 @@ static void section(buf *b, int html, const cJSON *r) {
     row_end(&t, 1, 6);
     cJSON_ArrayForEach(o, hy) {
       row_begin(&t, 0);
-      cellf(&t, 0, "%s", jstr(o, "model"));
-      cellf(&t, 0, "%.0f", jnum(o, "generated_trials"));
-      cellf(&t, 0, "%.1f%%", 100 * jnum(o, "generated_judged_real"));
-      cellf(&t, 0, "%.1f%%", 100 * jnum(o, "real_judged_real"));
-      cellf(&t, 0, "%.1f%%", 100 * jnum(o, "error_rate"));
-      cellf(&t, 0, "[%.1f%%, %.1f%%]", 100 * jat(o, "error_rate_ci95", 0), 100 * jat(o, "error_rate_ci95", 1));
+      cellf(&t, 0, "%s", sv_str_or(sv_jstr(o, "model")));
+      cellf(&t, 0, "%.0f", sv_jnum(o, "generated_trials"));
+      cellf(&t, 0, "%.1f%%", 100 * sv_jnum(o, "generated_judged_real"));
+      cellf(&t, 0, "%.1f%%", 100 * sv_jnum(o, "real_judged_real"));
+      cellf(&t, 0, "%.1f%%", 100 * sv_jnum(o, "error_rate"));
+      cellf(&t, 0, "[%.1f%%, %.1f%%]", 100 * sv_jat(o, "error_rate_ci95", 0), 100 * sv_jat(o, "error_rate_ci95", 1));
       row_end(&t, 0, 6);
     }
     if (html) put(b, "</table>\n");
@@ -260,7 +221,7 @@ static void chart(buf *b, const cJSON *bt) {
   double lo = -0.5, hi = 0.5;
   const cJSON *o;
   cJSON_ArrayForEach(o, bt) {
-    double v[3] = {jnum(o, "strength"), jat(o, "ci95", 0), jat(o, "ci95", 1)};
+    double v[3] = {sv_jnum(o, "strength"), sv_jat(o, "ci95", 0), sv_jat(o, "ci95", 1)};
     for (int k = 0; k < 3; k++)
       if (isfinite(v[k])) lo = v[k] < lo ? v[k] : lo, hi = v[k] > hi ? v[k] : hi;
   }
@@ -275,10 +236,10 @@ static void chart(buf *b, const cJSON *bt) {
       top + n * row);
   int i = 0;
   cJSON_ArrayForEach(o, bt) {
-    double s = jnum(o, "strength"), a = jat(o, "ci95", 0), c = jat(o, "ci95", 1);
+    double s = sv_jnum(o, "strength"), a = sv_jat(o, "ci95", 0), c = sv_jat(o, "ci95", 1);
     int y = top + i++ * row;
     put(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y + 17);
-    put_text(b, jstr(o, "source"), 1);
+    put_text(b, sv_str_or(sv_jstr(o, "source")), 1);
     put(b, "</text>\n");
     if (isfinite(s)) {
       double x0 = X(s < 0 ? s : 0), x1 = X(s < 0 ? 0 : s);
@@ -326,12 +287,12 @@ int sv_report(const char *run, const cJSON *results, char *msg, size_t n) {
   int rc = 0;
   for (int i = 0; !rc && i < 3; i++) {
     snprintf(path, sizeof path, "%s/%s", run, names[i]);
-    if (!(old[i] = slurp(path)))
-      rc = fail(msg, n, "%s: %s (is %s a compare report folder?)", path, strerror(errno), run);
+    if (!(old[i] = sv_slurp(path, (size_t)256 << 20, NULL)))
+      rc = sv_fail(msg, n, "%s: %s (is %s a compare report folder?)", path, strerror(errno), run);
   }
   cJSON *m = rc ? NULL : cJSON_Parse(old[0]);
-  if (!rc && !cJSON_IsObject(m)) rc = fail(msg, n, "%s/metrics.json: not JSON", run);
-  if (!rc && !strstr(old[1], "</body>")) rc = fail(msg, n, "%s/index.html: no </body>: not a compare report", run);
+  if (!rc && !cJSON_IsObject(m)) rc = sv_fail(msg, n, "%s/metrics.json: not JSON", run);
+  if (!rc && !strstr(old[1], "</body>")) rc = sv_fail(msg, n, "%s/index.html: no </body>: not a compare report", run);
   char *out[3] = {NULL, NULL, NULL};
   buf h = {0}, md = {0}, svg = {0};
   if (!rc) {
@@ -345,7 +306,7 @@ int sv_report(const char *run, const cJSON *results, char *msg, size_t n) {
       out[1] = splice(old[1], h.s, "</body>");
       out[2] = splice(old[2], md.s, NULL);
     }
-    if (!out[0] || !out[1] || !out[2] || svg.oom) rc = fail(msg, n, "out of memory");
+    if (!out[0] || !out[1] || !out[2] || svg.oom) rc = sv_fail(msg, n, "out of memory");
   }
   if (!rc) {
     snprintf(path, sizeof path, "%s/human.svg", run);

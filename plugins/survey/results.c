@@ -38,14 +38,6 @@ typedef struct data {
   long long started, completed;
 } data;
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, n, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 static void data_free(data *d) {
   free(d->src);
@@ -74,7 +66,7 @@ static int load(sv_db *db, data *d, char *msg, size_t n) {
     if (d->n_src == cap) {
       cap = cap ? 2 * cap : 16;
       src *s = realloc(d->src, sizeof *s * (size_t)cap);
-      if (!s) rc = fail(msg, n, "out of memory");
+      if (!s) rc = sv_fail(msg, n, "out of memory");
       else d->src = s;
     }
     if (rc) break;
@@ -114,7 +106,7 @@ static int load(sv_db *db, data *d, char *msg, size_t n) {
     if (d->n_a == acap) {
       acap = acap ? 2 * acap : 256;
       ans *a = realloc(d->a, sizeof *a * (size_t)acap);
-      if (!a) rc = fail(msg, n, "out of memory");
+      if (!a) rc = sv_fail(msg, n, "out of memory");
       else d->a = a;
     }
     if (rc) break;
@@ -134,10 +126,10 @@ static int load(sv_db *db, data *d, char *msg, size_t n) {
   }
   sqlite3_finalize(st);
   pthread_mutex_unlock(&db->lock);
-  if (!rc && d->started < 0) rc = fail(msg, n, "%s: %s", db->path, sqlite3_errmsg(db->db));
+  if (!rc && d->started < 0) rc = sv_fail(msg, n, "%s: %s", db->path, sqlite3_errmsg(db->db));
   if (!rc) {
     d->excluded = calloc((size_t)d->n_part + 1, sizeof *d->excluded);
-    if (!d->excluded) rc = fail(msg, n, "out of memory");
+    if (!d->excluded) rc = sv_fail(msg, n, "out of memory");
   }
   for (int i = 0; !rc && i < d->n_a; i++)
     if (d->a[i].attention && d->a[i].choice != d->a[i].correct) d->excluded[d->a[i].participant] = 1;
@@ -375,47 +367,35 @@ cJSON *sv_results(sv_db *db, uint64_t seed, int reps, char *msg, size_t n) {
   return r;
 }
 
-static double jnum(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
-static const char *jstr(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
 
-static double jat(const cJSON *o, const char *key, int i) {
-  const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, key), i);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 void sv_results_print(FILE *f, const cJSON *r) {
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "participants");
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "answers");
   fprintf(f, "participants: %.0f started, %.0f answered, %.0f completed, %.0f excluded (failed an attention check)\n",
-          jnum(p, "started"), jnum(p, "answered"), jnum(p, "completed"), jnum(p, "excluded"));
+          sv_jnum(p, "started"), sv_jnum(p, "answered"), sv_jnum(p, "completed"), sv_jnum(p, "excluded"));
   fprintf(f, "answers: %.0f, of which %.0f attention checks (%.0f failed); %.0f used; median response %.0f ms\n",
-          jnum(a, "all"), jnum(a, "attention_checks"), jnum(a, "attention_failed"), jnum(a, "used"),
-          jnum(a, "median_ms"));
+          sv_jnum(a, "all"), sv_jnum(a, "attention_checks"), sv_jnum(a, "attention_failed"), sv_jnum(a, "used"),
+          sv_jnum(a, "median_ms"));
   const cJSON *o;
   fprintf(f, "\npairwise: \"which looks more like a real emoji face?\"\n");
   fprintf(f, "  %-20s %-20s %6s %8s %17s %9s\n", "A", "B", "n", "A wins", "95% (Wilson)", "p");
   cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(r, "pairwise"))
-    fprintf(f, "  %-20s %-20s %6.0f %7.1f%% [%5.1f%%, %5.1f%%] %9.3g\n", jstr(o, "a"), jstr(o, "b"),
-            jnum(o, "n"), 100 * jnum(o, "a_rate"), 100 * jat(o, "ci95", 0), 100 * jat(o, "ci95", 1),
-            jnum(o, "p_value"));
+    fprintf(f, "  %-20s %-20s %6.0f %7.1f%% [%5.1f%%, %5.1f%%] %9.3g\n", sv_str_or(sv_jstr(o, "a")), sv_str_or(sv_jstr(o, "b")),
+            sv_jnum(o, "n"), 100 * sv_jnum(o, "a_rate"), 100 * sv_jat(o, "ci95", 0), 100 * sv_jat(o, "ci95", 1),
+            sv_jnum(o, "p_value"));
   fprintf(f, "\nBradley-Terry strengths (log scale, mean 0; 95%% bootstrap over participants)\n");
   cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(r, "bradley_terry"))
-    fprintf(f, "  %-20s %7.3f [%7.3f, %7.3f]\n", jstr(o, "source"), jnum(o, "strength"),
-            jat(o, "ci95", 0), jat(o, "ci95", 1));
+    fprintf(f, "  %-20s %7.3f [%7.3f, %7.3f]\n", sv_str_or(sv_jstr(o, "source")), sv_jnum(o, "strength"),
+            sv_jat(o, "ci95", 0), sv_jat(o, "ci95", 1));
   fprintf(f, "\nreal or generated (HYPE-infinity; 95%% bootstrap over participants)\n");
   fprintf(f, "  %-20s %10s %14s %14s %22s\n", "model", "trials", "judged real", "real judged", "error rate");
   cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(r, "hype"))
-    fprintf(f, "  %-20s %10.0f %13.1f%% %13.1f%% %6.1f%% [%5.1f%%, %5.1f%%]\n", jstr(o, "model"),
-            jnum(o, "generated_trials"), 100 * jnum(o, "generated_judged_real"),
-            100 * jnum(o, "real_judged_real"), 100 * jnum(o, "error_rate"),
-            100 * jat(o, "error_rate_ci95", 0), 100 * jat(o, "error_rate_ci95", 1));
+    fprintf(f, "  %-20s %10.0f %13.1f%% %13.1f%% %6.1f%% [%5.1f%%, %5.1f%%]\n", sv_str_or(sv_jstr(o, "model")),
+            sv_jnum(o, "generated_trials"), 100 * sv_jnum(o, "generated_judged_real"),
+            100 * sv_jnum(o, "real_judged_real"), 100 * sv_jnum(o, "error_rate"),
+            100 * sv_jat(o, "error_rate_ci95", 0), 100 * sv_jat(o, "error_rate_ci95", 1));
 }
 
 /* One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
@@ -462,7 +442,7 @@ int sv_export_csv(sv_db *db, FILE *f, char *msg, size_t n) {
       csv_field(f, v, i == cols - 1);
     }
   int ok = rc == SQLITE_OK && step == SQLITE_DONE;
-  if (!ok) fail(msg, n, "%s: %s", db->path, sqlite3_errmsg(db->db));
+  if (!ok) sv_fail(msg, n, "%s: %s", db->path, sqlite3_errmsg(db->db));
   sqlite3_finalize(st);
   pthread_mutex_unlock(&db->lock);
   return ok ? 0 : -1;

@@ -9,6 +9,7 @@
  *   db.c       the database: schema, import of a run's images, participants, trials,
  *              answers (prepared statements only, one connection behind one mutex)
  *   stats.c    Wilson, binomial, Bradley-Terry, bootstrap (stats.h)
+ *   util.c     messages, whole files, JSON reads
  */
 #ifndef GM_SURVEY_H
 #define GM_SURVEY_H
@@ -34,6 +35,20 @@ typedef struct sv_db {
   pthread_mutex_t lock;
   char path[4096];
 } sv_db;
+
+/* ---- util.c ---- */
+
+/* The message into msg; returns -1. */
+int sv_fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A whole file, NUL-terminated (malloc'd), at most max bytes; NULL with errno set. */
+char *sv_slurp(const char *path, size_t max, size_t *len);
+/* A member: a number (NAN when missing or another type), a string (NULL), item i of an
+ * array of numbers (NAN). */
+double sv_jnum(const cJSON *o, const char *key);
+const char *sv_jstr(const cJSON *o, const char *key);
+double sv_jat(const cJSON *o, const char *key, int i);
+/* s, or "" for NULL (for printing a member that may be missing) */
+static inline const char *sv_str_or(const char *s) { return s ? s : ""; }
 
 /* ---- db.c ---- */
 

@@ -289,3 +289,16 @@ uint32_t gmt_rng_word(const gm_rng *r, size_t i) {
 }
 
 float gmt_rng_unit(uint32_t x) { return (float)(x >> 8) * 0x1.0p-24f; }
+
+gm_text_cond gmt_text_cond(const gm_vocab *v, const char *const *texts, int n_texts, int n,
+                           int empty) {
+  gm_error err = {0};
+  gm_text_cond c;
+  gmt_ok(gm_text_cond_create(gmt_device(), n, &c, &err), &err);
+  const char **rows = malloc(sizeof *rows * (size_t)n);
+  ck_assert(rows != NULL);
+  for (int i = 0; i < n; i++) rows[i] = empty ? "" : texts[i % n_texts];
+  gmt_ok(gm_text_batch_write(v, rows, n, c.ids, c.mask, c.empty, NULL, &err), &err);
+  free(rows);
+  return c;
+}

@@ -65,6 +65,11 @@ void gmt_model_plugins_close(void);
 gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
                            const char *const *sets, int n_sets, uint64_t seed);
 
+/* n rows of texts[i % n_texts] (every one "" when empty) as a text condition on the test
+ * device, encoded with v; free with gm_text_cond_free. */
+gm_text_cond gmt_text_cond(const gm_vocab *v, const char *const *texts, int n_texts, int n,
+                           int empty);
+
 /* A tiny time-conditioned U-Net of the ddpm plugin (vt) on 8x8 images ("unet" preset,
  * ch 8, mult 1,2, one block, no dropout, plus the T and schedule settings given as
  * "timesteps=N" and "schedule=NAME"), its zero-initialised output conv redrawn so that it

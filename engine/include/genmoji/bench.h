@@ -67,10 +67,9 @@ GM_API int gm_bench_conv_layer(gm_device *dev, const gm_bench_conv *layer, int b
 
 /* Made-up texts for timing a text model (gm_model_info.text_condition): n rows of 4
  * token ids drawn from 1..vocab_size-1 by seed, the rest padding. Free with
- * gm_bench_text_cond_free. */
+ * gm_text_cond_free. */
 GM_API int gm_bench_text_cond(gm_device *dev, int vocab_size, int n, uint64_t seed,
                               gm_text_cond *out, gm_error *err);
-GM_API void gm_bench_text_cond_free(gm_text_cond *c);
 
 typedef struct gm_bench_train_opts {
   int batch;          /* images per step */

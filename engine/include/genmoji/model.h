@@ -18,6 +18,7 @@
 #include "params.h"
 #include "rng.h"
 #include "tensor.h"
+#include "text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,14 +63,6 @@ typedef struct gm_named_tensor {
   const char *name;
   gm_tensor *tensor;
 } gm_named_tensor;
-
-/* A batch of text conditions, one row per image, as gm_text_batch_write (text.h) writes
- * them: token ids (B, L) int32, their mask (B, L) and the "no known word" flags (B, 1)
- * float32. A row with no known word is the model's learned empty condition, the one
- * unconditional sampling and condition dropout use. */
-typedef struct gm_text_cond {
-  gm_tensor *ids, *mask, *empty;
-} gm_text_cond;
 
 typedef struct gm_sample_options {
   int n;                      /* images to draw */

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "device.h"
 #include "error.h"
 #include "params.h"
 #include "rng.h"
@@ -109,6 +110,21 @@ GM_API int gm_text_encoder_declare(gm_params *p, const char *prefix,
 /* Initialises them (after finalize) from r, in declaration order. */
 GM_API int gm_text_encoder_init(gm_params *p, const char *prefix,
                                 const gm_text_encoder_config *c, gm_rng *r, gm_error *err);
+
+/* A batch of text conditions, one row per image, as gm_text_batch_write writes them:
+ * token ids (B, L) int32, their mask (B, L) and the "no known word" flags (B, 1) float32.
+ * A row with no known word is a model's learned empty condition, the one unconditional
+ * sampling and condition dropout use (model.h: how models take them). */
+typedef struct gm_text_cond {
+  gm_tensor *ids, *mask, *empty;
+} gm_text_cond;
+
+/* New tensors for b rows (L = GM_TEXT_MAX_TOKENS), contents undefined. */
+GM_API int gm_text_cond_create(gm_device *dev, int64_t b, gm_text_cond *out, gm_error *err);
+/* New tensors holding b empty texts: ids 0, mask 0, empty 1. */
+GM_API int gm_text_cond_empty(gm_device *dev, int64_t b, gm_text_cond *out, gm_error *err);
+/* Destroys the three tensors (NULL ones too) and zeroes c. */
+GM_API void gm_text_cond_free(gm_text_cond *c);
 
 /* A batch of texts for the encoder: ids (B, L) int32, mask (B, L) and empty (B, 1)
  * float32, built on the host and written in three transfers. unknown (may be NULL) gets
