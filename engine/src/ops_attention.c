@@ -84,38 +84,46 @@ static int check_inputs(gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_error *err)
   return rc;
 }
 
-int gm_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_error *err) {
-  int rc = check_inputs(q, k, v, err);
-  if (rc) return rc;
+/* Both attentions once their inputs are checked: q (B, C, N), k and v (B, C, M), mask
+ * (B, M) or NULL (every key counts); recorded as `name`. */
+static int attend(const char *name, gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v,
+                  gm_tensor *mask, gm_error *err) {
   gm_device *dev = q->dev;
-  int64_t B = q->shape[0], C = q->shape[1], N = q->shape[2];
+  int64_t B = q->shape[0], C = q->shape[1], N = q->shape[2], M = k->shape[2];
   float scale = (float)(1.0 / sqrt((double)C));
+  size_t b = (size_t)B, c = (size_t)C, n = (size_t)N, m = (size_t)M;
   gm_tensor *p;
-  size_t b = (size_t)B, c = (size_t)C, n = (size_t)N;
-  rc = gm__tensor_temp(&p, dev, GM_F32, 3, GM_SHAPE(B, N, N), err);
+  int rc = gm__tensor_temp(&p, dev, GM_F32, 3, GM_SHAPE(B, N, M), err);
   if (rc == 0)  /* S = Q^T K / sqrt(C) */
-    rc = batched_gemm(dev, b, scale, (operand){q, c, n}, 1, (operand){k, c, n}, 0, 0.0f,
-                      (operand){p, n, n}, err);
-  if (rc == 0)
+    rc = batched_gemm(dev, b, scale, (operand){q, c, n}, 1, (operand){k, c, m}, 0, 0.0f,
+                      (operand){p, n, m}, err);
+  if (rc == 0 && mask)
+    rc = GM__LAUNCH1D(dev, "attention_softmax_rows_masked", b * n, err, GMK_T(p), GMK_T(mask),
+                      GMK_I(B * N), GMK_I(N), GMK_I(M));
+  else if (rc == 0)
     rc = GM__LAUNCH1D(dev, "attention_softmax_rows", b * n, err, GMK_T(p), GMK_I(B * N),
-                      GMK_I(N));
+                      GMK_I(M));
   if (rc == 0) rc = gm__tensor_temp(y, dev, GM_F32, 3, q->shape, err);
   if (rc == 0)  /* Y = V P^T */
-    rc = batched_gemm(dev, b, 1.0f, (operand){v, c, n}, 0, (operand){p, n, n}, 1, 0.0f,
+    rc = batched_gemm(dev, b, 1.0f, (operand){v, c, m}, 0, (operand){p, n, m}, 1, 0.0f,
                       (operand){*y, c, n}, err);
   if (rc) return rc;
-  /* self-attention is cross-attention of N positions to N keys, none masked */
-  gm__node *nd = gm__tape_record(dev, "attention", attention_backward, *y,
-                                 (gm_tensor *[]){q, k, v}, 3, &rc, err);
+  gm__node *nd = gm__tape_record(dev, name, attention_backward, *y, (gm_tensor *[]){q, k, v}, 3,
+                                 &rc, err);
   if (nd) {
     nd->saved[0] = p;
     nd->iarg[0] = B;
     nd->iarg[1] = C;
     nd->iarg[2] = N;
-    nd->iarg[3] = N;
+    nd->iarg[3] = M; /* N for self-attention */
     nd->farg[0] = scale;
   }
   return rc;
+}
+
+int gm_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, gm_error *err) {
+  int rc = check_inputs(q, k, v, err);
+  return rc ? rc : attend("attention", y, q, k, v, NULL, err);
 }
 
 /* ---- cross-attention ---- */
@@ -143,32 +151,5 @@ int gm_cross_attention(gm_tensor **y, gm_tensor *q, gm_tensor *k, gm_tensor *v, 
     rc = gm_error_set(err, GM_ESHAPE, "cross_attention: q %s or k %s is empty",
                       gm_shape_str(q, s1, sizeof s1), gm_shape_str(k, s2, sizeof s2));
   if (rc) return rc;
-  gm_device *dev = q->dev;
-  int64_t B = q->shape[0], C = q->shape[1], N = q->shape[2], M = k->shape[2];
-  float scale = (float)(1.0 / sqrt((double)C));
-  size_t b = (size_t)B, c = (size_t)C, n = (size_t)N, m = (size_t)M;
-  gm_tensor *p;
-  rc = gm__tensor_temp(&p, dev, GM_F32, 3, GM_SHAPE(B, N, M), err);
-  if (rc == 0)  /* S = Q^T K / sqrt(C) */
-    rc = batched_gemm(dev, b, scale, (operand){q, c, n}, 1, (operand){k, c, m}, 0, 0.0f,
-                      (operand){p, n, m}, err);
-  if (rc == 0)
-    rc = GM__LAUNCH1D(dev, "attention_softmax_rows_masked", b * n, err, GMK_T(p), GMK_T(mask),
-                      GMK_I(B * N), GMK_I(N), GMK_I(M));
-  if (rc == 0) rc = gm__tensor_temp(y, dev, GM_F32, 3, q->shape, err);
-  if (rc == 0)  /* Y = V P^T */
-    rc = batched_gemm(dev, b, 1.0f, (operand){v, c, m}, 0, (operand){p, n, m}, 1, 0.0f,
-                      (operand){*y, c, n}, err);
-  if (rc) return rc;
-  gm__node *nd = gm__tape_record(dev, "cross_attention", attention_backward, *y,
-                                 (gm_tensor *[]){q, k, v}, 3, &rc, err);
-  if (nd) {
-    nd->saved[0] = p;
-    nd->iarg[0] = B;
-    nd->iarg[1] = C;
-    nd->iarg[2] = N;
-    nd->iarg[3] = M;
-    nd->farg[0] = scale;
-  }
-  return rc;
+  return attend("cross_attention", y, q, k, v, mask, err);
 }

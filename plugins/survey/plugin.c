@@ -219,14 +219,21 @@ static int cmd_serve(const args *a) {
   return code;
 }
 
-static int cmd_results(const args *a) {
-  if (!a->db) return usage("results: --db FILE is required");
+/* The statistics of --db (an error is printed; NULL then). */
+static cJSON *results_of(const args *a) {
   sv_db d;
-  if (open_db(&d, a->db)) return 1;
+  if (open_db(&d, a->db)) return NULL;
   char msg[1024];
   cJSON *r = sv_results(&d, (uint64_t)a->seed, (int)a->resamples, msg, sizeof msg);
   sv_db_close(&d);
-  if (!r) return fprintf(stderr, "genmoji survey: %s\n", msg), 1;
+  if (!r) fprintf(stderr, "genmoji survey: %s\n", msg);
+  return r;
+}
+
+static int cmd_results(const args *a) {
+  if (!a->db) return usage("results: --db FILE is required");
+  cJSON *r = results_of(a);
+  if (!r) return 1;
   if (a->json) {
     char *t = cJSON_Print(r);
     if (t) puts(t);
@@ -253,12 +260,9 @@ static int cmd_export(const args *a) {
 static int cmd_report(const args *a) {
   if (!a->db) return usage("report: --db FILE is required");
   if (a->n_runs != 1) return usage("report: give one --run DIR, the run whose report gets the section");
-  sv_db d;
-  if (open_db(&d, a->db)) return 1;
+  cJSON *r = results_of(a);
+  if (!r) return 1;
   char msg[1024];
-  cJSON *r = sv_results(&d, (uint64_t)a->seed, (int)a->resamples, msg, sizeof msg);
-  sv_db_close(&d);
-  if (!r) return fprintf(stderr, "genmoji survey: %s\n", msg), 1;
   int rc = sv_report(a->runs[0], r, msg, sizeof msg);
   cJSON_Delete(r);
   if (rc) return fprintf(stderr, "genmoji survey: %s\n", msg), 1;

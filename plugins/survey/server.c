@@ -358,18 +358,15 @@ int sv_serve(sv_server_config *c) {
   pthread_mutex_init(&s->lock, NULL);
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
-  socklen_t sl;
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
   struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
   if (inet_pton(AF_INET, c->host, &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
     a4->sin_port = htons((uint16_t)c->port);
-    sl = sizeof *a4;
   } else if (inet_pton(AF_INET6, c->host, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
     a6->sin6_port = htons((uint16_t)c->port);
-    sl = sizeof *a6;
     flags |= MHD_USE_IPv6;
   } else {
     free(s);
@@ -387,7 +384,6 @@ int sv_serve(sv_server_config *c) {
       MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT, 512u,
       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
       MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-  (void)sl;
   if (!d) {
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     free(s);

@@ -302,3 +302,13 @@ gm_text_cond gmt_text_cond(const gm_vocab *v, const char *const *texts, int n_te
   free(rows);
   return c;
 }
+
+void gmt_assert_grad_nonzero(gm_params *p, const char *name) {
+  gm_tensor *t = gm_params_find(p, name);
+  ck_assert_msg(t && t->grad, "no gradient for %s", name);
+  float *g = gmt_read(t->grad);
+  double sum = 0;
+  for (int64_t i = 0; i < t->numel; i++) sum += fabs(g[i]);
+  free(g);
+  ck_assert_msg(sum > 0 && isfinite(sum), "%s: gradient sum %g", name, sum);
+}

@@ -65,6 +65,10 @@ void gmt_model_plugins_close(void);
 gm_model *gmt_model_create(const gm_model_vtable *vt, const char *preset,
                            const char *const *sets, int n_sets, uint64_t seed);
 
+/* Fails the test unless parameter `name` of p has a gradient that is finite and not all
+ * zero (after a backward). */
+void gmt_assert_grad_nonzero(gm_params *p, const char *name);
+
 /* n rows of texts[i % n_texts] (every one "" when empty) as a text condition on the test
  * device, encoded with v; free with gm_text_cond_free. */
 gm_text_cond gmt_text_cond(const gm_vocab *v, const char *const *texts, int n_texts, int n,
